@@ -1,0 +1,57 @@
+/**
+ * A Durable Object has one alarm, but a session has several deadlines. Keep them all, set the alarm for the
+ * earliest, and when it fires decide from the state which (if any) is really due: the alarm is only a wake-up.
+ */
+import type { EndReason, Policy, SessionStatus } from '../protocol/session.ts';
+
+export interface DeadlineState {
+  status: SessionStatus;
+  policy: Policy;
+  /** Epoch ms. */
+  createdAt: number;
+  startedAt: number | null;
+  lastActivityAt: number | null;
+  /** A pending session ends if no launcher connects by then. */
+  launchExpiresAt: number;
+  /** Set while the launcher's control socket is gone. */
+  launcherLostAt: number | null;
+  /** Set once the session ended and the recording still has to be sealed. */
+  sealAt: number | null;
+}
+
+export type Deadline = { kind: 'end'; reason: EndReason; at: number } | { kind: 'seal'; at: number };
+
+/** Every deadline the state implies, in no particular order. */
+export function deadlines(state: DeadlineState): Deadline[] {
+  const out: Deadline[] = [];
+  if (state.status === 'pending') {
+    out.push({ kind: 'end', reason: 'launch_expired', at: state.launchExpiresAt });
+  } else if (state.status === 'active' && state.startedAt !== null) {
+    const { maxSessionLengthMs, inactivityTimeoutMs } = state.policy;
+    if (maxSessionLengthMs > 0) out.push({ kind: 'end', reason: 'maximum_length', at: state.startedAt + maxSessionLengthMs });
+    if (inactivityTimeoutMs > 0) {
+      const last = state.lastActivityAt ?? state.startedAt;
+      out.push({ kind: 'end', reason: 'inactivity_timeout', at: last + inactivityTimeoutMs });
+    }
+    if (state.launcherLostAt !== null) out.push({ kind: 'end', reason: 'launcher_lost', at: state.launcherLostAt });
+  }
+  if (state.status === 'ended' && state.sealAt !== null) out.push({ kind: 'seal', at: state.sealAt });
+  return out;
+}
+
+/** When the alarm should next fire, or null for no alarm. */
+export function nextAlarm(state: DeadlineState): number | null {
+  let next: number | null = null;
+  for (const d of deadlines(state)) if (next === null || d.at < next) next = d.at;
+  return next;
+}
+
+/**
+ * What is due at `now`. Several end deadlines may have passed at once (an object woken late): the earliest
+ * one is the true reason.
+ */
+export function dueDeadline(state: DeadlineState, now: number): Deadline | null {
+  let due: Deadline | null = null;
+  for (const d of deadlines(state)) if (d.at <= now && (due === null || d.at < due.at)) due = d;
+  return due;
+}

@@ -1,0 +1,488 @@
+/**
+ * SessionDO: one recorded session's live state. It holds the launcher's control socket and the live viewers,
+ * keeps the piece index, enforces the deadlines with its one alarm, and seals the recording when it ends.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { type LauncherMessage, LauncherMessage as LauncherMessageSchema, type ServerControlMessage } from '../protocol/control.ts';
+import type { EndReason, Policy, Protocol } from '../protocol/session.ts';
+import { CloseCode, HEARTBEAT_PING, HEARTBEAT_PONG, PROTOCOL_VERSION } from '../protocol/version.ts';
+import type { Viewer } from '../protocol/viewer.ts';
+import { issueIngestToken } from '../worker/auth/ingest-token.ts';
+import { database } from '../worker/db/index.ts';
+import { copyPieceIndex, markEnded, markSealed, markStarted } from '../worker/db/session-directory.ts';
+import { dueDeadline, nextAlarm } from './deadlines.ts';
+import { missingRanges } from './live-cursor.ts';
+import { sealRecording } from './seal.ts';
+import { type PieceRow, type SessionRecord, SessionStore } from './session-store.ts';
+import { sendJson, VIEWER_TAG, type ViewerAttachment, ViewerFanout } from './viewer-fanout.ts';
+
+const LAUNCHER_TAG = 'launcher';
+/** How long terminate and message wait for the launcher to confirm delivery. */
+const DELIVERY_WAIT_MS = 5_000;
+/** Sealing is retried after these delays, then the recording is marked failed. */
+const SEAL_RETRY_MS = [10_000, 60_000, 300_000];
+const DEFAULT_TERMINATE_MESSAGE = 'Your session was terminated by an administrator.';
+
+interface LauncherAttachment {
+  role: 'launcher';
+  greeted: boolean;
+}
+
+export interface SessionInit {
+  sessionId: string;
+  user: string;
+  target: string;
+  protocol: Protocol;
+  policy: Policy;
+  createdAt: number;
+  launchExpiresAt: number;
+}
+
+export type BeginPiece =
+  | { kind: 'go' }
+  | { kind: 'stored'; sha256: string; size: number }
+  | { kind: 'refused'; status: 404 | 409; code: string; message: string };
+
+export type TerminateOutcome =
+  | { kind: 'done'; delivered: boolean; status: SessionRecord['status']; endReason: EndReason | null }
+  | { kind: 'refused'; status: 404 | 409; code: string; message: string };
+
+export interface LiveState {
+  status: SessionRecord['status'];
+  endReason: EndReason | null;
+  launcherConnected: boolean;
+  viewers: Viewer[];
+  pieces: number;
+  bytes: number;
+  lastSeq: number | null;
+  missingPieces: Array<{ from: number; to: number }>;
+  lastActivityAt: number | null;
+  recordingStatus: SessionRecord['recordingStatus'];
+}
+
+export class SessionDO extends DurableObject<Env> {
+  readonly #store: SessionStore;
+  readonly #fanout: ViewerFanout;
+  #record: SessionRecord | null;
+  readonly #deliveries = new Map<string, () => void>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#store = new SessionStore(ctx.storage.sql);
+    this.#record = this.#store.load();
+    this.#fanout = new ViewerFanout(ctx, this.#store, env.RECORDINGS, () => this.#record?.sessionId ?? '');
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_PING, HEARTBEAT_PONG));
+  }
+
+  /** Called once by the launch route; repeating it changes nothing. */
+  async init(init: SessionInit): Promise<void> {
+    if (this.#record) return;
+    this.#record = {
+      ...init,
+      status: 'pending',
+      endReason: null,
+      startedAt: null,
+      endedAt: null,
+      lastActivityAt: null,
+      reportsActivity: false,
+      launcherLostAt: null,
+      recordingStatus: init.policy.recordingEnabled ? 'recording' : 'disabled',
+      declaredLastSeq: null,
+      launcherFinished: false,
+      sealAt: null,
+      sealAttempts: 0,
+      recordingError: null,
+    };
+    await this.#commit();
+  }
+
+  /** First step of a media PUT: may this sequence number be stored now? */
+  async beginPiece(seq: number): Promise<BeginPiece> {
+    const record = this.#record;
+    if (!record) return { kind: 'refused', status: 404, code: 'session_not_found', message: 'No such session.' };
+    if (!record.policy.recordingEnabled) {
+      return { kind: 'refused', status: 409, code: 'recording_disabled', message: 'Recording is off for this session.' };
+    }
+    if (record.status === 'ended' && record.sealAt === null) {
+      return { kind: 'refused', status: 409, code: 'recording_sealed', message: 'The session ended and its recording is sealed.' };
+    }
+    if (record.declaredLastSeq !== null && seq > record.declaredLastSeq) {
+      return {
+        kind: 'refused',
+        status: 409,
+        code: 'seq_beyond_end',
+        message: `The launcher ended the recording at piece ${record.declaredLastSeq}.`,
+      };
+    }
+    const stored = this.#store.piece(seq);
+    if (stored) return { kind: 'stored', sha256: stored.sha256, size: stored.size };
+    if (!this.#store.claimUpload(seq, Date.now())) {
+      return { kind: 'refused', status: 409, code: 'upload_in_progress', message: `Piece ${seq} is being uploaded; retry.` };
+    }
+    return { kind: 'go' };
+  }
+
+  /** The piece is durably in R2: index it, count it as activity if need be, and fan it out to viewers. */
+  async pieceStored(piece: Omit<PieceRow, 'storedAt'>): Promise<{ storedAt: number }> {
+    const record = this.#requireRecord();
+    const now = Date.now();
+    const existing = this.#store.piece(piece.seq);
+    if (existing) return { storedAt: existing.storedAt };
+    this.#store.addPiece({ ...piece, storedAt: now });
+    if (record.status === 'pending') this.#start(now);
+    if (!record.reportsActivity && record.status === 'active') record.lastActivityAt = now;
+    if (record.status === 'ended' && record.sealAt !== null && this.#allDeclaredPiecesStored()) record.sealAt = now;
+    await this.#commit();
+    void this.#fanout.pump();
+    return { storedAt: now };
+  }
+
+  /** A media PUT failed after `beginPiece`: free its sequence number for a retry. */
+  async abortPiece(seq: number): Promise<void> {
+    this.#store.releaseUpload(seq);
+  }
+
+  /** Admin command: show a message, or terminate (the session ends whether or not the launcher hears it). */
+  async terminate(command: { mode: 'message' | 'terminate'; message: string }): Promise<TerminateOutcome> {
+    const record = this.#record;
+    if (!record) return { kind: 'refused', status: 404, code: 'session_not_found', message: 'No such session.' };
+    if (record.status === 'ended') {
+      return { kind: 'refused', status: 409, code: 'session_ended', message: `The session already ended (${record.endReason}).` };
+    }
+    const id = crypto.randomUUID();
+    if (command.mode === 'message') {
+      const delivered = await this.#deliver({ type: 'message', id, text: command.message });
+      return { kind: 'done', delivered, status: record.status, endReason: null };
+    }
+    const delivered = await this.#deliver({
+      type: 'terminate',
+      id,
+      message: command.message || DEFAULT_TERMINATE_MESSAGE,
+    });
+    if (this.#record?.status !== 'ended') await this.#end('terminated_by_admin');
+    return { kind: 'done', delivered, status: 'ended', endReason: 'terminated_by_admin' };
+  }
+
+  /** What only the live object knows: sockets, pieces so far. */
+  async liveState(): Promise<LiveState | null> {
+    const record = this.#record;
+    if (!record) return null;
+    const totals = this.#store.totals();
+    const last = Math.max(totals.lastSeq ?? -1, record.declaredLastSeq ?? -1);
+    return {
+      status: record.status,
+      endReason: record.endReason,
+      launcherConnected: this.#launchers().length > 0,
+      viewers: this.#fanout.viewers(),
+      pieces: totals.pieces,
+      bytes: totals.bytes,
+      lastSeq: totals.lastSeq,
+      missingPieces: missingRanges(this.#store.storedSeqs(), last),
+      lastActivityAt: record.lastActivityAt,
+      recordingStatus: record.recordingStatus,
+    };
+  }
+
+  /** WebSocket upgrades, already authenticated by the Worker, which names the role in `x-witness-socket`. */
+  override async fetch(request: Request): Promise<Response> {
+    const record = this.#record;
+    if (!record) return jsonError(404, 'session_not_found', 'No such session.');
+    const role = request.headers.get('x-witness-socket');
+    const { 0: client, 1: server } = new WebSocketPair();
+    if (role === 'launcher') {
+      this.ctx.acceptWebSocket(server, [LAUNCHER_TAG]);
+      server.serializeAttachment({ role: 'launcher', greeted: false } satisfies LauncherAttachment);
+    } else if (role === 'viewer') {
+      if (record.status === 'ended') return jsonError(409, 'session_ended', 'The session has ended; play its recording.');
+      const viewer = JSON.parse(request.headers.get('x-witness-viewer') ?? '{}') as Viewer;
+      this.ctx.acceptWebSocket(server, [VIEWER_TAG]);
+      server.serializeAttachment({ role: 'viewer', viewer, sentUpTo: -1, caughtUp: false } satisfies ViewerAttachment);
+      sendJson(server, {
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        sessionId: record.sessionId,
+        status: record.status,
+        recording: record.policy.recordingEnabled,
+        viewers: this.#fanout.viewers(),
+      });
+      this.#fanout.announceViewers();
+      void this.#fanout.join(server);
+    } else {
+      return jsonError(400, 'bad_socket_role', 'Unknown socket role.');
+    }
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const attachment = ws.deserializeAttachment() as LauncherAttachment | ViewerAttachment;
+    if (attachment.role === 'viewer') {
+      sendJson(ws, { type: 'error', code: 'unexpected_message', message: 'Viewers only send heartbeats.' });
+      return;
+    }
+    const parsed = parseLauncherMessage(message);
+    if (!parsed.ok) return sendControl(ws, { type: 'error', code: 'invalid_message', message: parsed.error });
+    const msg = parsed.message;
+    if (msg.type !== 'hello' && !attachment.greeted) {
+      return sendControl(ws, { type: 'error', code: 'hello_first', message: 'Send hello first.' });
+    }
+    switch (msg.type) {
+      case 'hello':
+        return this.#hello(ws, msg);
+      case 'activity':
+        if (this.#record?.status === 'active') {
+          this.#record.lastActivityAt = Date.now();
+          await this.#commit();
+        }
+        return;
+      case 'delivered':
+        this.#deliveries.get(msg.id)?.();
+        return;
+      case 'renew':
+        return this.#renewToken(ws);
+      case 'end':
+        return this.#launcherEnded(msg.lastSeq);
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    const attachment = ws.deserializeAttachment() as LauncherAttachment | ViewerAttachment;
+    if (attachment.role === 'viewer') {
+      this.#fanout.announceViewers();
+      return;
+    }
+    const record = this.#record;
+    const others = this.#launchers().filter((other) => other !== ws);
+    if (record?.status === 'active' && others.length === 0 && code !== CloseCode.replaced) {
+      record.launcherLostAt = Date.now() + Number(this.env.LAUNCHER_GRACE_SECONDS) * 1000;
+      await this.#commit();
+    }
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.webSocketClose(ws, 1006);
+  }
+
+  override async alarm(): Promise<void> {
+    const record = this.#record;
+    if (!record) return;
+    const due = dueDeadline(record, Date.now());
+    if (due?.kind === 'end') await this.#end(due.reason);
+    else if (due?.kind === 'seal') await this.#seal();
+    else await this.#commit(); // woke early (activity moved a deadline): set the alarm again
+  }
+
+  #requireRecord(): SessionRecord {
+    if (!this.#record) throw new Error('session not initialised');
+    return this.#record;
+  }
+
+  #launchers(): WebSocket[] {
+    return this.ctx.getWebSockets(LAUNCHER_TAG);
+  }
+
+  #start(now: number): void {
+    const record = this.#requireRecord();
+    record.status = 'active';
+    record.startedAt = now;
+    record.lastActivityAt = now;
+    this.ctx.waitUntil(markStarted(database(this.env.DB), record.sessionId, now));
+  }
+
+  async #hello(ws: WebSocket, hello: Extract<LauncherMessage, { type: 'hello' }>): Promise<void> {
+    const record = this.#requireRecord();
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      sendControl(ws, {
+        type: 'error',
+        code: 'unsupported_protocol',
+        message: `This server speaks protocol ${PROTOCOL_VERSION}.`,
+      });
+      ws.close(CloseCode.unsupportedVersion, 'unsupported protocol version');
+      return;
+    }
+    for (const other of this.#launchers()) {
+      if (other !== ws) other.close(CloseCode.replaced, 'replaced by a newer connection');
+    }
+    ws.serializeAttachment({ role: 'launcher', greeted: true } satisfies LauncherAttachment);
+    const now = Date.now();
+    if (record.status === 'pending') this.#start(now);
+    record.reportsActivity = hello.reportsActivity;
+    record.launcherLostAt = null;
+    sendControl(ws, {
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      sessionId: record.sessionId,
+      status: record.status,
+      policy: record.policy,
+      storedSeqs: this.#store.recentSeqs(),
+    });
+    if (record.status === 'ended' && record.endReason) sendControl(ws, { type: 'ended', reason: record.endReason });
+    await this.#commit();
+  }
+
+  async #renewToken(ws: WebSocket): Promise<void> {
+    const record = this.#requireRecord();
+    if (record.status === 'ended' && record.sealAt === null) {
+      return sendControl(ws, { type: 'error', code: 'recording_sealed', message: 'The session is over.' });
+    }
+    const issued = await issueIngestToken(
+      this.env.WITNESS_TOKEN_SECRET,
+      record.sessionId,
+      Number(this.env.INGEST_TOKEN_TTL_SECONDS),
+    );
+    sendControl(ws, { type: 'token', token: issued.token, expiresAt: issued.expiresAt.toISOString() });
+  }
+
+  async #launcherEnded(lastSeq: number | null): Promise<void> {
+    const record = this.#requireRecord();
+    const stored = this.#store.totals().lastSeq;
+    // The launcher can't un-produce pieces we already hold: never let its count shrink the recording.
+    record.declaredLastSeq = Math.max(lastSeq ?? -1, stored ?? -1, record.declaredLastSeq ?? -1);
+    if (record.declaredLastSeq < 0) record.declaredLastSeq = null;
+    record.launcherFinished = true;
+    if (record.status !== 'ended') await this.#end('ended_by_user');
+    else if (this.#allDeclaredPiecesStored() && record.sealAt !== null) {
+      record.sealAt = Date.now();
+      await this.#commit();
+    }
+  }
+
+  #allDeclaredPiecesStored(): boolean {
+    const record = this.#requireRecord();
+    if (!record.launcherFinished) return false;
+    return this.#store.totals().pieces === (record.declaredLastSeq ?? -1) + 1;
+  }
+
+  /** Sends a command to the launcher and waits (briefly) for it to confirm; false if nobody heard it. */
+  async #deliver(command: Extract<ServerControlMessage, { type: 'message' | 'terminate' }>): Promise<boolean> {
+    const sockets = this.#launchers().filter((ws) => (ws.deserializeAttachment() as LauncherAttachment).greeted);
+    if (sockets.length === 0) return false;
+    const confirmed = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), DELIVERY_WAIT_MS);
+      this.#deliveries.set(command.id, () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    for (const ws of sockets) sendControl(ws, command);
+    const delivered = await confirmed;
+    this.#deliveries.delete(command.id);
+    return delivered;
+  }
+
+  async #end(reason: EndReason): Promise<void> {
+    const record = this.#requireRecord();
+    const now = Date.now();
+    record.status = 'ended';
+    record.endReason = reason;
+    record.endedAt = now;
+    record.launcherLostAt = null;
+    if (record.policy.recordingEnabled) {
+      record.recordingStatus = 'finalizing';
+      record.sealAt = this.#allDeclaredPiecesStored() ? now : now + Number(this.env.SEAL_GRACE_SECONDS) * 1000;
+    }
+    for (const ws of this.#launchers()) {
+      sendControl(ws, { type: 'ended', reason });
+      if (!record.policy.recordingEnabled) ws.close(CloseCode.sessionEnded, 'session ended');
+    }
+    this.#fanout.broadcast({ type: 'ended', reason });
+    for (const ws of this.#fanout.viewerSockets()) ws.close(CloseCode.sessionEnded, 'session ended');
+    await this.#commit();
+    await markEnded(database(this.env.DB), record.sessionId, {
+      reason,
+      endedAt: now,
+      durationMs: record.startedAt === null ? 0 : now - record.startedAt,
+      recordingStatus: record.recordingStatus,
+    });
+  }
+
+  async #seal(): Promise<void> {
+    const record = this.#requireRecord();
+    const now = Date.now();
+    const uploadsUntil = this.#store.uploadsInFlightUntil(now);
+    if (uploadsUntil !== null) {
+      record.sealAt = uploadsUntil + 1_000; // let in-flight pieces land first
+      return this.#commit();
+    }
+    const pieces = this.#store.allPieces();
+    const totals = this.#store.totals();
+    const last = Math.max(totals.lastSeq ?? -1, record.declaredLastSeq ?? -1);
+    const missing = missingRanges(pieces.map((p) => p.seq), last);
+    let recordingBytes: number | null = null;
+    let mediaDurationMs: number | null = null;
+    if (pieces.length === 0) {
+      record.recordingStatus = 'empty';
+    } else {
+      try {
+        const result = await sealRecording(this.env.RECORDINGS, record.sessionId, pieces);
+        record.recordingStatus = 'ready';
+        record.recordingError = null;
+        recordingBytes = result.bytes;
+        mediaDurationMs = result.mediaDurationMs;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        console.error('sealing failed', record.sessionId, message);
+        record.recordingError = message;
+        const retry = SEAL_RETRY_MS[record.sealAttempts];
+        record.sealAttempts++;
+        if (retry !== undefined) {
+          record.sealAt = now + retry;
+          return this.#commit();
+        }
+        record.recordingStatus = 'failed';
+      }
+    }
+    record.sealAt = null;
+    const db = database(this.env.DB);
+    await copyPieceIndex(
+      db,
+      pieces.map((p) => ({ sessionId: record.sessionId, ...p })),
+    );
+    await markSealed(db, record.sessionId, {
+      recordingStatus: record.recordingStatus,
+      bytes: totals.bytes,
+      pieces: totals.pieces,
+      missingPieces: missing,
+      recordingBytes,
+      mediaDurationMs,
+      recordingError: record.recordingError,
+    });
+    await this.#commit();
+    for (const ws of this.#launchers()) ws.close(CloseCode.sessionEnded, 'recording sealed');
+  }
+
+  /** Saves the record and points the alarm at the next deadline. */
+  async #commit(): Promise<void> {
+    const record = this.#requireRecord();
+    this.#store.save(record);
+    const next = nextAlarm(record);
+    if (next === null) await this.ctx.storage.deleteAlarm();
+    else if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
+  }
+}
+
+function parseLauncherMessage(
+  message: string | ArrayBuffer,
+): { ok: true; message: LauncherMessage } | { ok: false; error: string } {
+  if (typeof message !== 'string') return { ok: false, error: 'Control messages are JSON text frames.' };
+  let json: unknown;
+  try {
+    json = JSON.parse(message);
+  } catch {
+    return { ok: false, error: 'Not valid JSON.' };
+  }
+  const result = LauncherMessageSchema.safeParse(json);
+  if (!result.success) return { ok: false, error: result.error.issues.map((i) => i.message).join('; ').slice(0, 500) };
+  return { ok: true, message: result.data };
+}
+
+function sendControl(ws: WebSocket, message: ServerControlMessage): void {
+  try {
+    ws.send(JSON.stringify(message));
+  } catch {
+    // Closed under us; the close handler does the bookkeeping.
+  }
+}
+
+function jsonError(status: number, code: string, message: string): Response {
+  return Response.json({ error: { code, message } }, { status });
+}

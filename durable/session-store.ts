@@ -1,0 +1,163 @@
+/**
+ * SessionDO's own SQLite: the session record, the live piece index and in-flight upload leases.
+ * All calls are synchronous (the Durable Object SQL API), so a method's reads and writes cannot interleave.
+ */
+import type { EndReason, Policy, Protocol, RecordingStatus, SessionStatus } from '../protocol/session.ts';
+import type { StoredPiece } from './live-cursor.ts';
+
+export interface SessionRecord {
+  sessionId: string;
+  user: string;
+  target: string;
+  protocol: Protocol;
+  status: SessionStatus;
+  endReason: EndReason | null;
+  policy: Policy;
+  createdAt: number;
+  launchExpiresAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  lastActivityAt: number | null;
+  reportsActivity: boolean;
+  launcherLostAt: number | null;
+  recordingStatus: RecordingStatus;
+  /** Highest seq the launcher said it produced (from its `end` message). */
+  declaredLastSeq: number | null;
+  /** The launcher sent `end`: once `declaredLastSeq` pieces are in, nothing more will come. */
+  launcherFinished: boolean;
+  sealAt: number | null;
+  sealAttempts: number;
+  recordingError: string | null;
+}
+
+export interface PieceRow {
+  seq: number;
+  size: number;
+  startMs: number;
+  endMs: number;
+  keyframe: boolean;
+  sha256: string;
+  storedAt: number;
+}
+
+/** How long an upload may hold its sequence number before another attempt may take it. */
+export const UPLOAD_LEASE_MS = 60_000;
+
+export class SessionStore {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS pieces (
+      seq INTEGER PRIMARY KEY, size INTEGER NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
+      keyframe INTEGER NOT NULL, sha256 TEXT NOT NULL, stored_at INTEGER NOT NULL)`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS uploads (seq INTEGER PRIMARY KEY, lease_until INTEGER NOT NULL)`);
+  }
+
+  load(): SessionRecord | null {
+    const row = this.sql.exec<{ value: string }>(`SELECT value FROM state WHERE key = 'session'`).toArray()[0];
+    return row ? (JSON.parse(row.value) as SessionRecord) : null;
+  }
+
+  save(record: SessionRecord): void {
+    this.sql.exec(`INSERT OR REPLACE INTO state (key, value) VALUES ('session', ?)`, JSON.stringify(record));
+  }
+
+  piece(seq: number): PieceRow | null {
+    return this.#rows(`SELECT * FROM pieces WHERE seq = ?`, seq)[0] ?? null;
+  }
+
+  addPiece(piece: PieceRow): void {
+    this.sql.exec(
+      `INSERT INTO pieces (seq, size, start_ms, end_ms, keyframe, sha256, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      piece.seq,
+      piece.size,
+      piece.startMs,
+      piece.endMs,
+      piece.keyframe ? 1 : 0,
+      piece.sha256,
+      piece.storedAt,
+    );
+    this.sql.exec(`DELETE FROM uploads WHERE seq = ?`, piece.seq);
+  }
+
+  /** Every piece in sequence order (used when sealing and copying the index to D1). */
+  allPieces(): PieceRow[] {
+    return this.#rows(`SELECT * FROM pieces ORDER BY seq`);
+  }
+
+  storedSeqs(): number[] {
+    return this.sql
+      .exec<{ seq: number }>(`SELECT seq FROM pieces ORDER BY seq`)
+      .toArray()
+      .map((r) => r.seq);
+  }
+
+  /** The newest stored sequence numbers (a reconnecting launcher drops these from its spool). */
+  recentSeqs(limit = 1000): number[] {
+    return this.sql
+      .exec<{ seq: number }>(`SELECT seq FROM pieces ORDER BY seq DESC LIMIT ?`, limit)
+      .toArray()
+      .map((r) => r.seq)
+      .reverse();
+  }
+
+  totals(): { pieces: number; bytes: number; lastSeq: number | null } {
+    const row = this.sql
+      .exec<{ n: number; bytes: number | null; last: number | null }>(
+        `SELECT COUNT(*) AS n, SUM(size) AS bytes, MAX(seq) AS last FROM pieces`,
+      )
+      .one();
+    return { pieces: row.n, bytes: row.bytes ?? 0, lastSeq: row.last };
+  }
+
+  /** Pieces after `seq`, oldest first, at most `limit`. */
+  piecesAfter(seq: number, limit = 500): StoredPiece[] {
+    return this.#rows(`SELECT * FROM pieces WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit);
+  }
+
+  /** The init segment plus every piece from the newest keyframe on: what a joining viewer needs. */
+  catchUpPieces(): StoredPiece[] {
+    return this.#rows(
+      `SELECT * FROM pieces WHERE seq = 0
+         OR seq >= COALESCE((SELECT MAX(seq) FROM pieces WHERE keyframe = 1 AND seq > 0), 1)
+       ORDER BY seq`,
+    );
+  }
+
+  /** Claims `seq` for an upload; false if another upload holds an unexpired lease on it. */
+  claimUpload(seq: number, now: number): boolean {
+    const held = this.sql.exec<{ lease_until: number }>(`SELECT lease_until FROM uploads WHERE seq = ?`, seq).toArray()[0];
+    if (held && held.lease_until > now) return false;
+    this.sql.exec(`INSERT OR REPLACE INTO uploads (seq, lease_until) VALUES (?, ?)`, seq, now + UPLOAD_LEASE_MS);
+    return true;
+  }
+
+  releaseUpload(seq: number): void {
+    this.sql.exec(`DELETE FROM uploads WHERE seq = ?`, seq);
+  }
+
+  /** The latest lease still running, or null when no upload is in flight. */
+  uploadsInFlightUntil(now: number): number | null {
+    const row = this.sql
+      .exec<{ until: number | null }>(`SELECT MAX(lease_until) AS until FROM uploads WHERE lease_until > ?`, now)
+      .one();
+    return row.until;
+  }
+
+  #rows(query: string, ...bindings: unknown[]): PieceRow[] {
+    return this.sql
+      .exec<{ seq: number; size: number; start_ms: number; end_ms: number; keyframe: number; sha256: string; stored_at: number }>(
+        query,
+        ...bindings,
+      )
+      .toArray()
+      .map((r) => ({
+        seq: r.seq,
+        size: r.size,
+        startMs: r.start_ms,
+        endMs: r.end_ms,
+        keyframe: r.keyframe === 1,
+        sha256: r.sha256,
+        storedAt: r.stored_at,
+      }));
+  }
+}

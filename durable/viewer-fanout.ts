@@ -1,0 +1,124 @@
+/**
+ * Live viewers of one session: catch-up for a viewer that joins, then every new piece in sequence order.
+ * Media is read from R2 only while someone watches, so an unwatched session moves no media through here.
+ */
+import { pieceKey } from '../protocol/ingest.ts';
+import type { ViewerServerMessage } from '../protocol/viewer.ts';
+import { encodeMediaFrame, type Viewer } from '../protocol/viewer.ts';
+import { planCatchUp, planLiveSends } from './live-cursor.ts';
+import type { PieceRow, SessionStore } from './session-store.ts';
+
+export const VIEWER_TAG = 'viewer';
+
+/** What a viewer socket remembers across hibernation. */
+export interface ViewerAttachment {
+  role: 'viewer';
+  viewer: Viewer;
+  /** Highest seq this viewer has been sent (-1: nothing yet). */
+  sentUpTo: number;
+  /** False until the joining catch-up has been sent; live pieces wait for it. */
+  caughtUp: boolean;
+}
+
+export function sendJson(ws: WebSocket, message: ViewerServerMessage): void {
+  try {
+    ws.send(JSON.stringify(message));
+  } catch {
+    // The socket closed under us; its close event does the bookkeeping.
+  }
+}
+
+export class ViewerFanout {
+  /** Sends are chained so a joining viewer's catch-up and live pieces never interleave. */
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly store: SessionStore,
+    private readonly bucket: R2Bucket,
+    private readonly sessionId: () => string,
+  ) {}
+
+  viewerSockets(): WebSocket[] {
+    return this.ctx.getWebSockets(VIEWER_TAG);
+  }
+
+  viewers(): Viewer[] {
+    return this.viewerSockets().map((ws) => (ws.deserializeAttachment() as ViewerAttachment).viewer);
+  }
+
+  /** Tells every viewer who is watching. */
+  announceViewers(): void {
+    const viewers = this.viewers();
+    for (const ws of this.viewerSockets()) sendJson(ws, { type: 'viewers', viewers });
+  }
+
+  broadcast(message: ViewerServerMessage): void {
+    for (const ws of this.viewerSockets()) sendJson(ws, message);
+  }
+
+  /** Sends a joining viewer the init segment and the pieces since the newest keyframe. */
+  join(ws: WebSocket): Promise<void> {
+    return this.#enqueue(async () => {
+      const plan = planCatchUp(this.store.catchUpPieces());
+      const pieces = new Map<number, Uint8Array>();
+      for (const seq of plan.send) await this.#sendPiece(ws, seq, pieces);
+      this.#setSentUpTo(ws, plan.sentUpTo);
+    }).then(() => this.pump());
+  }
+
+  /** Brings every viewer up to date with the stored pieces. */
+  pump(): Promise<void> {
+    return this.#enqueue(async () => {
+      const sockets = this.viewerSockets();
+      if (sockets.length === 0) return;
+      const pieces = new Map<number, Uint8Array>();
+      for (const ws of sockets) {
+        const { sentUpTo, caughtUp } = ws.deserializeAttachment() as ViewerAttachment;
+        if (!caughtUp) continue;
+        const plan = planLiveSends(sentUpTo, this.store.piecesAfter(sentUpTo));
+        if (plan.gap) sendJson(ws, { type: 'gap', fromSeq: plan.gap[0], toSeq: plan.gap[1] });
+        for (const seq of plan.send) await this.#sendPiece(ws, seq, pieces);
+        this.#setSentUpTo(ws, plan.sentUpTo);
+      }
+    });
+  }
+
+  #enqueue(task: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(task).catch((error: unknown) => {
+      console.error('live fan-out failed', this.sessionId(), error);
+    });
+    this.#queue = run;
+    return run;
+  }
+
+  async #sendPiece(ws: WebSocket, seq: number, cache: Map<number, Uint8Array>): Promise<void> {
+    const row = this.store.piece(seq);
+    if (!row) return;
+    let media = cache.get(seq);
+    if (!media) {
+      const object = await this.bucket.get(pieceKey(this.sessionId(), seq));
+      if (!object) throw new Error(`piece ${seq} is indexed but not in storage`);
+      media = new Uint8Array(await object.arrayBuffer());
+      cache.set(seq, media);
+    }
+    try {
+      ws.send(encodeMediaFrame(frameHeader(row), media));
+    } catch {
+      // Closed viewer: nothing to do.
+    }
+  }
+
+  #setSentUpTo(ws: WebSocket, sentUpTo: number): void {
+    const attachment = ws.deserializeAttachment() as ViewerAttachment;
+    try {
+      ws.serializeAttachment({ ...attachment, sentUpTo, caughtUp: true } satisfies ViewerAttachment);
+    } catch {
+      // Closed viewer.
+    }
+  }
+}
+
+function frameHeader(row: PieceRow) {
+  return { seq: row.seq, keyframe: row.keyframe, startMs: row.startMs, endMs: row.endMs, storedAt: row.storedAt };
+}

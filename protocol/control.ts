@@ -1,0 +1,59 @@
+/**
+ * Control socket messages between a launcher and its session's Durable Object (JSON text frames).
+ * Heartbeats are the plain text frames in version.ts, not JSON.
+ */
+import { z } from 'zod';
+import { EndReason, Policy, SessionStatus } from './session.ts';
+
+const text = z.string().max(4096);
+
+/** Launcher → server. */
+export const LauncherMessage = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('hello'),
+    protocol: z.number().int().positive(),
+    launcher: z.strictObject({
+      name: z.string().max(100),
+      version: z.string().max(50),
+      platform: z.string().max(50),
+    }),
+    /** Whether the launcher reports user input with `activity` messages; if not, stored media counts as activity. */
+    reportsActivity: z.boolean(),
+  }),
+  /** User input was seen (at most one every few seconds). */
+  z.strictObject({ type: z.literal('activity') }),
+  /** The launcher delivered a message or terminate command to the user. */
+  z.strictObject({ type: z.literal('delivered'), id: z.string().max(64) }),
+  /** Ask for a fresh ingest token before the current one expires. */
+  z.strictObject({ type: z.literal('renew') }),
+  /**
+   * The recorded program ended. `lastSeq` is the highest media sequence number the launcher produced
+   * (null when it recorded nothing), so the server can seal the recording as soon as all pieces are in.
+   */
+  z.strictObject({
+    type: z.literal('end'),
+    lastSeq: z.number().int().min(0).nullable(),
+    error: text.optional(),
+  }),
+]);
+export type LauncherMessage = z.infer<typeof LauncherMessage>;
+
+/** Server → launcher. */
+export const ServerControlMessage = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('welcome'),
+    protocol: z.number().int(),
+    sessionId: z.string(),
+    status: SessionStatus,
+    policy: Policy,
+    /** Sequence numbers already stored, so a reconnecting launcher can drop them from its spool. */
+    storedSeqs: z.array(z.number().int().min(0)),
+  }),
+  z.strictObject({ type: z.literal('message'), id: z.string(), text }),
+  z.strictObject({ type: z.literal('terminate'), id: z.string(), message: text }),
+  z.strictObject({ type: z.literal('token'), token: z.string(), expiresAt: z.string() }),
+  /** The session is over: stop recording, upload what is still spooled, then close. */
+  z.strictObject({ type: z.literal('ended'), reason: EndReason }),
+  z.strictObject({ type: z.literal('error'), code: z.string(), message: text }),
+]);
+export type ServerControlMessage = z.infer<typeof ServerControlMessage>;

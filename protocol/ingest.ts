@@ -1,0 +1,67 @@
+/** The ingest HTTP contract (docs/ingest-protocol.md): paths, headers, limits and replies. */
+import { z } from 'zod';
+
+/** Largest media piece accepted (one Cluster, or the init segment). */
+export const MAX_PIECE_BYTES = 16 * 1024 * 1024;
+/** Highest sequence number accepted; a session at 1 piece/s would need 30 years to reach it. */
+export const MAX_SEQ = 999_999_999;
+
+export const IngestHeader = {
+  /** `1` when the piece holds a keyframe a decoder can start from. */
+  keyframe: 'x-witness-keyframe',
+  /** Session-clock time of the first frame in the piece, in ms. */
+  startMs: 'x-witness-start-ms',
+  /** Session-clock time just after the last frame in the piece, in ms. */
+  endMs: 'x-witness-end-ms',
+} as const;
+
+const msHeader = z
+  .string()
+  .regex(/^\d{1,12}$/, 'must be a whole number of milliseconds')
+  .transform(Number);
+
+/** Media piece headers, validated by the Worker. */
+export const PieceHeaders = z
+  .object({
+    [IngestHeader.keyframe]: z.enum(['0', '1']).transform((v) => v === '1'),
+    [IngestHeader.startMs]: msHeader,
+    [IngestHeader.endMs]: msHeader,
+  })
+  .refine((h) => h[IngestHeader.endMs] >= h[IngestHeader.startMs], {
+    message: `${IngestHeader.endMs} must not be before ${IngestHeader.startMs}`,
+  });
+
+export const SeqParam = z.coerce.number().int().min(0).max(MAX_SEQ);
+
+/** Reply to a media PUT once the piece is durably stored (or was already). */
+export const PieceAck = z.strictObject({
+  seq: z.number().int(),
+  size: z.number().int(),
+  sha256: z.string(),
+  duplicate: z.boolean(),
+});
+export type PieceAck = z.infer<typeof PieceAck>;
+
+/** Error body used everywhere in the API and ingest. */
+export const ErrorBody = z.strictObject({
+  error: z.strictObject({ code: z.string(), message: z.string() }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** Launch reply. */
+export const LaunchReply = z.strictObject({
+  sessionId: z.string(),
+  token: z.string(),
+  expiresAt: z.string(),
+});
+export type LaunchReply = z.infer<typeof LaunchReply>;
+
+/** R2 key of one stored piece; zero-padded so a listing sorts in sequence order. */
+export function pieceKey(sessionId: string, seq: number): string {
+  return `sessions/${sessionId}/pieces/${String(seq).padStart(10, '0')}.webm`;
+}
+
+/** R2 key of the finished, seekable recording. */
+export function recordingKey(sessionId: string): string {
+  return `sessions/${sessionId}/recording.webm`;
+}

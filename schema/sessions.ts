@@ -1,0 +1,69 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import type { EndReason, Policy, Protocol, RecordingStatus, SessionStatus } from '../protocol/session.ts';
+
+/** One recorded session: who, where, when, how it ended, and what was recorded. */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    user: text('user').notNull(),
+    target: text('target').notNull(),
+    protocol: text('protocol').$type<Protocol>().notNull(),
+    status: text('status').$type<SessionStatus>().notNull(),
+    endReason: text('end_reason').$type<EndReason>(),
+    /** Epoch ms. */
+    createdAt: integer('created_at').notNull(),
+    startedAt: integer('started_at'),
+    endedAt: integer('ended_at'),
+    durationMs: integer('duration_ms'),
+    /** The settings in force at launch; the session obeys this copy whatever changes later. */
+    policy: text('policy', { mode: 'json' }).$type<Policy>().notNull(),
+    /** Who asked for the launch (API key id). */
+    launchedBy: text('launched_by').notNull(),
+    recordingStatus: text('recording_status').$type<RecordingStatus>().notNull(),
+    /** Bytes of all stored pieces. */
+    bytes: integer('bytes').notNull().default(0),
+    pieces: integer('pieces').notNull().default(0),
+    /** Media time covered by the sealed recording, ms. */
+    mediaDurationMs: integer('media_duration_ms'),
+    /** Size of the sealed recording.webm. */
+    recordingBytes: integer('recording_bytes'),
+    /** JSON array of {from, to} sequence ranges that never arrived. */
+    missingPieces: text('missing_pieces', { mode: 'json' }).$type<Array<{ from: number; to: number }>>(),
+    recordingError: text('recording_error'),
+  },
+  (t) => [
+    index('sessions_status_started').on(t.status, t.createdAt),
+    index('sessions_user').on(t.user, t.createdAt),
+    index('sessions_target').on(t.target, t.createdAt),
+    index('sessions_created').on(t.createdAt),
+  ],
+);
+
+/** The recording's chunk index, copied from the session's Durable Object when the recording is sealed. */
+export const pieces = sqliteTable(
+  'pieces',
+  {
+    sessionId: text('session_id')
+      .notNull()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    size: integer('size').notNull(),
+    startMs: integer('start_ms').notNull(),
+    endMs: integer('end_ms').notNull(),
+    keyframe: integer('keyframe', { mode: 'boolean' }).notNull(),
+    sha256: text('sha256').notNull(),
+    storedAt: integer('stored_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionId, t.seq] }), index('pieces_time').on(t.sessionId, t.startMs)],
+);
+
+/** Recording settings (one JSON row per key). */
+export const settings = sqliteTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value', { mode: 'json' }).notNull(),
+  updatedAt: integer('updated_at')
+    .notNull()
+    .default(sql`(unixepoch() * 1000)`),
+});

@@ -1,0 +1,42 @@
+/**
+ * The Witness Worker: the admin API (`/api/v1`), launcher ingest (`/ingest/v1`) and, through Workers assets,
+ * the console. One Hono app, split by resource.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { type ApiVariables, requireApiKey } from './auth/api-key.ts';
+import { ApiError, onError, onNotFound } from './errors.ts';
+import { ingest } from './routes/ingest.ts';
+import { launches } from './routes/launches.ts';
+import { sessionRoutes } from './routes/sessions.ts';
+import { settingsRoutes } from './routes/settings.ts';
+
+export { SessionDO } from '../durable/session-do.ts';
+
+/** JSON bodies of the API are small; media goes through ingest, which checks its own lengths. */
+const API_BODY_LIMIT = 64 * 1024;
+
+const api = new Hono<{ Bindings: Env; Variables: ApiVariables }>()
+  .use(
+    bodyLimit({
+      maxSize: API_BODY_LIMIT,
+      onError: () => {
+        throw new ApiError(413, 'body_too_large', `Request bodies may be at most ${API_BODY_LIMIT} bytes.`);
+      },
+    }),
+  )
+  .use(requireApiKey)
+  .route('/launches', launches)
+  .route('/sessions', sessionRoutes)
+  .route('/settings', settingsRoutes);
+
+const app = new Hono<{ Bindings: Env }>()
+  .route('/api/v1', api)
+  .route('/ingest/v1', ingest)
+  .get('/healthz', (c) => c.json({ ok: true }));
+
+app.onError(onError);
+app.notFound(onNotFound);
+
+export type AppType = typeof app;
+export default app;

@@ -1,0 +1,54 @@
+/** `POST /api/v1/launches`: a vault, an admin or an agent asks for a recorded session. */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { LaunchReply as Reply } from '../../protocol/ingest.ts';
+import { Policy, Protocol } from '../../protocol/session.ts';
+import type { ApiVariables } from '../auth/api-key.ts';
+import { issueIngestToken } from '../auth/ingest-token.ts';
+import { database } from '../db/index.ts';
+import { insertSession } from '../db/session-directory.ts';
+import { recordingPolicy } from '../settings.ts';
+import { sessionObject } from '../stubs.ts';
+import { validate } from '../validate.ts';
+
+const LaunchBody = z.strictObject({
+  user: z.string().trim().min(1).max(200),
+  target: z.string().trim().min(1).max(500),
+  protocol: Protocol.default('desktop'),
+  /** Overrides of the current settings for this one session (e.g. a stricter timeout for a contractor). */
+  policy: Policy.partial().optional(),
+});
+
+export const launches = new Hono<{ Bindings: Env; Variables: ApiVariables }>().post(
+  '/',
+  validate('json', LaunchBody),
+  async (c) => {
+    const body = c.req.valid('json');
+    const db = database(c.env.DB);
+    const sessionId = crypto.randomUUID();
+    const now = Date.now();
+    const policy: Policy = { ...(await recordingPolicy(db)), ...body.policy };
+    const issued = await issueIngestToken(c.env.WITNESS_TOKEN_SECRET, sessionId, Number(c.env.INGEST_TOKEN_TTL_SECONDS), now);
+    await insertSession(db, {
+      id: sessionId,
+      user: body.user,
+      target: body.target,
+      protocol: body.protocol,
+      status: 'pending',
+      createdAt: now,
+      policy,
+      launchedBy: c.get('principal').id,
+      recordingStatus: policy.recordingEnabled ? 'recording' : 'disabled',
+    });
+    await sessionObject(c.env, sessionId).init({
+      sessionId,
+      user: body.user,
+      target: body.target,
+      protocol: body.protocol,
+      policy,
+      createdAt: now,
+      launchExpiresAt: issued.expiresAt.getTime(),
+    });
+    return c.json({ sessionId, token: issued.token, expiresAt: issued.expiresAt.toISOString() } satisfies Reply, 201);
+  },
+);

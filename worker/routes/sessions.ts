@@ -1,0 +1,165 @@
+/** `/api/v1/sessions`: list, inspect, watch live, terminate, and download recordings. */
+import { and, desc, eq, gte, lt, lte, or, type SQL } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { recordingKey } from '../../protocol/ingest.ts';
+import { SessionStatus } from '../../protocol/session.ts';
+import { sessions } from '../../schema/index.ts';
+import type { ApiVariables } from '../auth/api-key.ts';
+import { database } from '../db/index.ts';
+import { findSession, type SessionRow } from '../db/session-directory.ts';
+import { ApiError } from '../errors.ts';
+import { parseRange } from '../http-range.ts';
+import { sessionObject } from '../stubs.ts';
+import { validate } from '../validate.ts';
+import { requireUpgrade, SessionIdParam } from './params.ts';
+import type { LiveState } from '../../durable/session-do.ts';
+
+const ListQuery = z.strictObject({
+  status: SessionStatus.optional(),
+  user: z.string().min(1).max(200).optional(),
+  target: z.string().min(1).max(500).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  /** Opaque: the `nextCursor` of the previous page. */
+  cursor: z
+    .string()
+    .regex(/^\d{1,15}~[0-9a-f-]{36}$/, 'not a cursor from this API')
+    .optional(),
+});
+
+const TerminateBody = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('message'), message: z.string().trim().min(1).max(1000) }),
+  z.strictObject({ mode: z.literal('terminate'), message: z.string().trim().max(1000).default('') }),
+]);
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** The API's view of a session; `live` adds what only its Durable Object knows. */
+function sessionView(row: SessionRow, live: LiveState | null = null) {
+  const status = live?.status ?? row.status;
+  const ended = status === 'ended';
+  const recordingStatus = live?.recordingStatus ?? row.recordingStatus;
+  return {
+    id: row.id,
+    user: row.user,
+    target: row.target,
+    protocol: row.protocol,
+    status,
+    endReason: live?.endReason ?? row.endReason,
+    createdAt: iso(row.createdAt),
+    startedAt: iso(row.startedAt),
+    endedAt: iso(row.endedAt),
+    durationMs: row.durationMs ?? (row.startedAt !== null && !ended ? Date.now() - row.startedAt : null),
+    policy: row.policy,
+    recording: {
+      status: recordingStatus,
+      pieces: live?.pieces ?? row.pieces,
+      bytes: live?.bytes ?? row.bytes,
+      missingPieces: live?.missingPieces ?? row.missingPieces ?? [],
+      recordingBytes: row.recordingBytes,
+      mediaDurationMs: row.mediaDurationMs,
+      error: row.recordingError,
+      url: recordingStatus === 'ready' ? `/api/v1/sessions/${row.id}/recording.webm` : null,
+    },
+    live: live && !ended ? { launcherConnected: live.launcherConnected, viewers: live.viewers } : null,
+  };
+}
+
+async function requireSession(env: Env, id: string): Promise<SessionRow> {
+  const row = await findSession(database(env.DB), id);
+  if (!row) throw new ApiError(404, 'session_not_found', `No session ${id}.`);
+  return row;
+}
+
+export const sessionRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }>()
+  .get('/', validate('query', ListQuery), async (c) => {
+    const q = c.req.valid('query');
+    const where: SQL[] = [];
+    if (q.status) where.push(eq(sessions.status, q.status));
+    if (q.user) where.push(eq(sessions.user, q.user));
+    if (q.target) where.push(eq(sessions.target, q.target));
+    if (q.from) where.push(gte(sessions.createdAt, Date.parse(q.from)));
+    if (q.to) where.push(lte(sessions.createdAt, Date.parse(q.to)));
+    if (q.cursor) {
+      const [at, id] = q.cursor.split('~') as [string, string];
+      const before = or(lt(sessions.createdAt, Number(at)), and(eq(sessions.createdAt, Number(at)), lt(sessions.id, id)));
+      if (before) where.push(before);
+    }
+    const rows = await database(c.env.DB)
+      .select()
+      .from(sessions)
+      .where(and(...where))
+      .orderBy(desc(sessions.createdAt), desc(sessions.id))
+      .limit(q.limit + 1)
+      .all();
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    return c.json({
+      sessions: page.map((row) => sessionView(row)),
+      nextCursor: rows.length > q.limit && last ? `${last.createdAt}~${last.id}` : null,
+    });
+  })
+  .get('/:id', validate('param', SessionIdParam), async (c) => {
+    const { id } = c.req.valid('param');
+    const row = await requireSession(c.env, id);
+    const live = row.status === 'ended' && row.recordingStatus !== 'finalizing' ? null : await sessionObject(c.env, id).liveState();
+    return c.json(sessionView(row, live));
+  })
+  .post('/:id/terminate', validate('param', SessionIdParam), validate('json', TerminateBody), async (c) => {
+    const { id } = c.req.valid('param');
+    await requireSession(c.env, id);
+    const outcome = await sessionObject(c.env, id).terminate(c.req.valid('json'));
+    if (outcome.kind === 'refused') throw new ApiError(outcome.status, outcome.code, outcome.message);
+    return c.json({ delivered: outcome.delivered, status: outcome.status, endReason: outcome.endReason });
+  })
+  .get('/:id/live', validate('param', SessionIdParam), async (c) => {
+    requireUpgrade(c.req.raw);
+    const { id } = c.req.valid('param');
+    await requireSession(c.env, id);
+    const principal = c.get('principal');
+    const headers = new Headers(c.req.raw.headers);
+    headers.set('x-witness-socket', 'viewer');
+    headers.set(
+      'x-witness-viewer',
+      JSON.stringify({ id: crypto.randomUUID(), name: principal.name, since: new Date().toISOString() }),
+    );
+    return sessionObject(c.env, id).fetch(new Request(c.req.raw, { headers }));
+  })
+  .on(['GET', 'HEAD'], '/:id/recording.webm', validate('param', SessionIdParam), async (c) => {
+    const { id } = c.req.valid('param');
+    const row = await requireSession(c.env, id);
+    if (row.recordingStatus !== 'ready') {
+      throw new ApiError(409, 'recording_not_ready', `The recording is ${row.recordingStatus}, not ready to play.`);
+    }
+    const key = recordingKey(id);
+    const head = await c.env.RECORDINGS.head(key);
+    if (!head) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
+    const headers = new Headers({
+      'content-type': 'video/webm',
+      'accept-ranges': 'bytes',
+      etag: head.httpEtag,
+      'cache-control': 'private, max-age=3600',
+      'content-disposition': `inline; filename="witness-${id}.webm"`,
+    });
+    const range = parseRange(c.req.header('range'), head.size);
+    if (range.kind === 'unsatisfiable') {
+      return c.json({ error: { code: 'range_not_satisfiable', message: 'The range is outside the file.' } }, 416, {
+        'content-range': `bytes */${head.size}`,
+      });
+    }
+    if (range.kind === 'range') {
+      headers.set('content-range', `bytes ${range.offset}-${range.offset + range.length - 1}/${head.size}`);
+      headers.set('content-length', String(range.length));
+    } else {
+      headers.set('content-length', String(head.size));
+    }
+    const status = range.kind === 'range' ? 206 : 200;
+    if (c.req.method === 'HEAD') return new Response(null, { status, headers });
+    const object = await c.env.RECORDINGS.get(key, range.kind === 'range' ? { range } : {});
+    if (!object) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
+    return new Response(object.body, { status, headers });
+  });
