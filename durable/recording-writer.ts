@@ -80,6 +80,8 @@ export class RecordingWriter {
 
   /** Stores the finished file; returns its size. */
   async finish(): Promise<number> {
+    // Parts must be equal-sized except the last, which may be smaller but not larger.
+    while (this.#pending.length > PART_BYTES) await this.#cutPart();
     const rest = this.#pending.bytes.subarray(0, this.#pending.length);
     if (!this.#firstPart) {
       await this.bucket.put(this.key, rest, this.options);

@@ -205,7 +205,7 @@ export class SessionDO extends DurableObject<Env> {
         recording: record.policy.recordingEnabled,
         viewers: this.#fanout.viewers(),
       });
-      this.#fanout.announceViewers();
+      this.#fanout.announceViewers(server);
       void this.#fanout.join(server);
     } else {
       return jsonError(400, 'bad_socket_role', 'Unknown socket role.');

@@ -47,10 +47,10 @@ export class ViewerFanout {
     return this.viewerSockets().map((ws) => (ws.deserializeAttachment() as ViewerAttachment).viewer);
   }
 
-  /** Tells every viewer who is watching. */
-  announceViewers(): void {
+  /** Tells every viewer (but `except`, who just heard it in its hello) who is watching. */
+  announceViewers(except?: WebSocket): void {
     const viewers = this.viewers();
-    for (const ws of this.viewerSockets()) sendJson(ws, { type: 'viewers', viewers });
+    for (const ws of this.viewerSockets()) if (ws !== except) sendJson(ws, { type: 'viewers', viewers });
   }
 
   broadcast(message: ViewerServerMessage): void {

@@ -78,6 +78,8 @@ export async function openSocket(path: string, bearer: string): Promise<TestSock
   const ws = res.webSocket;
   if (!ws) throw new Error(`no WebSocket: ${res.status} ${await res.text()}`);
   ws.accept();
+  // Binary frames arrive as Blobs by default, as in browsers; read them as bytes like the console does.
+  (ws as WebSocket & { binaryType: string }).binaryType = 'arraybuffer';
   const queue: Array<string | ArrayBuffer> = [];
   const waiters: Array<(m: string | ArrayBuffer) => void> = [];
   ws.addEventListener('message', (event) => {
