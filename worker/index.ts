@@ -33,7 +33,7 @@ const api = new Hono<{ Bindings: Env; Variables: ApiVariables }>()
 const app = new Hono<{ Bindings: Env }>()
   .route('/api/v1', api)
   .route('/ingest/v1', ingest)
-  .get('/healthz', (c) => c.json({ ok: true }));
+  .get('/api/health', (c) => c.json({ ok: true }));
 
 app.onError(onError);
 app.notFound(onNotFound);

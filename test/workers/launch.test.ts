@@ -12,7 +12,7 @@ describe('POST /api/v1/launches', () => {
 
     const res = await api(`/sessions/${launched.sessionId}`);
     expect(res.status).toBe(200);
-    const session = (await res.json()) as Record<string, any>;
+    const session = (await res.json()) as { recording: { status: string } };
     expect(session).toMatchObject({
       id: launched.sessionId,
       user: 'alice',

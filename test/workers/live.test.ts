@@ -106,9 +106,9 @@ describe('GET /api/v1/sessions/{id}/live', () => {
     const viewer = await watch(s.sessionId);
     launcher.ws.send(JSON.stringify({ type: 'end', lastSeq: null }));
     const texts: unknown[] = [];
-    for (;;) {
+    while ((texts.at(-1) as { type?: string } | undefined)?.type !== 'ended') {
       const m = await viewer.next();
-      if (typeof m === 'string' && (texts.push(JSON.parse(m)), JSON.parse(m).type === 'ended')) break;
+      if (typeof m === 'string') texts.push(JSON.parse(m));
     }
     expect(texts.at(-1)).toEqual({ type: 'ended', reason: 'ended_by_user' });
     expect((await viewer.closed).code).toBe(4000);
