@@ -28,7 +28,8 @@ export function deadlines(state: DeadlineState): Deadline[] {
     out.push({ kind: 'end', reason: 'launch_expired', at: state.launchExpiresAt });
   } else if (state.status === 'active' && state.startedAt !== null) {
     const { maxSessionLengthMs, inactivityTimeoutMs } = state.policy;
-    if (maxSessionLengthMs > 0) out.push({ kind: 'end', reason: 'maximum_length', at: state.startedAt + maxSessionLengthMs });
+    if (maxSessionLengthMs > 0)
+      out.push({ kind: 'end', reason: 'maximum_length', at: state.startedAt + maxSessionLengthMs });
     if (inactivityTimeoutMs > 0) {
       const last = state.lastActivityAt ?? state.startedAt;
       out.push({ kind: 'end', reason: 'inactivity_timeout', at: last + inactivityTimeoutMs });

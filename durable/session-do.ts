@@ -3,7 +3,11 @@
  * keeps the piece index, enforces the deadlines with its one alarm, and seals the recording when it ends.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { type LauncherMessage, LauncherMessage as LauncherMessageSchema, type ServerControlMessage } from '../protocol/control.ts';
+import {
+  type LauncherMessage,
+  LauncherMessage as LauncherMessageSchema,
+  type ServerControlMessage,
+} from '../protocol/control.ts';
 import type { EndReason, Policy, Protocol } from '../protocol/session.ts';
 import { CloseCode, HEARTBEAT_PING, HEARTBEAT_PONG, PROTOCOL_VERSION } from '../protocol/version.ts';
 import type { Viewer } from '../protocol/viewer.ts';
@@ -101,10 +105,20 @@ export class SessionDO extends DurableObject<Env> {
     const record = this.#record;
     if (!record) return { kind: 'refused', status: 404, code: 'session_not_found', message: 'No such session.' };
     if (!record.policy.recordingEnabled) {
-      return { kind: 'refused', status: 409, code: 'recording_disabled', message: 'Recording is off for this session.' };
+      return {
+        kind: 'refused',
+        status: 409,
+        code: 'recording_disabled',
+        message: 'Recording is off for this session.',
+      };
     }
     if (record.status === 'ended' && record.sealAt === null) {
-      return { kind: 'refused', status: 409, code: 'recording_sealed', message: 'The session ended and its recording is sealed.' };
+      return {
+        kind: 'refused',
+        status: 409,
+        code: 'recording_sealed',
+        message: 'The session ended and its recording is sealed.',
+      };
     }
     if (record.declaredLastSeq !== null && seq > record.declaredLastSeq) {
       return {
@@ -117,7 +131,12 @@ export class SessionDO extends DurableObject<Env> {
     const stored = this.#store.piece(seq);
     if (stored) return { kind: 'stored', sha256: stored.sha256, size: stored.size };
     if (!this.#store.claimUpload(seq, Date.now())) {
-      return { kind: 'refused', status: 409, code: 'upload_in_progress', message: `Piece ${seq} is being uploaded; retry.` };
+      return {
+        kind: 'refused',
+        status: 409,
+        code: 'upload_in_progress',
+        message: `Piece ${seq} is being uploaded; retry.`,
+      };
     }
     return { kind: 'go' };
   }
@@ -147,7 +166,12 @@ export class SessionDO extends DurableObject<Env> {
     const record = this.#record;
     if (!record) return { kind: 'refused', status: 404, code: 'session_not_found', message: 'No such session.' };
     if (record.status === 'ended') {
-      return { kind: 'refused', status: 409, code: 'session_ended', message: `The session already ended (${record.endReason}).` };
+      return {
+        kind: 'refused',
+        status: 409,
+        code: 'session_ended',
+        message: `The session already ended (${record.endReason}).`,
+      };
     }
     const id = crypto.randomUUID();
     if (command.mode === 'message') {
@@ -193,7 +217,8 @@ export class SessionDO extends DurableObject<Env> {
       this.ctx.acceptWebSocket(server, [LAUNCHER_TAG]);
       server.serializeAttachment({ role: 'launcher', greeted: false } satisfies LauncherAttachment);
     } else if (role === 'viewer') {
-      if (record.status === 'ended') return jsonError(409, 'session_ended', 'The session has ended; play its recording.');
+      if (record.status === 'ended')
+        return jsonError(409, 'session_ended', 'The session has ended; play its recording.');
       const viewer = JSON.parse(request.headers.get('x-witness-viewer') ?? '{}') as Viewer;
       this.ctx.acceptWebSocket(server, [VIEWER_TAG]);
       server.serializeAttachment({ role: 'viewer', viewer, sentUpTo: -1, caughtUp: false } satisfies ViewerAttachment);
@@ -406,7 +431,10 @@ export class SessionDO extends DurableObject<Env> {
     const pieces = this.#store.allPieces();
     const totals = this.#store.totals();
     const last = Math.max(totals.lastSeq ?? -1, record.declaredLastSeq ?? -1);
-    const missing = missingRanges(pieces.map((p) => p.seq), last);
+    const missing = missingRanges(
+      pieces.map((p) => p.seq),
+      last,
+    );
     let recordingBytes: number | null = null;
     let mediaDurationMs: number | null = null;
     if (pieces.length === 0) {
@@ -471,7 +499,14 @@ function parseLauncherMessage(
     return { ok: false, error: 'Not valid JSON.' };
   }
   const result = LauncherMessageSchema.safeParse(json);
-  if (!result.success) return { ok: false, error: result.error.issues.map((i) => i.message).join('; ').slice(0, 500) };
+  if (!result.success)
+    return {
+      ok: false,
+      error: result.error.issues
+        .map((i) => i.message)
+        .join('; ')
+        .slice(0, 500),
+    };
   return { ok: true, message: result.data };
 }
 

@@ -125,7 +125,9 @@ export class SessionStore {
 
   /** Claims `seq` for an upload; false if another upload holds an unexpired lease on it. */
   claimUpload(seq: number, now: number): boolean {
-    const held = this.sql.exec<{ lease_until: number }>(`SELECT lease_until FROM uploads WHERE seq = ?`, seq).toArray()[0];
+    const held = this.sql
+      .exec<{ lease_until: number }>(`SELECT lease_until FROM uploads WHERE seq = ?`, seq)
+      .toArray()[0];
     if (held && held.lease_until > now) return false;
     this.sql.exec(`INSERT OR REPLACE INTO uploads (seq, lease_until) VALUES (?, ?)`, seq, now + UPLOAD_LEASE_MS);
     return true;
@@ -145,10 +147,15 @@ export class SessionStore {
 
   #rows(query: string, ...bindings: unknown[]): PieceRow[] {
     return this.sql
-      .exec<{ seq: number; size: number; start_ms: number; end_ms: number; keyframe: number; sha256: string; stored_at: number }>(
-        query,
-        ...bindings,
-      )
+      .exec<{
+        seq: number;
+        size: number;
+        start_ms: number;
+        end_ms: number;
+        keyframe: number;
+        sha256: string;
+        stored_at: number;
+      }>(query, ...bindings)
       .toArray()
       .map((r) => ({
         seq: r.seq,

@@ -29,9 +29,17 @@ export const Policy = z.strictObject({
   recordingEnabled: z.boolean(),
   keystrokesEnabled: z.boolean(),
   /** End the session after this long without user activity; 0 disables. */
-  inactivityTimeoutMs: z.number().int().min(0).max(24 * 60 * MINUTE_MS),
+  inactivityTimeoutMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 60 * MINUTE_MS),
   /** End the session this long after it started; 0 disables. */
-  maxSessionLengthMs: z.number().int().min(0).max(7 * 24 * 60 * MINUTE_MS),
+  maxSessionLengthMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 60 * MINUTE_MS),
 });
 export type Policy = z.infer<typeof Policy>;
 

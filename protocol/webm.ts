@@ -134,7 +134,8 @@ export function describeCluster(bytes: Uint8Array): ClusterSummary {
     if (body + child.size > end) throw new RangeError(`Cluster child overruns the Cluster at byte ${at}`);
     if (child.id === EbmlId.timecode) timecode = readUint(bytes, body, child.size);
     if (child.id === EbmlId.simpleBlock || child.id === EbmlId.blockGroup) {
-      const block = child.id === EbmlId.simpleBlock ? { at: body, key: true } : findBlock(bytes, body, body + child.size);
+      const block =
+        child.id === EbmlId.simpleBlock ? { at: body, key: true } : findBlock(bytes, body, body + child.size);
       if (block) {
         const track = readVint(bytes, block.at);
         if (!track) throw new RangeError('truncated block');

@@ -43,7 +43,14 @@ function ensureTokenSecret(): void {
 
 ensureTokenSecret();
 const wrangler = path.join(root, 'node_modules', '.bin', 'wrangler');
-if (!values['skip-build']) run(path.join(root, 'node_modules', '.bin', 'vite'), ['build', '--config', 'client/vite.config.ts', '--logLevel', 'warn']);
+if (!values['skip-build'])
+  run(path.join(root, 'node_modules', '.bin', 'vite'), [
+    'build',
+    '--config',
+    'client/vite.config.ts',
+    '--logLevel',
+    'warn',
+  ]);
 run(wrangler, ['d1', 'migrations', 'apply', 'DB', '--local', ...persist]);
 
 const apiKey = process.env.WITNESS_API_KEY ?? '';
@@ -52,10 +59,13 @@ const dev = spawn(
   wrangler,
   [
     'dev',
-    '--ip', '127.0.0.1',
-    '--port', values.port,
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    values.port,
     '--show-interactive-dev-session=false',
-    '--var', `WITNESS_API_KEY:${apiKey}`,
+    '--var',
+    `WITNESS_API_KEY:${apiKey}`,
     ...persist,
   ],
   { cwd: root, stdio: 'inherit', env },

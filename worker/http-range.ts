@@ -1,6 +1,9 @@
 /** Single byte-range requests (RFC 9110 §14): what a `<video>` element sends when it seeks. */
 
-export type RangeRequest = { kind: 'none' } | { kind: 'range'; offset: number; length: number } | { kind: 'unsatisfiable' };
+export type RangeRequest =
+  | { kind: 'none' }
+  | { kind: 'range'; offset: number; length: number }
+  | { kind: 'unsatisfiable' };
 
 /** Reads a `Range` header against a resource of `size` bytes. Several ranges or a malformed header → whole body. */
 export function parseRange(header: string | undefined, size: number): RangeRequest {

@@ -89,9 +89,10 @@ function App() {
   const terminate = async (s: SessionSummary) => {
     const message = prompt(`Terminate ${s.user}'s session on ${s.target}? Message to show:`, '');
     if (message === null) return;
-    await call(`/sessions/${s.id}/terminate`, { method: 'POST', body: JSON.stringify({ mode: 'terminate', message }) }).catch(
-      (e: Error) => setError(e.message),
-    );
+    await call(`/sessions/${s.id}/terminate`, {
+      method: 'POST',
+      body: JSON.stringify({ mode: 'terminate', message }),
+    }).catch((e: Error) => setError(e.message));
     refresh();
   };
 

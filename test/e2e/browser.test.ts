@@ -12,13 +12,28 @@ describe('Chromium plays a recording', () => {
 
   beforeAll(async () => {
     mkdirSync(results, { recursive: true });
-    const launcher = runLauncher(['--user', 'auditor-demo', '--target', 'testsrc', '--source', 'testsrc', '--seconds', '8']);
+    const launcher = runLauncher([
+      '--user',
+      'auditor-demo',
+      '--target',
+      'testsrc',
+      '--source',
+      'testsrc',
+      '--seconds',
+      '8',
+    ]);
     sessionId = await launcher.sessionId;
     expect((await launcher.exit).code).toBe(0);
     await waitUntil('the recording to be sealed', async () => (await session(sessionId)).recording.status === 'ready');
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+      ],
     });
   });
 
@@ -27,7 +42,10 @@ describe('Chromium plays a recording', () => {
   });
 
   it('in a <video> element, with a duration, and seeks', async () => {
-    const context = await browser.newContext({ extraHTTPHeaders: { authorization: `Bearer ${apiKey}` }, viewport: { width: 1280, height: 720 } });
+    const context = await browser.newContext({
+      extraHTTPHeaders: { authorization: `Bearer ${apiKey}` },
+      viewport: { width: 1280, height: 720 },
+    });
     const page = await context.newPage();
     await page.goto(`${baseUrl}/api/health`);
     const result = await page.evaluate(async (src) => {
@@ -52,7 +70,13 @@ describe('Chromium plays a recording', () => {
       await video.play();
       await new Promise((r) => setTimeout(r, 1200));
       video.pause();
-      return { duration, afterSeek, playedTo: video.currentTime, readyState: video.readyState, width: video.videoWidth };
+      return {
+        duration,
+        afterSeek,
+        playedTo: video.currentTime,
+        readyState: video.readyState,
+        width: video.videoWidth,
+      };
     }, `/api/v1/sessions/${sessionId}/recording.webm`);
     await page.screenshot({ path: path.join(results, 'recording-playback.png') });
     expect(Math.abs(result.duration - 8)).toBeLessThanOrEqual(1);

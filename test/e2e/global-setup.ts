@@ -17,7 +17,9 @@ async function freePort(): Promise<number> {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -71,7 +73,10 @@ export default async function setup(project: TestProject) {
       'the dev server',
       async () => {
         if (server.exitCode !== null) throw new Error(`npm start exited:\n${output}`);
-        return fetch(`${baseUrl}/api/health`).then((r) => r.ok, () => false);
+        return fetch(`${baseUrl}/api/health`).then(
+          (r) => r.ok,
+          () => false,
+        );
       },
       150_000,
     );

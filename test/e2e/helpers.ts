@@ -31,9 +31,12 @@ export function runLauncher(args: string[], env: Record<string, string> = {}): L
     [
       path.join(root, 'agents/launcher/bin/witness-launcher.mjs'),
       'launch',
-      '--server', baseUrl,
-      '--api-key', apiKey,
-      '--spool', spool,
+      '--server',
+      baseUrl,
+      '--api-key',
+      apiKey,
+      '--spool',
+      spool,
       ...args,
     ],
     { env: { ...process.env, DISPLAY: display, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -93,7 +96,13 @@ export interface SessionView {
   endReason: string | null;
   startedAt: string | null;
   endedAt: string | null;
-  recording: { status: string; pieces: number; missingPieces: unknown[]; mediaDurationMs: number | null; url: string | null };
+  recording: {
+    status: string;
+    pieces: number;
+    missingPieces: unknown[];
+    mediaDurationMs: number | null;
+    url: string | null;
+  };
 }
 
 export async function session(id: string): Promise<SessionView> {
@@ -102,7 +111,11 @@ export async function session(id: string): Promise<SessionView> {
   return res.json() as Promise<SessionView>;
 }
 
-export async function waitUntil<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

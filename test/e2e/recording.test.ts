@@ -8,21 +8,41 @@ import { api, ffprobeDuration, kill, onDisplay, runLauncher, session, waitUntil,
 const RECORD_SECONDS = 10;
 
 describe('recording a real X desktop end to end', () => {
-  const xterm = onDisplay('xterm', ['-geometry', '100x30+0+0', '-e', 'sh', '-c', 'while true; do date +%T.%N; sleep 0.2; done']);
+  const xterm = onDisplay('xterm', [
+    '-geometry',
+    '100x30+0+0',
+    '-e',
+    'sh',
+    '-c',
+    'while true; do date +%T.%N; sleep 0.2; done',
+  ]);
   afterAll(() => kill(xterm));
 
   it('streams live to a viewer while recording, then serves a seekable recording.webm', async () => {
     const started = Date.now();
-    const launcher = runLauncher(['--user', 'e2e-admin', '--target', 'xvfb-desktop', '--source', 'x11', '--seconds', String(RECORD_SECONDS)]);
+    const launcher = runLauncher([
+      '--user',
+      'e2e-admin',
+      '--target',
+      'xvfb-desktop',
+      '--source',
+      'x11',
+      '--seconds',
+      String(RECORD_SECONDS),
+    ]);
     const sessionId = await launcher.sessionId;
     const viewer = watchLive(sessionId);
     await viewer.opened;
 
     // While it records, type into the terminal so the screen changes.
     await new Promise((r) => setTimeout(r, 2000));
-    execFileSync('xdotool', ['search', '--class', 'xterm', 'windowactivate', '--sync', 'type', '--delay', '50', 'echo witness-e2e'], {
-      env: { ...process.env, DISPLAY: (await import('./helpers.ts')).display },
-    });
+    execFileSync(
+      'xdotool',
+      ['search', '--class', 'xterm', 'windowfocus', '--sync', 'type', '--delay', '50', 'echo witness-e2e'],
+      {
+        env: { ...process.env, DISPLAY: (await import('./helpers.ts')).display },
+      },
+    );
 
     const { code, stderr } = await launcher.exit;
     expect(code, stderr).toBe(0);

@@ -15,7 +15,11 @@ describe('message and terminate reach the real launcher', () => {
       body: JSON.stringify({ mode: 'message', message: 'Heads up: change freeze at 17:00.' }),
     });
     expect(await message.json()).toEqual({ delivered: true, status: 'active', endReason: null });
-    await waitUntil('the message to be printed', async () => launcher.output().includes('Heads up: change freeze at 17:00.'), 10_000);
+    await waitUntil(
+      'the message to be printed',
+      async () => launcher.output().includes('Heads up: change freeze at 17:00.'),
+      10_000,
+    );
 
     const terminated = await api(`/sessions/${sessionId}/terminate`, {
       method: 'POST',

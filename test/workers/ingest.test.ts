@@ -31,7 +31,12 @@ describe('PUT /ingest/v1/sessions/{id}/pieces/{seq}', () => {
       const res = await putFixture(s, seq);
       expect(res.status).toBe(201);
       const ack = (await res.json()) as Record<string, unknown>;
-      expect(ack).toEqual({ seq, size: pieces[seq]?.bytes.byteLength, sha256: await sha256(pieces[seq]!.bytes), duplicate: false });
+      expect(ack).toEqual({
+        seq,
+        size: pieces[seq]?.bytes.byteLength,
+        sha256: await sha256(pieces[seq]!.bytes),
+        duplicate: false,
+      });
       expect(await stored(s.sessionId, seq)).toEqual(pieces[seq]?.bytes);
     }
   });
@@ -61,13 +66,17 @@ describe('PUT /ingest/v1/sessions/{id}/pieces/{seq}', () => {
   it('accepts pieces out of order and shows the hole until it is filled', async () => {
     const s = await launch();
     for (const seq of [0, 1, 3, 4]) expect((await putFixture(s, seq)).status).toBe(201);
-    const holey = (await (await request(`/api/v1/sessions/${s.sessionId}`, { headers: { authorization: 'Bearer test-api-key' } })).json()) as {
+    const holey = (await (
+      await request(`/api/v1/sessions/${s.sessionId}`, { headers: { authorization: 'Bearer test-api-key' } })
+    ).json()) as {
       recording: { pieces: number; missingPieces: unknown };
     };
     expect(holey.recording.pieces).toBe(4);
     expect(holey.recording.missingPieces).toEqual([{ from: 2, to: 2 }]);
     expect((await putFixture(s, 2)).status).toBe(201);
-    const whole = (await (await request(`/api/v1/sessions/${s.sessionId}`, { headers: { authorization: 'Bearer test-api-key' } })).json()) as {
+    const whole = (await (
+      await request(`/api/v1/sessions/${s.sessionId}`, { headers: { authorization: 'Bearer test-api-key' } })
+    ).json()) as {
       recording: { pieces: number; missingPieces: unknown };
     };
     expect(whole.recording).toMatchObject({ pieces: 5, missingPieces: [] });
@@ -75,7 +84,13 @@ describe('PUT /ingest/v1/sessions/{id}/pieces/{seq}', () => {
 
   describe('bad input gets a clear 4xx and stores nothing', () => {
     it.each([
-      ['bytes that are not WebM as the init segment', 0, new TextEncoder().encode('<html>not a video</html>'), 422, 'not_webm'],
+      [
+        'bytes that are not WebM as the init segment',
+        0,
+        new TextEncoder().encode('<html>not a video</html>'),
+        422,
+        'not_webm',
+      ],
       ['an init segment where a cluster belongs', 5, 'init', 422, 'not_webm'],
       ['a cluster where the init segment belongs', 0, 'cluster', 422, 'not_webm'],
       ['garbage bytes', 3, new Uint8Array([0, 0, 0, 0, 1, 2, 3]), 422, 'not_webm'],
@@ -182,7 +197,13 @@ describe('PUT /ingest/v1/sessions/{id}/pieces/{seq}', () => {
         const { issueIngestToken } = await import('../../worker/auth/ingest-token.ts');
         token = (await issueIngestToken(env.WITNESS_TOKEN_SECRET, s.sessionId, 60, Date.now() - 120_000)).token;
       }
-      const res = await putPiece({ sessionId: s.sessionId, token }, 0, fixturePieces()[0]!.bytes, {}, token ? {} : { authorization: '' });
+      const res = await putPiece(
+        { sessionId: s.sessionId, token },
+        0,
+        fixturePieces()[0]!.bytes,
+        {},
+        token ? {} : { authorization: '' },
+      );
       expect(res.status).toBe(status);
       expect(await errorCode(res)).toBe(code);
       expect(await stored(s.sessionId, 0)).toBeNull();

@@ -20,17 +20,27 @@ describe('POST /api/v1/launches', () => {
       protocol: 'rdp',
       status: 'pending',
       endReason: null,
-      policy: { recordingEnabled: true, keystrokesEnabled: true, inactivityTimeoutMs: 60_000, maxSessionLengthMs: 28_800_000 },
+      policy: {
+        recordingEnabled: true,
+        keystrokesEnabled: true,
+        inactivityTimeoutMs: 60_000,
+        maxSessionLengthMs: 28_800_000,
+      },
     });
     expect(session.recording.status).toBe('recording');
   });
 
   it('snapshots the settings in force at launch, unaffected by later changes', async () => {
-    const put = await api('/settings/recording', { method: 'PUT', body: JSON.stringify({ maxSessionLengthMs: 3_600_000 }) });
+    const put = await api('/settings/recording', {
+      method: 'PUT',
+      body: JSON.stringify({ maxSessionLengthMs: 3_600_000 }),
+    });
     expect(put.status).toBe(200);
     const first = await launch();
     await api('/settings/recording', { method: 'PUT', body: JSON.stringify({ maxSessionLengthMs: 60_000 }) });
-    const session = (await (await api(`/sessions/${first.sessionId}`)).json()) as { policy: { maxSessionLengthMs: number } };
+    const session = (await (await api(`/sessions/${first.sessionId}`)).json()) as {
+      policy: { maxSessionLengthMs: number };
+    };
     expect(session.policy.maxSessionLengthMs).toBe(3_600_000);
   });
 

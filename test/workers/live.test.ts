@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { decodeMediaFrame } from '../../protocol/viewer.ts';
-import { API_KEY, api, connectLauncher, errorCode, fixturePieces, launch, openSocket, putFixture, type TestSocket } from './helpers.ts';
+import {
+  API_KEY,
+  api,
+  connectLauncher,
+  errorCode,
+  fixturePieces,
+  launch,
+  openSocket,
+  putFixture,
+  type TestSocket,
+} from './helpers.ts';
 
 async function watch(sessionId: string): Promise<TestSocket & { hello: Record<string, unknown> }> {
   const viewer = await openSocket(`/api/v1/sessions/${sessionId}/live`, API_KEY);

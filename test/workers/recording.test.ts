@@ -70,8 +70,14 @@ describe('GET /api/v1/sessions/{id}/recording.webm', () => {
     expect(track?.codec).toBe('vp8');
     expect(await input.computeDuration()).toBeCloseTo(seconds, 0);
     const session = (await (await api(`/sessions/${id}`)).json()) as { recording: Record<string, unknown> };
-    expect(session.recording).toMatchObject({ status: 'ready', recordingBytes: bytes.byteLength, url: `/api/v1/sessions/${id}/recording.webm` });
-    expect(Math.abs((session.recording.mediaDurationMs as number) - seconds * 1000)).toBeLessThanOrEqual(1000 / fps + 1);
+    expect(session.recording).toMatchObject({
+      status: 'ready',
+      recordingBytes: bytes.byteLength,
+      url: `/api/v1/sessions/${id}/recording.webm`,
+    });
+    expect(Math.abs((session.recording.mediaDurationMs as number) - seconds * 1000)).toBeLessThanOrEqual(
+      1000 / fps + 1,
+    );
   });
 
   it('answers byte ranges with 206 and the exact bytes', async () => {
@@ -143,7 +149,8 @@ describe('RecordingWriter', () => {
     const total = PART_BYTES * 3 + 12345;
     const expected = new Uint8Array(total);
     for (let i = 0; i < total; i++) expected[i] = (i * 31) & 0xff;
-    for (let at = 0; at < total; at += 100_000) await writer.write(expected.subarray(at, Math.min(total, at + 100_000)), at);
+    for (let at = 0; at < total; at += 100_000)
+      await writer.write(expected.subarray(at, Math.min(total, at + 100_000)), at);
     const patch = new Uint8Array([9, 9, 9, 9]);
     await writer.write(patch, 40);
     expected.set(patch, 40);

@@ -225,7 +225,11 @@ describe('ending a session', () => {
     const s = await launch();
     const launcher = await connectLauncher(s);
     launcher.ws.close(1001, 'gone');
-    await expect.poll(async () => runInDurableObject(stub(s.sessionId), (_i: SessionDO, state) => state.storage.getAlarm()), { timeout: 5000 }).toBeLessThan(Date.now() + 61_000);
+    await expect
+      .poll(async () => runInDurableObject(stub(s.sessionId), (_i: SessionDO, state) => state.storage.getAlarm()), {
+        timeout: 5000,
+      })
+      .toBeLessThan(Date.now() + 61_000);
     const record = await age(s.sessionId, 61_000, ['launcherLostAt']);
     expect(record.launcherLostAt).toBeLessThan(Date.now());
     await runDurableObjectAlarm(stub(s.sessionId));
@@ -267,7 +271,11 @@ describe('terminate and message', () => {
     const command = await launcher.nextJson<{ type: string; id: string; message: string }>();
     expect(command).toMatchObject({ type: 'terminate', message: 'Policy violation.' });
     launcher.ws.send(JSON.stringify({ type: 'delivered', id: command.id }));
-    expect(await (await pending).json()).toEqual({ delivered: true, status: 'ended', endReason: 'terminated_by_admin' });
+    expect(await (await pending).json()).toEqual({
+      delivered: true,
+      status: 'ended',
+      endReason: 'terminated_by_admin',
+    });
     expect(await launcher.nextJson()).toEqual({ type: 'ended', reason: 'terminated_by_admin' });
     expect(await session(s.sessionId)).toMatchObject({ status: 'ended', endReason: 'terminated_by_admin' });
   });
@@ -275,7 +283,10 @@ describe('terminate and message', () => {
   it('terminate works with recording off, and with no launcher connected', async () => {
     const off = await launch({ policy: { recordingEnabled: false } });
     const launcher = await connectLauncher(off);
-    const pending = api(`/sessions/${off.sessionId}/terminate`, { method: 'POST', body: JSON.stringify({ mode: 'terminate' }) });
+    const pending = api(`/sessions/${off.sessionId}/terminate`, {
+      method: 'POST',
+      body: JSON.stringify({ mode: 'terminate' }),
+    });
     const command = await launcher.nextJson<{ id: string; message: string }>();
     expect(command.message).toContain('terminated');
     launcher.ws.send(JSON.stringify({ type: 'delivered', id: command.id }));
@@ -284,7 +295,10 @@ describe('terminate and message', () => {
     expect((await session(off.sessionId)).recording.status).toBe('disabled');
 
     const lonely = await launch();
-    const res = await api(`/sessions/${lonely.sessionId}/terminate`, { method: 'POST', body: JSON.stringify({ mode: 'terminate' }) });
+    const res = await api(`/sessions/${lonely.sessionId}/terminate`, {
+      method: 'POST',
+      body: JSON.stringify({ mode: 'terminate' }),
+    });
     expect(await res.json()).toEqual({ delivered: false, status: 'ended', endReason: 'terminated_by_admin' });
   });
 
@@ -301,10 +315,16 @@ describe('terminate and message', () => {
   it('refuses to terminate an ended or unknown session', async () => {
     const s = await launch();
     await api(`/sessions/${s.sessionId}/terminate`, { method: 'POST', body: JSON.stringify({ mode: 'terminate' }) });
-    const again = await api(`/sessions/${s.sessionId}/terminate`, { method: 'POST', body: JSON.stringify({ mode: 'terminate' }) });
+    const again = await api(`/sessions/${s.sessionId}/terminate`, {
+      method: 'POST',
+      body: JSON.stringify({ mode: 'terminate' }),
+    });
     expect(again.status).toBe(409);
     expect(await errorCode(again)).toBe('session_ended');
-    const unknown = await api(`/sessions/${crypto.randomUUID()}/terminate`, { method: 'POST', body: JSON.stringify({ mode: 'terminate' }) });
+    const unknown = await api(`/sessions/${crypto.randomUUID()}/terminate`, {
+      method: 'POST',
+      body: JSON.stringify({ mode: 'terminate' }),
+    });
     expect(unknown.status).toBe(404);
   });
 });

@@ -42,7 +42,12 @@ export interface IssuedToken {
 }
 
 /** Signs a token for `sessionId` valid for `ttlSeconds`. */
-export async function issueIngestToken(secret: string, sessionId: string, ttlSeconds: number, now = Date.now()): Promise<IssuedToken> {
+export async function issueIngestToken(
+  secret: string,
+  sessionId: string,
+  ttlSeconds: number,
+  now = Date.now(),
+): Promise<IssuedToken> {
   const expires = Math.floor(now / 1000) + ttlSeconds;
   const payload = `${PREFIX}.${sessionId}.${expires}`;
   const signature = await crypto.subtle.sign('HMAC', await hmacKey(secret), new TextEncoder().encode(payload));
@@ -51,7 +56,9 @@ export async function issueIngestToken(secret: string, sessionId: string, ttlSec
 
 const TokenShape = z.string().regex(/^wt1\.[0-9a-f-]{36}\.\d{1,12}\.[A-Za-z0-9_-]{43}$/);
 
-export type TokenCheck = { ok: true; sessionId: string; expiresAt: Date } | { ok: false; reason: 'invalid' | 'expired' };
+export type TokenCheck =
+  | { ok: true; sessionId: string; expiresAt: Date }
+  | { ok: false; reason: 'invalid' | 'expired' };
 
 /** Verifies signature (constant time, by WebCrypto) and expiry. */
 export async function verifyIngestToken(secret: string, token: string, now = Date.now()): Promise<TokenCheck> {

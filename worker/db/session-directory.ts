@@ -62,7 +62,12 @@ const STATEMENTS_PER_BATCH = 50;
 export async function copyPieceIndex(db: Database, rows: readonly PieceIndexRow[]): Promise<void> {
   const statements = [];
   for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-    statements.push(db.insert(pieces).values(rows.slice(i, i + ROWS_PER_STATEMENT)).onConflictDoNothing());
+    statements.push(
+      db
+        .insert(pieces)
+        .values(rows.slice(i, i + ROWS_PER_STATEMENT))
+        .onConflictDoNothing(),
+    );
   }
   for (let i = 0; i < statements.length; i += STATEMENTS_PER_BATCH) {
     const batch = statements.slice(i, i + STATEMENTS_PER_BATCH);

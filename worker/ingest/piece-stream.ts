@@ -13,7 +13,10 @@ export interface PieceDigest {
   sha256: string;
 }
 
-export function inspectPiece(seq: number, expectedLength: number): {
+export function inspectPiece(
+  seq: number,
+  expectedLength: number,
+): {
   transform: TransformStream<Uint8Array, Uint8Array>;
   digest: Promise<PieceDigest>;
 } {

@@ -1,7 +1,14 @@
 /** `/ingest/v1`: what launchers talk to (docs/ingest-protocol.md). Only ingest tokens get in. */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { IngestHeader, MAX_PIECE_BYTES, type PieceAck, PieceHeaders, pieceKey, SeqParam } from '../../protocol/ingest.ts';
+import {
+  IngestHeader,
+  MAX_PIECE_BYTES,
+  type PieceAck,
+  PieceHeaders,
+  pieceKey,
+  SeqParam,
+} from '../../protocol/ingest.ts';
 import { requireIngestToken } from '../auth/ingest-auth.ts';
 import { ApiError } from '../errors.ts';
 import { inspectPiece } from '../ingest/piece-stream.ts';
@@ -17,60 +24,59 @@ export const ingest = new Hono<{ Bindings: Env }>()
     headers.set('x-witness-socket', 'launcher');
     return sessionObject(c.env, c.req.valid('param').id).fetch(new Request(c.req.raw, { headers }));
   })
-  .put(
-    '/sessions/:id/pieces/:seq',
-    validate('param', SessionIdParam.extend({ seq: SeqParam })),
-    async (c) => {
-      const { id, seq } = c.req.valid('param');
-      const headers = PieceHeaders.safeParse(Object.fromEntries(c.req.raw.headers));
-      if (!headers.success) throw new ApiError(400, 'invalid_header', describeIssues(headers.error.issues));
-      const meta = headers.data;
-      const length = contentLength(c.req.header('content-length'));
-      const type = c.req.header('content-type')?.split(';')[0]?.trim();
-      if (type !== 'video/webm') throw new ApiError(415, 'unsupported_media_type', 'Send pieces as video/webm.');
-      const body = c.req.raw.body;
-      if (!body) throw new ApiError(400, 'empty_piece', 'The piece has no body.');
+  .put('/sessions/:id/pieces/:seq', validate('param', SessionIdParam.extend({ seq: SeqParam })), async (c) => {
+    const { id, seq } = c.req.valid('param');
+    const headers = PieceHeaders.safeParse(Object.fromEntries(c.req.raw.headers));
+    if (!headers.success) throw new ApiError(400, 'invalid_header', describeIssues(headers.error.issues));
+    const meta = headers.data;
+    const length = contentLength(c.req.header('content-length'));
+    const type = c.req.header('content-type')?.split(';')[0]?.trim();
+    if (type !== 'video/webm') throw new ApiError(415, 'unsupported_media_type', 'Send pieces as video/webm.');
+    const body = c.req.raw.body;
+    if (!body) throw new ApiError(400, 'empty_piece', 'The piece has no body.');
 
-      const session = sessionObject(c.env, id);
-      const begin = await session.beginPiece(seq);
-      if (begin.kind === 'refused') throw new ApiError(begin.status, begin.code, begin.message);
-      const { transform, digest } = inspectPiece(seq, length);
+    const session = sessionObject(c.env, id);
+    const begin = await session.beginPiece(seq);
+    if (begin.kind === 'refused') throw new ApiError(begin.status, begin.code, begin.message);
+    const { transform, digest } = inspectPiece(seq, length);
 
-      if (begin.kind === 'stored') {
-        // A retry: never overwrite. Same bytes → acknowledge again; other bytes → conflict.
-        await body.pipeThrough(transform).pipeTo(new WritableStream());
-        const { sha256 } = await digest;
-        if (sha256 !== begin.sha256) {
-          throw new ApiError(409, 'seq_conflict', `Piece ${seq} is already stored with different content.`);
-        }
-        return c.json({ seq, size: begin.size, sha256, duplicate: true } satisfies PieceAck, 200);
-      }
-
-      const fixed = new FixedLengthStream(length);
-      const [piped, stored] = await Promise.allSettled([
-        body.pipeThrough(transform).pipeTo(fixed.writable),
-        c.env.RECORDINGS.put(pieceKey(id, seq), fixed.readable, { httpMetadata: { contentType: 'video/webm' } }),
-      ]);
-      if (piped.status === 'rejected' || stored.status === 'rejected' || !stored.value) {
-        await session.abortPiece(seq);
-        // The inspector's verdict explains the failure better than the storage error it caused.
-        if (piped.status === 'rejected') throw piped.reason;
-        throw stored.status === 'rejected' ? stored.reason : new Error('R2 did not store the piece');
-      }
+    if (begin.kind === 'stored') {
+      // A retry: never overwrite. Same bytes → acknowledge again; other bytes → conflict.
+      await body.pipeThrough(transform).pipeTo(new WritableStream());
       const { sha256 } = await digest;
-      await session.pieceStored({
-        seq,
-        size: length,
-        sha256,
-        keyframe: meta[IngestHeader.keyframe],
-        startMs: meta[IngestHeader.startMs],
-        endMs: meta[IngestHeader.endMs],
-      });
-      return c.json({ seq, size: length, sha256, duplicate: false } satisfies PieceAck, 201);
-    },
-  );
+      if (sha256 !== begin.sha256) {
+        throw new ApiError(409, 'seq_conflict', `Piece ${seq} is already stored with different content.`);
+      }
+      return c.json({ seq, size: begin.size, sha256, duplicate: true } satisfies PieceAck, 200);
+    }
 
-const LengthHeader = z.string().regex(/^\d{1,10}$/).transform(Number);
+    const fixed = new FixedLengthStream(length);
+    const [piped, stored] = await Promise.allSettled([
+      body.pipeThrough(transform).pipeTo(fixed.writable),
+      c.env.RECORDINGS.put(pieceKey(id, seq), fixed.readable, { httpMetadata: { contentType: 'video/webm' } }),
+    ]);
+    if (piped.status === 'rejected' || stored.status === 'rejected' || !stored.value) {
+      await session.abortPiece(seq);
+      // The inspector's verdict explains the failure better than the storage error it caused.
+      if (piped.status === 'rejected') throw piped.reason;
+      throw stored.status === 'rejected' ? stored.reason : new Error('R2 did not store the piece');
+    }
+    const { sha256 } = await digest;
+    await session.pieceStored({
+      seq,
+      size: length,
+      sha256,
+      keyframe: meta[IngestHeader.keyframe],
+      startMs: meta[IngestHeader.startMs],
+      endMs: meta[IngestHeader.endMs],
+    });
+    return c.json({ seq, size: length, sha256, duplicate: false } satisfies PieceAck, 201);
+  });
+
+const LengthHeader = z
+  .string()
+  .regex(/^\d{1,10}$/)
+  .transform(Number);
 
 function contentLength(header: string | undefined): number {
   if (header === undefined) throw new ApiError(411, 'length_required', 'Send Content-Length with every piece.');

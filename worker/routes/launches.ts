@@ -28,7 +28,12 @@ export const launches = new Hono<{ Bindings: Env; Variables: ApiVariables }>().p
     const sessionId = crypto.randomUUID();
     const now = Date.now();
     const policy: Policy = { ...(await recordingPolicy(db)), ...body.policy };
-    const issued = await issueIngestToken(c.env.WITNESS_TOKEN_SECRET, sessionId, Number(c.env.INGEST_TOKEN_TTL_SECONDS), now);
+    const issued = await issueIngestToken(
+      c.env.WITNESS_TOKEN_SECRET,
+      sessionId,
+      Number(c.env.INGEST_TOKEN_TTL_SECONDS),
+      now,
+    );
     await insertSession(db, {
       id: sessionId,
       user: body.user,

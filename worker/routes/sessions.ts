@@ -86,7 +86,10 @@ export const sessionRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }
     if (q.to) where.push(lte(sessions.createdAt, Date.parse(q.to)));
     if (q.cursor) {
       const [at, id] = q.cursor.split('~') as [string, string];
-      const before = or(lt(sessions.createdAt, Number(at)), and(eq(sessions.createdAt, Number(at)), lt(sessions.id, id)));
+      const before = or(
+        lt(sessions.createdAt, Number(at)),
+        and(eq(sessions.createdAt, Number(at)), lt(sessions.id, id)),
+      );
       if (before) where.push(before);
     }
     const rows = await database(c.env.DB)
@@ -106,7 +109,10 @@ export const sessionRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }
   .get('/:id', validate('param', SessionIdParam), async (c) => {
     const { id } = c.req.valid('param');
     const row = await requireSession(c.env, id);
-    const live = row.status === 'ended' && row.recordingStatus !== 'finalizing' ? null : await sessionObject(c.env, id).liveState();
+    const live =
+      row.status === 'ended' && row.recordingStatus !== 'finalizing'
+        ? null
+        : await sessionObject(c.env, id).liveState();
     return c.json(sessionView(row, live));
   })
   .post('/:id/terminate', validate('param', SessionIdParam), validate('json', TerminateBody), async (c) => {

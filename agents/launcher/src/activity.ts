@@ -1,0 +1,81 @@
+/**
+ * User-input detection on X11: polls `xprintidle` (milliseconds since the last input on the display).
+ * The idle time going down, or being shorter than one poll, means someone typed or moved the mouse.
+ */
+import { execFile } from 'node:child_process';
+import { findExecutable } from './which.ts';
+
+export const ACTIVITY_POLL_MS = 5_000;
+/** At most one `activity` message per this long. */
+export const ACTIVITY_MIN_GAP_MS = 10_000;
+
+export interface ActivityWatcherOptions {
+  display: string;
+  onActivity: () => void;
+  pollMs?: number;
+  minGapMs?: number;
+  /** Reads the idle time in ms; injectable for tests. Defaults to running xprintidle. */
+  readIdleMs?: () => Promise<number | null>;
+}
+
+/** Whether input can be observed for this source: X11 with xprintidle installed. */
+export function canWatchActivity(source: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  return source === 'x11' && findExecutable('xprintidle', env) !== null;
+}
+
+export class ActivityWatcher {
+  readonly #options: ActivityWatcherOptions;
+  readonly #pollMs: number;
+  readonly #minGapMs: number;
+  #timer: NodeJS.Timeout | null = null;
+  #flush: NodeJS.Timeout | null = null;
+  #lastIdle: number | null = null;
+  #lastSentAt = Number.NEGATIVE_INFINITY;
+
+  constructor(options: ActivityWatcherOptions) {
+    this.#options = options;
+    this.#pollMs = options.pollMs ?? ACTIVITY_POLL_MS;
+    this.#minGapMs = options.minGapMs ?? ACTIVITY_MIN_GAP_MS;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.poll(), this.#pollMs);
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#flush) clearTimeout(this.#flush);
+    this.#timer = this.#flush = null;
+  }
+
+  /** One poll (public for tests). */
+  async poll(): Promise<void> {
+    const idle = await (this.#options.readIdleMs ?? (() => xprintidle(this.#options.display)))();
+    if (idle === null) return;
+    const input = idle < this.#pollMs || (this.#lastIdle !== null && idle < this.#lastIdle);
+    this.#lastIdle = idle;
+    if (input) this.#report();
+  }
+
+  /** Sends now, or once the gap since the last message has passed (input in between is one message). */
+  #report(): void {
+    if (this.#flush) return;
+    const wait = this.#lastSentAt + this.#minGapMs - Date.now();
+    const send = () => {
+      this.#flush = null;
+      this.#lastSentAt = Date.now();
+      this.#options.onActivity();
+    };
+    if (wait <= 0) send();
+    else this.#flush = setTimeout(send, wait);
+  }
+}
+
+function xprintidle(display: string): Promise<number | null> {
+  return new Promise((resolve) => {
+    execFile('xprintidle', { env: { ...process.env, DISPLAY: display }, timeout: 2_000 }, (error, stdout) => {
+      const ms = Number.parseInt(String(stdout).trim(), 10);
+      resolve(error || !Number.isFinite(ms) ? null : ms);
+    });
+  });
+}

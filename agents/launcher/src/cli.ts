@@ -1,0 +1,78 @@
+/** `witness-launcher`: parses the command line, asks for a launch if needed, records, exits with a code. */
+import { readFileSync } from 'node:fs';
+import { parseCli, USAGE, UsageError } from './args.ts';
+import { LaunchError, requestLaunch } from './launch.ts';
+import { createLogger } from './log.ts';
+import { ExitCode, runSession } from './session.ts';
+
+function launcherVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Runs the CLI and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let command: ReturnType<typeof parseCli>;
+  try {
+    command = parseCli(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`witness-launcher: ${error.message}\n\n${USAGE}\n`);
+    return ExitCode.failed;
+  }
+  if (command.kind === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return ExitCode.ok;
+  }
+  if (command.kind === 'version') {
+    process.stdout.write(`${launcherVersion()}\n`);
+    return ExitCode.ok;
+  }
+  const log = createLogger({ verbose: command.recording.verbose });
+  const heartbeatMs = Number(process.env.WITNESS_HEARTBEAT_MS) || undefined;
+  if (command.kind === 'record') {
+    return runSession({
+      session: command.session,
+      token: command.token,
+      expiresAt: null,
+      recording: command.recording,
+      log,
+      version: launcherVersion(),
+      heartbeatMs,
+    });
+  }
+  let reply: Awaited<ReturnType<typeof requestLaunch>>;
+  try {
+    reply = await requestLaunch({ ...command, server: command.recording.server });
+  } catch (error) {
+    if (!(error instanceof LaunchError)) throw error;
+    log.error(error.message);
+    return ExitCode.failed;
+  }
+  process.stdout.write(`session ${reply.sessionId}\n`);
+  return runSession({
+    session: reply.sessionId,
+    token: reply.token,
+    expiresAt: reply.expiresAt,
+    recording: command.recording,
+    log,
+    version: launcherVersion(),
+    heartbeatMs,
+  });
+}
+
+if (import.meta.main ?? process.argv[1] === new URL(import.meta.url).pathname) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`witness-launcher: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+      process.exit(ExitCode.failed);
+    },
+  );
+}

@@ -1,0 +1,82 @@
+/**
+ * On-disk spool: every piece is written here before it is uploaded and deleted only once the server has
+ * acknowledged it, so a crash, a network outage or a refused piece never loses video.
+ * Layout: `<seq>.webm` (the bytes) and `<seq>.json` (metadata, written last: a piece exists once it has one).
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { MediaPiece } from './webm-splitter.ts';
+
+export const SpooledPiece = z.strictObject({
+  seq: z.number().int().min(0),
+  size: z.number().int().min(0),
+  sha256: z.string(),
+  keyframe: z.boolean(),
+  startMs: z.number().int().min(0),
+  endMs: z.number().int().min(0),
+});
+/** What the spool keeps in memory about a piece: everything but its bytes. */
+export type SpooledPiece = z.infer<typeof SpooledPiece>;
+
+const name = (seq: number) => String(seq).padStart(10, '0');
+
+export class Spool {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** Writes a piece (bytes first, then metadata, each via rename so no half file looks complete). */
+  write(piece: MediaPiece): SpooledPiece {
+    const meta: SpooledPiece = {
+      seq: piece.seq,
+      size: piece.bytes.byteLength,
+      sha256: createHash('sha256').update(piece.bytes).digest('hex'),
+      keyframe: piece.keyframe,
+      startMs: piece.startMs,
+      endMs: piece.endMs,
+    };
+    const base = join(this.dir, name(piece.seq));
+    writeFileSync(`${base}.webm.tmp`, piece.bytes, { mode: 0o600 });
+    renameSync(`${base}.webm.tmp`, `${base}.webm`);
+    writeFileSync(`${base}.json.tmp`, JSON.stringify(meta), { mode: 0o600 });
+    renameSync(`${base}.json.tmp`, `${base}.json`);
+    return meta;
+  }
+
+  read(seq: number): Buffer {
+    return readFileSync(`${join(this.dir, name(seq))}.webm`);
+  }
+
+  /** Forgets a stored piece. */
+  remove(seq: number): void {
+    const base = join(this.dir, name(seq));
+    rmSync(`${base}.json`, { force: true });
+    rmSync(`${base}.webm`, { force: true });
+  }
+
+  /** Complete pieces on disk, in seq order. */
+  list(): SpooledPiece[] {
+    const pieces: SpooledPiece[] = [];
+    for (const file of readdirSync(this.dir)) {
+      if (!/^\d{10}\.json$/.test(file)) continue;
+      try {
+        pieces.push(SpooledPiece.parse(JSON.parse(readFileSync(join(this.dir, file), 'utf8'))));
+      } catch {
+        // A metadata file we cannot read is left on disk for a human; it is not a piece we can send.
+      }
+    }
+    return pieces.sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Removes the directory if nothing is left in it. */
+  removeIfEmpty(): boolean {
+    if (readdirSync(this.dir).some((file) => !file.endsWith('.tmp'))) return false;
+    rmSync(this.dir, { recursive: true, force: true });
+    return true;
+  }
+}

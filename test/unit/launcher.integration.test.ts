@@ -1,0 +1,366 @@
+/**
+ * The real launcher CLI (real ffmpeg, testsrc) against the fake ingest server, with injected failures:
+ * a 503 on the first PUT of some pieces, an expired token, a dropped control socket, a terminate.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type FakeIngestOptions, FakeIngestServer } from './fake-ingest-server.ts';
+
+const BIN = fileURLToPath(new URL('../../agents/launcher/bin/witness-launcher.mjs', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function runLauncher(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 25_000): Promise<Run> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    // No DISPLAY: admin messages must not open dialogs on the tester's screen.
+    const { DISPLAY: _display, ...inherited } = process.env;
+    const child = spawn(process.execPath, [BIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...inherited, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`launcher did not exit in ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+/** Every stored piece, in order, checked to be 0..N without gaps. */
+function storedRecording(server: FakeIngestServer): Buffer {
+  const seqs = [...server.pieces.keys()].sort((a, b) => a - b);
+  expect(seqs).toEqual(seqs.map((_, i) => i));
+  return Buffer.concat(seqs.map((seq) => server.pieces.get(seq)?.bytes ?? Buffer.alloc(0)));
+}
+
+/** Video duration in seconds from the packets (a live WebM has no Duration element). */
+function probeDuration(file: string): { seconds: number; frames: number } {
+  const result = spawnSync(
+    'ffprobe',
+    ['-v', 'error', '-show_entries', 'packet=pts_time,duration_time', '-of', 'json', file],
+    {
+      encoding: 'utf8',
+    },
+  );
+  expect(result.status, result.stderr).toBe(0);
+  const packets = (JSON.parse(result.stdout) as { packets: { pts_time: string; duration_time?: string }[] }).packets;
+  const last = packets.at(-1);
+  return { seconds: Number(last?.pts_time) + Number(last?.duration_time ?? 0), frames: packets.length };
+}
+
+describe('witness-launcher against a fake ingest server', () => {
+  let server: FakeIngestServer;
+  let dir: string;
+  const start = async (options: FakeIngestOptions) => {
+    server = new FakeIngestServer(options);
+    await server.start();
+  };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'witness-launcher-'));
+  });
+  afterEach(async () => {
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('launches, records 4 s and delivers every piece exactly once despite a 503, an expired token and a dropped socket', async () => {
+    // Tokens live 3 s, so the launcher also renews ahead of expiry (at 2 s) during the run.
+    await start({ failFirstPutOf: [1, 3], expireTokenAtSeq: 2, dropControlAfterMs: 1200, tokenLifetimeMs: 3000 });
+    const run = await runLauncher([
+      'launch',
+      '--server',
+      server.url,
+      '--api-key',
+      'key-1',
+      '--user',
+      'alice',
+      '--target',
+      'db-1',
+      '--protocol',
+      'ssh',
+      '--source',
+      'testsrc',
+      '--fps',
+      '5',
+      '--seconds',
+      '4',
+      '--spool',
+      dir,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe(`session ${server.sessionId}\n`);
+
+    // Pieces 0..N, each acknowledged exactly once, in full (the fake checks Content-Length and headers).
+    const recording = storedRecording(server);
+    const lastSeq = Math.max(...server.pieces.keys());
+    expect(lastSeq).toBeGreaterThanOrEqual(3);
+    for (const seq of server.pieces.keys()) {
+      expect(
+        server.puts.filter((p) => p.seq === seq && p.status < 300),
+        `acks of ${seq}`,
+      ).toHaveLength(1);
+    }
+    expect(server.puts.filter((p) => p.status === 422 || p.status === 400 || p.status === 409)).toEqual([]);
+    // The 503s were retried.
+    for (const seq of [1, 3]) expect(server.puts.filter((p) => p.seq === seq).map((p) => p.status)).toEqual([503, 201]);
+    // The expired token was renewed over the control socket and the retry used the new one.
+    const [expired, retried] = server.puts.filter((p) => p.seq === 2);
+    expect(expired?.status).toBe(401);
+    expect(retried?.status).toBe(201);
+    expect(retried?.token).not.toBe(expired?.token);
+    expect(server.messages('renew').length).toBeGreaterThanOrEqual(2);
+    expect(new Set(server.puts.map((p) => p.token)).size).toBeGreaterThanOrEqual(3);
+
+    // The dropped control socket came back with a new hello.
+    expect(server.connections).toBeGreaterThanOrEqual(2);
+    const hellos = server.received.filter((r) => r.message.type === 'hello');
+    expect(new Set(hellos.map((h) => h.connection)).size).toBe(server.connections);
+    expect(hellos[0]?.message).toMatchObject({
+      protocol: 1,
+      launcher: { name: 'witness-launcher' },
+      reportsActivity: false,
+    });
+    expect(server.messages('end')).toEqual([{ type: 'end', lastSeq }]);
+    expect(server.invalidFrames).toEqual([]);
+
+    // Metadata: seq 0 is the header; clusters start at 0 and follow each other.
+    const pieces = [...server.pieces.entries()].sort(([a], [b]) => a - b).map(([, p]) => p);
+    expect(pieces[0]).toMatchObject({ keyframe: false, startMs: 0, endMs: 0 });
+    expect(pieces[1]).toMatchObject({ keyframe: true, startMs: 0 });
+    for (let i = 2; i < pieces.length; i++) expect(pieces[i]?.startMs).toBe(pieces[i - 1]?.endMs);
+
+    // Concatenated, the pieces are one playable WebM of about 4 s.
+    const file = join(dir, 'recording.webm');
+    writeFileSync(file, recording);
+    const { seconds, frames } = probeDuration(file);
+    expect(seconds).toBeGreaterThan(2.8);
+    expect(seconds).toBeLessThan(5.5);
+    expect(Math.abs(seconds - (pieces.at(-1)?.endMs ?? 0) / 1000)).toBeLessThan(0.25);
+    expect(frames).toBeGreaterThanOrEqual(14);
+    const decode = spawnSync('ffmpeg', ['-v', 'error', '-xerror', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' });
+    expect(decode.status, decode.stderr).toBe(0);
+
+    // Nothing is left in the spool.
+    expect(readdirSync(dir)).toEqual(['recording.webm']);
+  });
+
+  it('on terminate prints the message, stops the recorded program, uploads the rest and exits 3', async () => {
+    await start({ messageAfterSeq: 1, terminateAfterSeq: 3 });
+    const { token } = server.issueToken();
+    const pidFile = join(dir, 'program.pid');
+    const run = await runLauncher([
+      'record',
+      '--server',
+      server.url,
+      '--session',
+      server.sessionId,
+      '--token',
+      token,
+      '--source',
+      'testsrc',
+      '--fps',
+      '2',
+      '--spool',
+      join(dir, 'spool'),
+      '--',
+      'sh',
+      '-c',
+      `echo $$ > ${pidFile}; exec sleep 60`,
+    ]);
+    expect(run.code, run.stderr).toBe(3);
+    expect(run.stderr).toContain('[witness] Message from administrator: Please save your work');
+    expect(run.stderr).toContain('Policy violation: session closed by security');
+    expect(run.ms).toBeLessThan(15_000);
+    expect(server.messages('delivered').map((m) => m.id)).toEqual(['cmd-message', 'cmd-terminate']);
+    const [end] = server.messages('end');
+    storedRecording(server);
+    expect(end?.lastSeq).toBe(Math.max(...server.pieces.keys()));
+    expect(end?.lastSeq).toBeGreaterThanOrEqual(3);
+    // The recorded program is gone.
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('exits 4 with the reason when the server ends the session', async () => {
+    await start({});
+    const { token } = server.issueToken();
+    const running = runLauncher([
+      'record',
+      '--server',
+      server.url,
+      '--session',
+      server.sessionId,
+      '--token',
+      token,
+      '--source',
+      'testsrc',
+      '--fps',
+      '2',
+      '--seconds',
+      '20',
+      '--spool',
+      dir,
+    ]);
+    while (server.pieces.size < 3) await new Promise((r) => setTimeout(r, 100));
+    server.endSession('inactivity_timeout');
+    const run = await running;
+    expect(run.code, run.stderr).toBe(4);
+    expect(run.stderr).toContain('inactivity_timeout');
+    storedRecording(server);
+  });
+
+  it('keeps the control socket but captures nothing when the policy turns recording off', async () => {
+    await start({ recordingEnabled: false });
+    const { token } = server.issueToken();
+    const run = await runLauncher([
+      'record',
+      '--server',
+      server.url,
+      '--session',
+      server.sessionId,
+      '--token',
+      token,
+      '--source',
+      'testsrc',
+      '--seconds',
+      '1',
+      '--spool',
+      dir,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(server.pieces.size).toBe(0);
+    expect(server.puts).toEqual([]);
+    expect(server.messages('end')).toEqual([{ type: 'end', lastSeq: null }]);
+  });
+
+  it('drops and reopens a control socket whose heartbeats go unanswered', async () => {
+    await start({ recordingEnabled: false, ignorePings: true });
+    const { token } = server.issueToken();
+    const run = await runLauncher(
+      [
+        'record',
+        '--server',
+        server.url,
+        '--session',
+        server.sessionId,
+        '--token',
+        token,
+        '--source',
+        'testsrc',
+        '--seconds',
+        '2.5',
+        '--spool',
+        dir,
+      ],
+      { WITNESS_HEARTBEAT_MS: '200' },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain('no heartbeat answer');
+    expect(server.pings).toBeGreaterThanOrEqual(2);
+    expect(server.connections).toBeGreaterThanOrEqual(2);
+    expect(server.messages('end')).toHaveLength(1);
+  });
+
+  it('exits 5 naming the pieces left in the spool when the server keeps failing', async () => {
+    // Every PUT after the init segment fails with 503.
+    await start({ unavailable: (seq) => seq > 0 });
+    const { token } = server.issueToken();
+    const run = await runLauncher([
+      'record',
+      '--server',
+      server.url,
+      '--session',
+      server.sessionId,
+      '--token',
+      token,
+      '--source',
+      'testsrc',
+      '--fps',
+      '2',
+      '--seconds',
+      '2',
+      '--drain-timeout',
+      '1',
+      '--spool',
+      dir,
+    ]);
+    expect(run.code, run.stderr).toBe(5);
+    expect(run.stderr).toMatch(/pieces not stored on the server: seq 1-\d+/);
+    const left = readdirSync(join(dir, server.sessionId)).filter((f) => f.endsWith('.webm'));
+    expect(left.length).toBeGreaterThanOrEqual(2);
+    expect(left).not.toContain('0000000000.webm');
+  });
+
+  it('prints the server error and exits 1 when the launch is refused', async () => {
+    await start({ refuseLaunch: { status: 403, code: 'forbidden', message: 'user alice may not reach db-1' } });
+    const run = await runLauncher([
+      'launch',
+      '--server',
+      server.url,
+      '--api-key',
+      'key-1',
+      '--user',
+      'alice',
+      '--target',
+      'db-1',
+      '--source',
+      'testsrc',
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('launch refused (HTTP 403) forbidden: user alice may not reach db-1');
+    expect(run.stdout).toBe('');
+    expect(existsSync(join(dir, server.sessionId))).toBe(false);
+  });
+
+  it('exits 1 with usage on bad arguments and when the control socket is refused', async () => {
+    const bad = await runLauncher([
+      'record',
+      '--server',
+      'http://127.0.0.1:1',
+      '--session',
+      's',
+      '--token',
+      't',
+      '--fps',
+      'x',
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--fps');
+    expect(bad.stderr).toContain('Usage:');
+    await start({});
+    const refused = await runLauncher([
+      'record',
+      '--server',
+      server.url,
+      '--session',
+      server.sessionId,
+      '--token',
+      'forged',
+      '--source',
+      'testsrc',
+      '--spool',
+      dir,
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('HTTP 401 invalid_token');
+    expect(server.refusedUpgrades).toBe(1);
+  });
+});
