@@ -3,11 +3,7 @@
  * keeps the piece index, enforces the deadlines with its one alarm, and seals the recording when it ends.
  */
 import { DurableObject } from 'cloudflare:workers';
-import {
-  type LauncherMessage,
-  LauncherMessage as LauncherMessageSchema,
-  type ServerControlMessage,
-} from '../protocol/control.ts';
+import type { LauncherMessage, ServerControlMessage } from '../protocol/control.ts';
 import type { EndReason, Policy, Protocol } from '../protocol/session.ts';
 import { CloseCode, HEARTBEAT_PING, HEARTBEAT_PONG, PROTOCOL_VERSION } from '../protocol/version.ts';
 import type { Viewer } from '../protocol/viewer.ts';
@@ -15,6 +11,7 @@ import { issueIngestToken } from '../worker/auth/ingest-token.ts';
 import { database } from '../worker/db/index.ts';
 import { copyPieceIndex, markEnded, markSealed, markStarted } from '../worker/db/session-directory.ts';
 import { dueDeadline, nextAlarm } from './deadlines.ts';
+import { jsonError, type LauncherAttachment, parseLauncherMessage, sendControl } from './launcher-socket.ts';
 import { missingRanges } from './live-cursor.ts';
 import { sealRecording } from './seal.ts';
 import { type PieceRow, type SessionRecord, SessionStore } from './session-store.ts';
@@ -27,11 +24,6 @@ const DELIVERY_WAIT_MS = 5_000;
 const SEAL_RETRY_MS = [10_000, 60_000, 300_000];
 const DEFAULT_TERMINATE_MESSAGE = 'Your session was terminated by an administrator.';
 
-interface LauncherAttachment {
-  role: 'launcher';
-  greeted: boolean;
-}
-
 export interface SessionInit {
   sessionId: string;
   user: string;
@@ -42,14 +34,17 @@ export interface SessionInit {
   launchExpiresAt: number;
 }
 
-export type BeginPiece =
-  | { kind: 'go' }
-  | { kind: 'stored'; sha256: string; size: number }
-  | { kind: 'refused'; status: 404 | 409; code: string; message: string };
+type Refusal = { kind: 'refused'; status: 404 | 409; code: string; message: string };
+
+function refuse(status: 404 | 409, code: string, message: string): Refusal {
+  return { kind: 'refused', status, code, message };
+}
+
+export type BeginPiece = { kind: 'go' } | { kind: 'stored'; sha256: string; size: number } | Refusal;
 
 export type TerminateOutcome =
   | { kind: 'done'; delivered: boolean; status: SessionRecord['status']; endReason: EndReason | null }
-  | { kind: 'refused'; status: 404 | 409; code: string; message: string };
+  | Refusal;
 
 export interface LiveState {
   status: SessionRecord['status'];
@@ -103,40 +98,20 @@ export class SessionDO extends DurableObject<Env> {
   /** First step of a media PUT: may this sequence number be stored now? */
   async beginPiece(seq: number): Promise<BeginPiece> {
     const record = this.#record;
-    if (!record) return { kind: 'refused', status: 404, code: 'session_not_found', message: 'No such session.' };
+    if (!record) return refuse(404, 'session_not_found', 'No such session.');
     if (!record.policy.recordingEnabled) {
-      return {
-        kind: 'refused',
-        status: 409,
-        code: 'recording_disabled',
-        message: 'Recording is off for this session.',
-      };
+      return refuse(409, 'recording_disabled', 'Recording is off for this session.');
     }
     if (record.status === 'ended' && record.sealAt === null) {
-      return {
-        kind: 'refused',
-        status: 409,
-        code: 'recording_sealed',
-        message: 'The session ended and its recording is sealed.',
-      };
+      return refuse(409, 'recording_sealed', 'The session ended and its recording is sealed.');
     }
     if (record.declaredLastSeq !== null && seq > record.declaredLastSeq) {
-      return {
-        kind: 'refused',
-        status: 409,
-        code: 'seq_beyond_end',
-        message: `The launcher ended the recording at piece ${record.declaredLastSeq}.`,
-      };
+      return refuse(409, 'seq_beyond_end', `The launcher ended the recording at piece ${record.declaredLastSeq}.`);
     }
     const stored = this.#store.piece(seq);
     if (stored) return { kind: 'stored', sha256: stored.sha256, size: stored.size };
     if (!this.#store.claimUpload(seq, Date.now())) {
-      return {
-        kind: 'refused',
-        status: 409,
-        code: 'upload_in_progress',
-        message: `Piece ${seq} is being uploaded; retry.`,
-      };
+      return refuse(409, 'upload_in_progress', `Piece ${seq} is being uploaded; retry.`);
     }
     return { kind: 'go' };
   }
@@ -164,14 +139,9 @@ export class SessionDO extends DurableObject<Env> {
   /** Admin command: show a message, or terminate (the session ends whether or not the launcher hears it). */
   async terminate(command: { mode: 'message' | 'terminate'; message: string }): Promise<TerminateOutcome> {
     const record = this.#record;
-    if (!record) return { kind: 'refused', status: 404, code: 'session_not_found', message: 'No such session.' };
+    if (!record) return refuse(404, 'session_not_found', 'No such session.');
     if (record.status === 'ended') {
-      return {
-        kind: 'refused',
-        status: 409,
-        code: 'session_ended',
-        message: `The session already ended (${record.endReason}).`,
-      };
+      return refuse(409, 'session_ended', `The session already ended (${record.endReason}).`);
     }
     const id = crypto.randomUUID();
     if (command.mode === 'message') {
@@ -486,38 +456,4 @@ export class SessionDO extends DurableObject<Env> {
     if (next === null) await this.ctx.storage.deleteAlarm();
     else if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
   }
-}
-
-function parseLauncherMessage(
-  message: string | ArrayBuffer,
-): { ok: true; message: LauncherMessage } | { ok: false; error: string } {
-  if (typeof message !== 'string') return { ok: false, error: 'Control messages are JSON text frames.' };
-  let json: unknown;
-  try {
-    json = JSON.parse(message);
-  } catch {
-    return { ok: false, error: 'Not valid JSON.' };
-  }
-  const result = LauncherMessageSchema.safeParse(json);
-  if (!result.success)
-    return {
-      ok: false,
-      error: result.error.issues
-        .map((i) => i.message)
-        .join('; ')
-        .slice(0, 500),
-    };
-  return { ok: true, message: result.data };
-}
-
-function sendControl(ws: WebSocket, message: ServerControlMessage): void {
-  try {
-    ws.send(JSON.stringify(message));
-  } catch {
-    // Closed under us; the close handler does the bookkeeping.
-  }
-}
-
-function jsonError(status: number, code: string, message: string): Response {
-  return Response.json({ error: { code, message } }, { status });
 }

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-// Plain Node tests of the launcher: splitter, helpers, and the real CLI against a fake ingest server.
+// Plain Node tests: the launcher (splitter, helpers, the real CLI against a fake ingest server) and the
+// server's pure modules (deadlines, live cursor, byte ranges).
 export default defineConfig({
   test: {
     root: fileURLToPath(new URL('../..', import.meta.url)),
