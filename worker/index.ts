@@ -4,19 +4,24 @@
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { type ApiVariables, requireApiKey } from './auth/api-key.ts';
+import { secureHeaders } from 'hono/secure-headers';
+import { type ApiEnv, authenticate } from './auth/principal.ts';
 import { ApiError, onError, onNotFound } from './errors.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { authRoutes } from './routes/auth.ts';
 import { ingest } from './routes/ingest.ts';
+import { keyRoutes } from './routes/keys.ts';
 import { launches } from './routes/launches.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { settingsRoutes } from './routes/settings.ts';
+import { userRoutes } from './routes/users.ts';
 
 export { SessionDO } from '../durable/session-do.ts';
 
 /** JSON bodies of the API are small; media goes through ingest, which checks its own lengths. */
 const API_BODY_LIMIT = 64 * 1024;
 
-const api = new Hono<{ Bindings: Env; Variables: ApiVariables }>()
+const api = new Hono<ApiEnv>()
   .use(
     bodyLimit({
       maxSize: API_BODY_LIMIT,
@@ -25,12 +30,19 @@ const api = new Hono<{ Bindings: Env; Variables: ApiVariables }>()
       },
     }),
   )
-  .use(requireApiKey)
+  // Sign-in must be reachable without credentials; everything after `authenticate` needs them.
+  .route('/auth', authRoutes)
+  .use(authenticate)
   .route('/launches', launches)
   .route('/sessions', sessionRoutes)
-  .route('/settings', settingsRoutes);
+  .route('/settings', settingsRoutes)
+  .route('/users', userRoutes)
+  .route('/keys', keyRoutes)
+  .route('/audit', auditRoutes);
 
 const app = new Hono<{ Bindings: Env }>()
+  // API answers are JSON for scripts and the console: no framing, no sniffing, no caching by default.
+  .use('/api/*', secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } }))
   .route('/api/v1', api)
   .route('/ingest/v1', ingest)
   .get('/api/health', (c) => c.json({ ok: true }));

@@ -15,6 +15,8 @@ export default defineConfig(async () => ({
           TEST_MIGRATIONS: await readD1Migrations(path.join(root, 'migrations')),
           WITNESS_TOKEN_SECRET: 'test-secret-that-is-at-least-32-characters-long',
           WITNESS_API_KEY: 'test-api-key',
+          WITNESS_ADMIN_PASSWORD: 'first-admin-password-123',
+          WITNESS_ADMIN_PASSWORD_ONE_TIME: '0',
           SEAL_GRACE_SECONDS: '30',
           LAUNCHER_GRACE_SECONDS: '60',
         },

@@ -17,7 +17,11 @@ import { describeIssues, validate } from '../validate.ts';
 import { requireUpgrade, SessionIdParam } from './params.ts';
 
 export const ingest = new Hono<{ Bindings: Env }>()
-  .use('/sessions/:id/*', requireIngestToken)
+  .use('/sessions/:id/*', requireIngestToken, async (c, next) => {
+    const { success } = await c.env.INGEST_LIMITER.limit({ key: c.req.param('id') ?? '' });
+    if (!success) throw new ApiError(429, 'rate_limited', 'Too many ingest requests for this session; slow down.');
+    await next();
+  })
   .get('/sessions/:id/control', validate('param', SessionIdParam), async (c) => {
     requireUpgrade(c.req.raw);
     const headers = new Headers(c.req.raw.headers);

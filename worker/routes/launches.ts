@@ -3,10 +3,12 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { LaunchReply as Reply } from '../../protocol/ingest.ts';
 import { Policy, Protocol } from '../../protocol/session.ts';
-import type { ApiVariables } from '../auth/api-key.ts';
+import { audit } from '../audit.ts';
+import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { issueIngestToken } from '../auth/ingest-token.ts';
 import { database } from '../db/index.ts';
 import { insertSession } from '../db/session-directory.ts';
+import { ApiError } from '../errors.ts';
 import { recordingPolicy } from '../settings.ts';
 import { sessionObject } from '../stubs.ts';
 import { validate } from '../validate.ts';
@@ -19,11 +21,16 @@ const LaunchBody = z.strictObject({
   policy: Policy.partial().optional(),
 });
 
-export const launches = new Hono<{ Bindings: Env; Variables: ApiVariables }>().post(
+export const launches = new Hono<ApiEnv>().post(
   '/',
+  requirePermission('sessions:launch'),
   validate('json', LaunchBody),
   async (c) => {
     const body = c.req.valid('json');
+    const principal = c.get('principal');
+    if (principal.host !== null && body.target !== principal.host) {
+      throw new ApiError(403, 'wrong_host', `This agent key records sessions on ${principal.host} only.`);
+    }
     const db = database(c.env.DB);
     const sessionId = crypto.randomUUID();
     const now = Date.now();
@@ -42,7 +49,7 @@ export const launches = new Hono<{ Bindings: Env; Variables: ApiVariables }>().p
       status: 'pending',
       createdAt: now,
       policy,
-      launchedBy: c.get('principal').id,
+      launchedBy: principal.id,
       recordingStatus: policy.recordingEnabled ? 'recording' : 'disabled',
     });
     await sessionObject(c.env, sessionId).init({
@@ -53,6 +60,11 @@ export const launches = new Hono<{ Bindings: Env; Variables: ApiVariables }>().p
       policy,
       createdAt: now,
       launchExpiresAt: issued.expiresAt.getTime(),
+    });
+    await audit(c, {
+      action: 'session.launched',
+      target: { type: 'session', id: sessionId },
+      details: { user: body.user, target: body.target, protocol: body.protocol, policy },
     });
     return c.json({ sessionId, token: issued.token, expiresAt: issued.expiresAt.toISOString() } satisfies Reply, 201);
   },

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { recordingKey } from '../../protocol/ingest.ts';
 import { SessionStatus } from '../../protocol/session.ts';
 import { sessions } from '../../schema/index.ts';
-import type { ApiVariables } from '../auth/api-key.ts';
+import { audit } from '../audit.ts';
+import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../db/index.ts';
 import { findSession, type SessionRow } from '../db/session-directory.ts';
 import { ApiError } from '../errors.ts';
@@ -27,6 +28,13 @@ const ListQuery = z.strictObject({
     .string()
     .regex(/^\d{1,15}~[0-9a-f-]{36}$/, 'not a cursor from this API')
     .optional(),
+});
+
+const DownloadQuery = z.strictObject({
+  download: z
+    .enum(['0', '1'])
+    .optional()
+    .transform((v) => v === '1'),
 });
 
 const TerminateBody = z.discriminatedUnion('mode', [
@@ -75,8 +83,8 @@ async function requireSession(env: Env, id: string): Promise<SessionRow> {
   return row;
 }
 
-export const sessionRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }>()
-  .get('/', validate('query', ListQuery), async (c) => {
+export const sessionRoutes = new Hono<ApiEnv>()
+  .get('/', requirePermission('sessions:monitor'), validate('query', ListQuery), async (c) => {
     const q = c.req.valid('query');
     const where: SQL[] = [];
     if (q.status) where.push(eq(sessions.status, q.status));
@@ -106,7 +114,7 @@ export const sessionRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }
       nextCursor: rows.length > q.limit && last ? `${last.createdAt}~${last.id}` : null,
     });
   })
-  .get('/:id', validate('param', SessionIdParam), async (c) => {
+  .get('/:id', requirePermission('sessions:monitor'), validate('param', SessionIdParam), async (c) => {
     const { id } = c.req.valid('param');
     const row = await requireSession(c.env, id);
     const live =
@@ -115,14 +123,26 @@ export const sessionRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }
         : await sessionObject(c.env, id).liveState();
     return c.json(sessionView(row, live));
   })
-  .post('/:id/terminate', validate('param', SessionIdParam), validate('json', TerminateBody), async (c) => {
-    const { id } = c.req.valid('param');
-    await requireSession(c.env, id);
-    const outcome = await sessionObject(c.env, id).terminate(c.req.valid('json'));
-    if (outcome.kind === 'refused') throw new ApiError(outcome.status, outcome.code, outcome.message);
-    return c.json({ delivered: outcome.delivered, status: outcome.status, endReason: outcome.endReason });
-  })
-  .get('/:id/live', validate('param', SessionIdParam), async (c) => {
+  .post(
+    '/:id/terminate',
+    requirePermission('sessions:terminate'),
+    validate('param', SessionIdParam),
+    validate('json', TerminateBody),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      await requireSession(c.env, id);
+      const command = c.req.valid('json');
+      const outcome = await sessionObject(c.env, id).terminate(command);
+      if (outcome.kind === 'refused') throw new ApiError(outcome.status, outcome.code, outcome.message);
+      await audit(c, {
+        action: command.mode === 'terminate' ? 'session.terminated' : 'session.messaged',
+        target: { type: 'session', id },
+        details: { message: command.message, delivered: outcome.delivered },
+      });
+      return c.json({ delivered: outcome.delivered, status: outcome.status, endReason: outcome.endReason });
+    },
+  )
+  .get('/:id/live', requirePermission('sessions:watch-live'), validate('param', SessionIdParam), async (c) => {
     requireUpgrade(c.req.raw);
     const { id } = c.req.valid('param');
     await requireSession(c.env, id);
@@ -133,39 +153,59 @@ export const sessionRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }
       'x-witness-viewer',
       JSON.stringify({ id: crypto.randomUUID(), name: principal.name, since: new Date().toISOString() }),
     );
-    return sessionObject(c.env, id).fetch(new Request(c.req.raw, { headers }));
+    const upgraded = await sessionObject(c.env, id).fetch(new Request(c.req.raw, { headers }));
+    if (upgraded.status !== 101) return new Response(upgraded.body, upgraded);
+    await audit(c, { action: 'session.watched_live', target: { type: 'session', id } });
+    // A fresh Response: the object's has immutable headers, and the security-headers middleware adds to them.
+    return new Response(null, { status: 101, webSocket: upgraded.webSocket });
   })
-  .on(['GET', 'HEAD'], '/:id/recording.webm', validate('param', SessionIdParam), async (c) => {
-    const { id } = c.req.valid('param');
-    const row = await requireSession(c.env, id);
-    if (row.recordingStatus !== 'ready') {
-      throw new ApiError(409, 'recording_not_ready', `The recording is ${row.recordingStatus}, not ready to play.`);
-    }
-    const key = recordingKey(id);
-    const head = await c.env.RECORDINGS.head(key);
-    if (!head) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
-    const headers = new Headers({
-      'content-type': 'video/webm',
-      'accept-ranges': 'bytes',
-      etag: head.httpEtag,
-      'cache-control': 'private, max-age=3600',
-      'content-disposition': `inline; filename="witness-${id}.webm"`,
-    });
-    const range = parseRange(c.req.header('range'), head.size);
-    if (range.kind === 'unsatisfiable') {
-      return c.json({ error: { code: 'range_not_satisfiable', message: 'The range is outside the file.' } }, 416, {
-        'content-range': `bytes */${head.size}`,
+  .on(
+    ['GET', 'HEAD'],
+    '/:id/recording.webm',
+    requirePermission('recordings:view'),
+    validate('param', SessionIdParam),
+    validate('query', DownloadQuery),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const { download } = c.req.valid('query');
+      const row = await requireSession(c.env, id);
+      if (row.recordingStatus !== 'ready') {
+        throw new ApiError(409, 'recording_not_ready', `The recording is ${row.recordingStatus}, not ready to play.`);
+      }
+      const key = recordingKey(id);
+      const head = await c.env.RECORDINGS.head(key);
+      if (!head) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
+      const headers = new Headers({
+        'content-type': 'video/webm',
+        'accept-ranges': 'bytes',
+        etag: head.httpEtag,
+        'cache-control': 'private, max-age=3600',
+        'content-disposition': `${download ? 'attachment' : 'inline'}; filename="witness-${id}.webm"`,
       });
-    }
-    if (range.kind === 'range') {
-      headers.set('content-range', `bytes ${range.offset}-${range.offset + range.length - 1}/${head.size}`);
-      headers.set('content-length', String(range.length));
-    } else {
-      headers.set('content-length', String(head.size));
-    }
-    const status = range.kind === 'range' ? 206 : 200;
-    if (c.req.method === 'HEAD') return new Response(null, { status, headers });
-    const object = await c.env.RECORDINGS.get(key, range.kind === 'range' ? { range } : {});
-    if (!object) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
-    return new Response(object.body, { status, headers });
-  });
+      const range = parseRange(c.req.header('range'), head.size);
+      if (range.kind === 'unsatisfiable') {
+        return c.json({ error: { code: 'range_not_satisfiable', message: 'The range is outside the file.' } }, 416, {
+          'content-range': `bytes */${head.size}`,
+        });
+      }
+      if (range.kind === 'range') {
+        headers.set('content-range', `bytes ${range.offset}-${range.offset + range.length - 1}/${head.size}`);
+        headers.set('content-length', String(range.length));
+      } else {
+        headers.set('content-length', String(head.size));
+      }
+      const status = range.kind === 'range' ? 206 : 200;
+      if (c.req.method === 'HEAD') return new Response(null, { status, headers });
+      // A player fetches many ranges; one entry per viewing (the request from the first byte) is enough.
+      if (range.kind === 'none' || range.offset === 0) {
+        await audit(c, {
+          action: download ? 'recording.downloaded' : 'recording.viewed',
+          target: { type: 'session', id },
+          details: { user: row.user, target: row.target },
+        });
+      }
+      const object = await c.env.RECORDINGS.get(key, range.kind === 'range' ? { range } : {});
+      if (!object) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
+      return new Response(object.body, { status, headers });
+    },
+  );

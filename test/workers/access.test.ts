@@ -1,0 +1,391 @@
+import { env } from 'cloudflare:workers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Permission, Permission as PermissionSchema } from '../../protocol/permissions.ts';
+import { api, errorCode, launch, request } from './helpers.ts';
+
+interface Login {
+  cookie: string;
+  csrf: string;
+}
+
+let ip = 0;
+/** Each sign-in from its own address, so the per-address limiter only bites where a test means it to. */
+const nextAddress = () => `10.0.${Math.floor(++ip / 250)}.${ip % 250}`;
+
+async function signIn(username: string, password: string, address = nextAddress()): Promise<Response> {
+  return request('/api/v1/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'cf-connecting-ip': address },
+    body: JSON.stringify({ username, password }),
+  });
+}
+
+async function login(username: string, password: string): Promise<Login> {
+  const res = await signIn(username, password);
+  if (res.status !== 200) throw new Error(`login ${username}: ${res.status} ${await res.text()}`);
+  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] as string;
+  const { csrfToken } = (await res.json()) as { csrfToken: string };
+  return { cookie, csrf: csrfToken };
+}
+
+/** Calls the API as a signed-in user (cookie + CSRF header, as the console does). */
+function asUser(user: Login, path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set('cookie', user.cookie);
+  headers.set('x-csrf-token', user.csrf);
+  if (init.body) headers.set('content-type', 'application/json');
+  return request(`/api/v1${path}`, { ...init, headers });
+}
+
+const PASSWORD = 'a-long-enough-password-1';
+
+/** Creates a user with `permissions` (through the bootstrap key) and signs them in, past the first-login change. */
+async function userWith(permissions: Permission[]): Promise<Login> {
+  const username = `u${crypto.randomUUID().slice(0, 8)}`;
+  const created = await api('/users', {
+    method: 'POST',
+    body: JSON.stringify({ username, password: PASSWORD, permissions }),
+  });
+  expect(created.status).toBe(201);
+  const first = await login(username, PASSWORD);
+  const changed = await asUser(first, '/auth/password', {
+    method: 'POST',
+    body: JSON.stringify({ currentPassword: PASSWORD, newPassword: `${PASSWORD}-changed` }),
+  });
+  expect(changed.status).toBe(200);
+  return first;
+}
+
+async function keyWith(scopes: string[], host?: string): Promise<string> {
+  const res = await api('/keys', {
+    method: 'POST',
+    body: JSON.stringify({ name: `k-${scopes.join('+')}`, scopes, host }),
+  });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { secret: string }).secret;
+}
+
+interface Route {
+  name: string;
+  needs: Permission;
+  call: (auth: (path: string, init?: RequestInit) => Promise<Response>, sessionId: string) => Promise<Response>;
+}
+
+const ROUTES: Route[] = [
+  { name: 'GET /sessions', needs: 'sessions:monitor', call: (a) => a('/sessions') },
+  { name: 'GET /sessions/{id}', needs: 'sessions:monitor', call: (a, id) => a(`/sessions/${id}`) },
+  {
+    name: 'POST /launches',
+    needs: 'sessions:launch',
+    call: (a) => a('/launches', { method: 'POST', body: JSON.stringify({ user: 'x', target: 'host-1' }) }),
+  },
+  {
+    name: 'POST /sessions/{id}/terminate',
+    needs: 'sessions:terminate',
+    call: (a, id) =>
+      a(`/sessions/${id}/terminate`, { method: 'POST', body: JSON.stringify({ mode: 'message', message: 'hi' }) }),
+  },
+  {
+    name: 'GET /sessions/{id}/live (socket)',
+    needs: 'sessions:watch-live',
+    call: (a, id) => a(`/sessions/${id}/live`, { headers: { upgrade: 'websocket' } }),
+  },
+  {
+    name: 'GET /sessions/{id}/recording.webm',
+    needs: 'recordings:view',
+    call: (a, id) => a(`/sessions/${id}/recording.webm`),
+  },
+  { name: 'GET /settings/recording', needs: 'recording:administer', call: (a) => a('/settings/recording') },
+  {
+    name: 'PUT /settings/recording',
+    needs: 'recording:administer',
+    call: (a) => a('/settings/recording', { method: 'PUT', body: JSON.stringify({ keystrokesEnabled: true }) }),
+  },
+  { name: 'GET /users', needs: 'users:manage', call: (a) => a('/users') },
+  {
+    name: 'POST /users',
+    needs: 'users:manage',
+    call: (a) =>
+      a('/users', {
+        method: 'POST',
+        body: JSON.stringify({ username: `n${crypto.randomUUID().slice(0, 6)}`, password: PASSWORD, permissions: [] }),
+      }),
+  },
+  { name: 'GET /keys', needs: 'users:manage', call: (a) => a('/keys') },
+  {
+    name: 'POST /keys',
+    needs: 'users:manage',
+    call: (a) => a('/keys', { method: 'POST', body: JSON.stringify({ name: 'x', scopes: ['read'] }) }),
+  },
+  { name: 'GET /audit', needs: 'audit:view', call: (a) => a('/audit') },
+];
+
+describe('every route × every role', () => {
+  const roles: Array<[string, Permission[]]> = [
+    ['no permissions', []],
+    ...PermissionSchema.options.map((p): [string, Permission[]] => [p, [p]]),
+    ['administrator', [...PermissionSchema.options]],
+  ];
+  const users = new Map<string, Login>();
+  let sessionId = '';
+
+  beforeAll(async () => {
+    sessionId = (await launch()).sessionId;
+    for (const [name, permissions] of roles) users.set(name, await userWith(permissions));
+  });
+
+  for (const route of ROUTES) {
+    for (const [role, permissions] of roles) {
+      const allowed = permissions.includes(route.needs);
+      it(`${route.name} as ${role}: ${allowed ? 'allowed' : 'denied'}`, async () => {
+        const user = users.get(role) as Login;
+        const res = await route.call((path, init) => asUser(user, path, init), sessionId);
+        if (allowed) expect([401, 403]).not.toContain(res.status);
+        else {
+          expect(res.status).toBe(403);
+          expect(await errorCode(res)).toBe('forbidden');
+        }
+      });
+    }
+  }
+
+  it('API key scopes: read, launch and agent get exactly their routes', async () => {
+    const read = await keyWith(['read']);
+    const launcher = await keyWith(['launch']);
+    const agent = await keyWith(['agent'], 'host-1');
+    const bearer =
+      (key: string) =>
+      (path: string, init: RequestInit = {}) =>
+        api(path, {
+          ...init,
+          headers: { ...Object.fromEntries(new Headers(init.headers)), authorization: `Bearer ${key}` },
+        });
+    const expectations: Array<[string, string, Permission[]]> = [
+      ['read', read, ['sessions:monitor', 'recordings:view']],
+      ['launch', launcher, ['sessions:launch']],
+      ['agent', agent, ['sessions:launch']],
+    ];
+    for (const [name, key, granted] of expectations) {
+      for (const route of ROUTES) {
+        const res = await route.call(bearer(key), sessionId);
+        const allowed = granted.includes(route.needs);
+        expect(res.status === 403, `${name} key on ${route.name}: ${res.status}`).toBe(!allowed);
+      }
+    }
+    const elsewhere = await bearer(agent)('/launches', {
+      method: 'POST',
+      body: JSON.stringify({ user: 'x', target: 'host-2' }),
+    });
+    expect(elsewhere.status).toBe(403);
+    expect(await errorCode(elsewhere)).toBe('wrong_host');
+  });
+});
+
+describe('console sign-in', () => {
+  it('the bootstrap admin signs in with an HttpOnly, Secure, SameSite=Strict cookie', async () => {
+    const res = await signIn('admin', 'first-admin-password-123');
+    expect(res.status).toBe(200);
+    const cookie = res.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/^witness_session=[A-Za-z0-9_-]{43};/);
+    expect(cookie).toContain('HttpOnly');
+    expect(cookie).toContain('Secure');
+    expect(cookie).toContain('SameSite=Strict');
+    const body = (await res.json()) as { user: { permissions: string[] } };
+    expect(body.user.permissions).toEqual(PermissionSchema.options);
+  });
+
+  it('cookie writes need the CSRF token', async () => {
+    const user = await userWith(['sessions:terminate']);
+    const s = await launch();
+    const res = await request(`/api/v1/sessions/${s.sessionId}/terminate`, {
+      method: 'POST',
+      headers: { cookie: user.cookie, 'content-type': 'application/json' },
+      body: JSON.stringify({ mode: 'terminate' }),
+    });
+    expect(res.status).toBe(403);
+    expect(await errorCode(res)).toBe('csrf_failed');
+    expect(((await (await api(`/sessions/${s.sessionId}`)).json()) as { status: string }).status).toBe('pending');
+  });
+
+  it('locks an account after five failed sign-ins, even for the right password, and says so', async () => {
+    const username = `bf${crypto.randomUUID().slice(0, 6)}`;
+    await api('/users', { method: 'POST', body: JSON.stringify({ username, password: PASSWORD, permissions: [] }) });
+    for (let i = 0; i < 5; i++) {
+      const res = await signIn(username, `wrong-${i}`);
+      expect(res.status).toBe(401);
+      expect(await errorCode(res)).toBe('invalid_credentials');
+    }
+    const locked = await signIn(username, PASSWORD);
+    expect(locked.status).toBe(429);
+    expect(await errorCode(locked)).toBe('account_locked');
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(800);
+    const audit = (await (await api(`/audit?actor=${username}`)).json()) as { entries: Array<{ action: string }> };
+    expect(audit.entries.filter((e) => e.action === 'login.failed')).toHaveLength(5);
+    expect(audit.entries[0]?.action).toBe('login.locked');
+  });
+
+  it('throttles sign-in attempts from one address', async () => {
+    const address = '192.0.2.77';
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await signIn(`nobody${i}`, 'x', address)).status);
+    expect(statuses.slice(0, 10).every((s) => s === 401)).toBe(true);
+    expect(statuses.slice(10)).toEqual([429, 429]);
+  });
+
+  it('unknown users and wrong passwords get the same answer', async () => {
+    const unknown = await signIn('no-such-user', PASSWORD);
+    const wrong = await signIn('admin', 'not-the-password');
+    expect(unknown.status).toBe(wrong.status);
+    expect(await unknown.json()).toEqual(await wrong.json());
+  });
+
+  it('logout ends the login; idle and absolute expiry end it too', async () => {
+    const a = await userWith(['sessions:monitor']);
+    expect((await asUser(a, '/sessions')).status).toBe(200);
+    expect((await asUser(a, '/auth/logout', { method: 'POST' })).status).toBe(200);
+    const after = await asUser(a, '/sessions');
+    expect(after.status).toBe(401);
+    expect(await errorCode(after)).toBe('login_expired');
+
+    const idle = await userWith(['sessions:monitor']);
+    await env.DB.prepare('UPDATE login_sessions SET last_seen_at = ? WHERE revoked_at IS NULL AND last_seen_at > ?')
+      .bind(Date.now() - 31 * 60_000, Date.now() - 5_000)
+      .run();
+    expect((await asUser(idle, '/sessions')).status).toBe(401);
+
+    const old = await userWith(['sessions:monitor']);
+    await env.DB.prepare('UPDATE login_sessions SET expires_at = ? WHERE revoked_at IS NULL')
+      .bind(Date.now() - 1)
+      .run();
+    expect((await asUser(old, '/sessions')).status).toBe(401);
+  });
+
+  it('a new user must change the given password before anything else', async () => {
+    const username = `nu${crypto.randomUUID().slice(0, 6)}`;
+    await api('/users', {
+      method: 'POST',
+      body: JSON.stringify({ username, password: PASSWORD, permissions: ['sessions:monitor'] }),
+    });
+    const user = await login(username, PASSWORD);
+    const me = (await (await asUser(user, '/auth/me')).json()) as {
+      mustChangePassword: boolean;
+      permissions: string[];
+    };
+    expect(me).toMatchObject({ mustChangePassword: true, permissions: [] });
+    expect((await asUser(user, '/sessions')).status).toBe(403);
+  });
+
+  it('disabling a user ends their logins', async () => {
+    const user = await userWith(['sessions:monitor']);
+    const me = (await (await asUser(user, '/auth/me')).json()) as { name: string };
+    const list = (await (await api('/users')).json()) as { users: Array<{ id: string; username: string }> };
+    const id = list.users.find((u) => u.username === me.name)?.id;
+    expect((await api(`/users/${id}`, { method: 'PATCH', body: JSON.stringify({ disabled: true }) })).status).toBe(200);
+    expect((await asUser(user, '/sessions')).status).toBe(401);
+  });
+});
+
+describe('API keys', () => {
+  it('are shown once, stored hashed, and stop working when revoked or expired', async () => {
+    const created = await api('/keys', { method: 'POST', body: JSON.stringify({ name: 'ci', scopes: ['read'] }) });
+    const { key, secret } = (await created.json()) as { key: { id: string; prefix: string }; secret: string };
+    expect(secret).toMatch(/^wk_[A-Za-z0-9_-]{43}$/);
+    const listed = await (await api('/keys')).text();
+    expect(listed).not.toContain(secret);
+    expect(listed).toContain(key.prefix);
+    const stored = await env.DB.prepare('SELECT secret_hash FROM api_keys WHERE id = ?')
+      .bind(key.id)
+      .first<{ secret_hash: string }>();
+    expect(stored?.secret_hash).not.toContain(secret.slice(3));
+
+    expect((await api('/sessions', { headers: { authorization: `Bearer ${secret}` } })).status).toBe(200);
+    expect((await api(`/keys/${key.id}`, { method: 'DELETE' })).status).toBe(200);
+    const revoked = await api('/sessions', { headers: { authorization: `Bearer ${secret}` } });
+    expect(revoked.status).toBe(401);
+    expect(await errorCode(revoked)).toBe('invalid_api_key');
+
+    const expiring = await keyWith(['read']);
+    await env.DB.prepare("UPDATE api_keys SET expires_at = ? WHERE name = 'k-read' AND expires_at IS NULL")
+      .bind(Date.now() - 1)
+      .run();
+    expect((await api('/sessions', { headers: { authorization: `Bearer ${expiring}` } })).status).toBe(401);
+  });
+
+  it('refuse an agent key without a host and an unknown scope', async () => {
+    expect(
+      (await api('/keys', { method: 'POST', body: JSON.stringify({ name: 'a', scopes: ['agent'] }) })).status,
+    ).toBe(400);
+    expect((await api('/keys', { method: 'POST', body: JSON.stringify({ name: 'a', scopes: ['root'] }) })).status).toBe(
+      400,
+    );
+  });
+});
+
+describe('audit log', () => {
+  it('records launches, live watching, viewing, downloads, terminations, settings, users and keys', async () => {
+    const admin = await login('admin', 'first-admin-password-123');
+    const s = await launch();
+    await asUser(admin, `/sessions/${s.sessionId}/terminate`, {
+      method: 'POST',
+      body: JSON.stringify({ mode: 'terminate', message: 'bye' }),
+    });
+    await asUser(admin, '/settings/recording', {
+      method: 'PUT',
+      body: JSON.stringify({ inactivityTimeoutMs: 600_000 }),
+    });
+    const key = (await (
+      await asUser(admin, '/keys', { method: 'POST', body: JSON.stringify({ name: 'audited', scopes: ['read'] }) })
+    ).json()) as {
+      key: { id: string };
+      secret: string;
+    };
+    await asUser(admin, `/keys/${key.key.id}`, { method: 'DELETE' });
+    const live = await launch();
+    await asUser(admin, `/sessions/${live.sessionId}/live`, { headers: { upgrade: 'websocket' } });
+
+    const res = await asUser(admin, '/audit?actor=admin&limit=50');
+    const { entries } = (await res.json()) as {
+      entries: Array<{ action: string; targetId: string | null; details: unknown }>;
+    };
+    const actions = entries.map((e) => e.action);
+    for (const action of [
+      'login.succeeded',
+      'session.terminated',
+      'settings.changed',
+      'key.created',
+      'key.revoked',
+      'session.watched_live',
+    ]) {
+      expect(actions).toContain(action);
+    }
+    expect(entries.find((e) => e.action === 'session.terminated')).toMatchObject({
+      targetId: s.sessionId,
+      details: { message: 'bye' },
+    });
+    // No secret ever lands in the log: not the password, not the key (its public prefix may).
+    expect(JSON.stringify(entries)).not.toContain('first-admin-password');
+    expect(JSON.stringify(entries)).not.toContain(key.secret);
+
+    const launched = (await (await api(`/audit?action=session.launched&target=${s.sessionId}`)).json()) as {
+      entries: unknown[];
+    };
+    expect(launched.entries).toHaveLength(1);
+    const searched = (await (await api('/audit?q=audited')).json()) as { entries: Array<{ action: string }> };
+    expect(searched.entries.map((e) => e.action)).toEqual(['key.revoked', 'key.created']);
+  });
+
+  it('is append-only', async () => {
+    await signIn('nobody', 'x');
+    await expect(env.DB.prepare("UPDATE audit_log SET action = 'nothing'").run()).rejects.toThrow(/append-only/);
+    await expect(env.DB.prepare('DELETE FROM audit_log').run()).rejects.toThrow(/append-only/);
+  });
+});
+
+describe('hardening', () => {
+  it('API answers carry security headers', async () => {
+    const res = await api('/sessions');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+  });
+});

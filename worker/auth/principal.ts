@@ -1,0 +1,130 @@
+/**
+ * Who is calling the API, and what they may do. Three kinds of caller: a console user (login cookie), an API
+ * key (Bearer), and the bootstrap key from WITNESS_API_KEY (Bearer, every permission). Ingest tokens are not
+ * accepted here: they can feed a session and read nothing.
+ */
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Context } from 'hono';
+import { getCookie } from 'hono/cookie';
+import { createMiddleware } from 'hono/factory';
+import { type ApiKeyScope, Permission, SCOPE_PERMISSIONS } from '../../protocol/permissions.ts';
+import { apiKeys, loginSessions, users } from '../../schema/index.ts';
+import { database } from '../db/index.ts';
+import { ApiError } from '../errors.ts';
+import { bearerCredential, secretsEqual } from './bearer.ts';
+import { sha256Hex } from './secrets.ts';
+
+export interface Principal {
+  kind: 'user' | 'api-key' | 'bootstrap';
+  id: string;
+  name: string;
+  permissions: ReadonlySet<Permission>;
+  /** `agent` API keys may only launch sessions on this target. */
+  host: string | null;
+  /** Set for cookie logins: the session's token hash and CSRF token. */
+  login: { tokenHash: string; csrfToken: string } | null;
+}
+
+export type ApiVariables = { principal: Principal };
+export type ApiEnv = { Bindings: Env; Variables: ApiVariables };
+
+export const SESSION_COOKIE = 'witness_session';
+export const CSRF_HEADER = 'x-csrf-token';
+/** A login ends after this long without a request… */
+export const IDLE_TIMEOUT_MS = 30 * 60_000;
+/** …and after this long whatever happens. */
+export const ABSOLUTE_TIMEOUT_MS = 12 * 60 * 60_000;
+/** last_seen_at is written at most this often, not on every request. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+async function fromApiKey(c: Context<ApiEnv>, presented: string): Promise<Principal> {
+  const bootstrap = c.env.WITNESS_API_KEY;
+  if (bootstrap && (await secretsEqual(presented, bootstrap))) {
+    return {
+      kind: 'bootstrap',
+      id: 'key:bootstrap',
+      name: 'bootstrap key',
+      permissions: new Set(Permission.options),
+      host: null,
+      login: null,
+    };
+  }
+  const db = database(c.env.DB);
+  const key = await db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.secretHash, await sha256Hex(presented)), isNull(apiKeys.revokedAt)))
+    .get();
+  const now = Date.now();
+  if (!key || (key.expiresAt !== null && key.expiresAt <= now)) {
+    throw new ApiError(401, 'invalid_api_key', 'The API key is not valid (unknown, revoked or expired).');
+  }
+  if (key.lastUsedAt === null || now - key.lastUsedAt > TOUCH_INTERVAL_MS) {
+    c.executionCtx.waitUntil(db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id)).run());
+  }
+  return {
+    kind: 'api-key',
+    id: `key:${key.id}`,
+    name: key.name,
+    permissions: new Set(key.scopes.flatMap((scope: ApiKeyScope) => SCOPE_PERMISSIONS[scope])),
+    host: key.scopes.includes('agent') && !key.scopes.includes('launch') ? key.host : null,
+    login: null,
+  };
+}
+
+async function fromCookie(c: Context<ApiEnv>, token: string): Promise<Principal> {
+  const db = database(c.env.DB);
+  const tokenHash = await sha256Hex(token);
+  const row = await db
+    .select({ session: loginSessions, user: users })
+    .from(loginSessions)
+    .innerJoin(users, eq(users.id, loginSessions.userId))
+    .where(and(eq(loginSessions.tokenHash, tokenHash), isNull(loginSessions.revokedAt)))
+    .get();
+  const now = Date.now();
+  if (!row || row.user.disabled || row.session.expiresAt <= now || row.session.lastSeenAt + IDLE_TIMEOUT_MS <= now) {
+    throw new ApiError(401, 'login_expired', 'Your login has expired; sign in again.');
+  }
+  if (!SAFE_METHODS.has(c.req.method)) {
+    const sent = c.req.header(CSRF_HEADER) ?? '';
+    if (!(await secretsEqual(sent, row.session.csrfToken))) {
+      throw new ApiError(403, 'csrf_failed', `Cookie-authenticated writes need the ${CSRF_HEADER} header.`);
+    }
+  }
+  if (now - row.session.lastSeenAt > TOUCH_INTERVAL_MS) {
+    c.executionCtx.waitUntil(
+      db.update(loginSessions).set({ lastSeenAt: now }).where(eq(loginSessions.tokenHash, tokenHash)).run(),
+    );
+  }
+  const permissions = row.user.mustChangePassword ? [] : row.user.permissions;
+  return {
+    kind: 'user',
+    id: `user:${row.user.id}`,
+    name: row.user.username,
+    permissions: new Set(permissions),
+    host: null,
+    login: { tokenHash, csrfToken: row.session.csrfToken },
+  };
+}
+
+/** Resolves the caller from a Bearer credential or the login cookie; 401 without either. */
+export const authenticate = createMiddleware<ApiEnv>(async (c, next) => {
+  const authorization = c.req.header('authorization');
+  const cookie = getCookie(c, SESSION_COOKIE);
+  if (authorization) c.set('principal', await fromApiKey(c, bearerCredential(authorization)));
+  else if (cookie) c.set('principal', await fromCookie(c, cookie));
+  else throw new ApiError(401, 'unauthenticated', 'Sign in, or send `Authorization: Bearer <API key>`.');
+  await next();
+});
+
+/** Route guard: the caller must hold `permission`. */
+export function requirePermission(permission: Permission) {
+  return createMiddleware<ApiEnv>(async (c, next) => {
+    if (!c.get('principal').permissions.has(permission)) {
+      throw new ApiError(403, 'forbidden', `This needs the ${permission} permission.`);
+    }
+    await next();
+  });
+}

@@ -1,0 +1,59 @@
+/** `/api/v1/audit`: the audit trail, searchable (View Audit Log). Read-only: there is no write route. */
+import { and, type Column, desc, eq, gte, lt, lte, or, type SQL, sql } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { auditLog } from '../../schema/index.ts';
+import { type ApiEnv, requirePermission } from '../auth/principal.ts';
+import { database } from '../db/index.ts';
+import { validate } from '../validate.ts';
+
+const AuditQuery = z.strictObject({
+  q: z.string().trim().min(1).max(200).optional(),
+  actor: z.string().max(200).optional(),
+  action: z.string().max(100).optional(),
+  target: z.string().max(200).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  /** Entries older than this id (the previous page's `nextCursor`). */
+  cursor: z.coerce.number().int().positive().optional(),
+});
+
+/** `column` contains `text` literally (LIKE wildcards in the text are escaped). */
+function contains(column: Column, text: string): SQL {
+  const pattern = `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+  return sql`${column} LIKE ${pattern} ESCAPE '\\'`;
+}
+
+export const auditRoutes = new Hono<ApiEnv>()
+  .use(requirePermission('audit:view'))
+  .get('/', validate('query', AuditQuery), async (c) => {
+    const q = c.req.valid('query');
+    const where: SQL[] = [];
+    if (q.actor) where.push(eq(auditLog.actorName, q.actor));
+    if (q.action) where.push(eq(auditLog.action, q.action));
+    if (q.target) where.push(eq(auditLog.targetId, q.target));
+    if (q.from) where.push(gte(auditLog.at, Date.parse(q.from)));
+    if (q.to) where.push(lte(auditLog.at, Date.parse(q.to)));
+    if (q.cursor) where.push(lt(auditLog.id, q.cursor));
+    if (q.q) {
+      const text = or(
+        ...[auditLog.actorName, auditLog.action, auditLog.targetId, auditLog.details, auditLog.ip].map((column) =>
+          contains(column, q.q as string),
+        ),
+      );
+      if (text) where.push(text);
+    }
+    const rows = await database(c.env.DB)
+      .select()
+      .from(auditLog)
+      .where(and(...where))
+      .orderBy(desc(auditLog.id))
+      .limit(q.limit + 1)
+      .all();
+    const page = rows.slice(0, q.limit);
+    return c.json({
+      entries: page.map((row) => ({ ...row, at: new Date(row.at).toISOString() })),
+      nextCursor: rows.length > q.limit ? (page.at(-1)?.id ?? null) : null,
+    });
+  });
