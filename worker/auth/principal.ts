@@ -3,7 +3,7 @@
  * key (Bearer), and the bootstrap key from WITNESS_API_KEY (Bearer, every permission). Ingest tokens are not
  * accepted here: they can feed a session and read nothing.
  */
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
@@ -11,8 +11,9 @@ import { type ApiKeyScope, Permission, SCOPE_PERMISSIONS } from '../../protocol/
 import { apiKeys, loginSessions, users } from '../../schema/index.ts';
 import { database } from '../db/index.ts';
 import { ApiError } from '../errors.ts';
+import { ACCESS_JWT_HEADER, accessConfig, verifyAccessJwt } from './access.ts';
 import { bearerCredential, secretsEqual } from './bearer.ts';
-import { sha256Hex } from './secrets.ts';
+import { hmacHex, sha256Hex } from './secrets.ts';
 
 export interface Principal {
   kind: 'user' | 'api-key' | 'bootstrap';
@@ -21,8 +22,8 @@ export interface Principal {
   permissions: ReadonlySet<Permission>;
   /** `agent` API keys may only launch sessions on this target. */
   host: string | null;
-  /** Set for cookie logins: the session's token hash and CSRF token. */
-  login: { tokenHash: string; csrfToken: string } | null;
+  /** Set for console users: their CSRF token, and for cookie logins the login's token hash. */
+  login: { tokenHash: string | null; csrfToken: string } | null;
 }
 
 export type ApiVariables = { principal: Principal };
@@ -109,13 +110,44 @@ async function fromCookie(c: Context<ApiEnv>, token: string): Promise<Principal>
   };
 }
 
-/** Resolves the caller from a Bearer credential or the login cookie; 401 without either. */
+/** A user signed in by Cloudflare Access; their CSRF token is derived, as there is no login row. */
+async function fromAccess(c: Context<ApiEnv>, jwt: string): Promise<Principal | null> {
+  const config = accessConfig(c.env);
+  if (!config) return null;
+  const email = await verifyAccessJwt(config, jwt);
+  if (!email) throw new ApiError(401, 'invalid_access_token', 'The Cloudflare Access token is not valid here.');
+  const user = await database(c.env.DB).select().from(users).where(sql`lower(${users.username}) = ${email}`).get();
+  if (!user || user.disabled) {
+    throw new ApiError(403, 'no_account', `Cloudflare Access signed in ${email}, who has no Witness account.`);
+  }
+  const csrfToken = await hmacHex(c.env.WITNESS_TOKEN_SECRET, `access-csrf:${user.id}`);
+  if (!SAFE_METHODS.has(c.req.method) && !(await secretsEqual(c.req.header(CSRF_HEADER) ?? '', csrfToken))) {
+    throw new ApiError(403, 'csrf_failed', `Writes need the ${CSRF_HEADER} header.`);
+  }
+  return {
+    kind: 'user',
+    id: `user:${user.id}`,
+    name: user.username,
+    permissions: new Set(user.permissions),
+    host: null,
+    login: { tokenHash: null, csrfToken },
+  };
+}
+
+/** Resolves the caller from a Bearer credential, the login cookie or Cloudflare Access; 401 without any. */
 export const authenticate = createMiddleware<ApiEnv>(async (c, next) => {
   const authorization = c.req.header('authorization');
   const cookie = getCookie(c, SESSION_COOKIE);
-  if (authorization) c.set('principal', await fromApiKey(c, bearerCredential(authorization)));
-  else if (cookie) c.set('principal', await fromCookie(c, cookie));
-  else throw new ApiError(401, 'unauthenticated', 'Sign in, or send `Authorization: Bearer <API key>`.');
+  const accessJwt = c.req.header(ACCESS_JWT_HEADER);
+  const principal = authorization
+    ? await fromApiKey(c, bearerCredential(authorization))
+    : cookie
+      ? await fromCookie(c, cookie)
+      : accessJwt
+        ? await fromAccess(c, accessJwt)
+        : null;
+  if (!principal) throw new ApiError(401, 'unauthenticated', 'Sign in, or send `Authorization: Bearer <API key>`.');
+  c.set('principal', principal);
   await next();
 });
 

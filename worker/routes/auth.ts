@@ -117,7 +117,7 @@ export const authRoutes = new Hono<ApiEnv>()
   })
   .post('/logout', async (c) => {
     const principal = c.get('principal');
-    if (principal.login) {
+    if (principal.login?.tokenHash) {
       await database(c.env.DB)
         .update(loginSessions)
         .set({ revokedAt: Date.now() })
@@ -130,8 +130,9 @@ export const authRoutes = new Hono<ApiEnv>()
   })
   .post('/password', validate('json', NewPassword), async (c) => {
     const principal = c.get('principal');
-    if (principal.kind !== 'user' || !principal.login) {
-      throw new ApiError(400, 'not_a_user', 'Only console users have passwords.');
+    const tokenHash = principal.login?.tokenHash;
+    if (principal.kind !== 'user' || !tokenHash) {
+      throw new ApiError(400, 'not_a_user', 'Only users signed in with a password can change it.');
     }
     const { currentPassword, newPassword } = c.req.valid('json');
     const db = database(c.env.DB);
@@ -149,7 +150,7 @@ export const authRoutes = new Hono<ApiEnv>()
     await db
       .update(loginSessions)
       .set({ revokedAt: Date.now() })
-      .where(and(eq(loginSessions.userId, userId), ne(loginSessions.tokenHash, principal.login.tokenHash)))
+      .where(and(eq(loginSessions.userId, userId), ne(loginSessions.tokenHash, tokenHash)))
       .run();
     await audit(c, { action: 'password.changed', target: { type: 'user', id: userId } });
     return c.json({ ok: true });
