@@ -104,6 +104,16 @@ describe('GET /api/v1/sessions/{id}/recording.webm', () => {
     expect(head.headers.get('content-length')).toBe(String(whole.byteLength));
   });
 
+  it('audits one viewing per play (not per range) and each download', async () => {
+    const id = await recordWhole();
+    await api(`/sessions/${id}/recording.webm`, { headers: { range: 'bytes=0-' } });
+    await api(`/sessions/${id}/recording.webm`, { headers: { range: 'bytes=2000-2999' } });
+    const download = await api(`/sessions/${id}/recording.webm?download=1`);
+    expect(download.headers.get('content-disposition')).toBe(`attachment; filename="witness-${id}.webm"`);
+    const audit = (await (await api(`/audit?target=${id}`)).json()) as { entries: Array<{ action: string }> };
+    expect(audit.entries.map((e) => e.action)).toEqual(['recording.downloaded', 'recording.viewed', 'session.launched']);
+  });
+
   it('says when the recording is not ready yet, and 404s an unknown session', async () => {
     const s = await launch();
     await putFixture(s, 0);
