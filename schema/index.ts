@@ -1,2 +1,3 @@
+export * from './activity.ts';
 export * from './auth.ts';
 export * from './sessions.ts';

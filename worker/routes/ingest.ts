@@ -4,17 +4,24 @@ import { z } from 'zod';
 import {
   IngestHeader,
   MAX_PIECE_BYTES,
+  MAX_SEQ,
   type PieceAck,
   PieceHeaders,
   pieceKey,
   SeqParam,
 } from '../../protocol/ingest.ts';
+import { ActivityBatch, MAX_BATCH_BYTES } from '../../protocol/activity.ts';
+import { storeBatch } from '../activity/ingest.ts';
 import { requireIngestToken } from '../auth/ingest-auth.ts';
+import { database } from '../db/index.ts';
+import { findSession } from '../db/session-directory.ts';
 import { ApiError } from '../errors.ts';
 import { inspectPiece } from '../ingest/piece-stream.ts';
 import { sessionObject } from '../stubs.ts';
 import { describeIssues, validate } from '../validate.ts';
 import { requireUpgrade, SessionIdParam } from './params.ts';
+
+const BatchParam = z.coerce.number().int().min(0).max(MAX_SEQ);
 
 export const ingest = new Hono<{ Bindings: Env }>()
   .use('/sessions/:id/*', requireIngestToken, async (c, next) => {
@@ -75,6 +82,35 @@ export const ingest = new Hono<{ Bindings: Env }>()
       endMs: meta[IngestHeader.endMs],
     });
     return c.json({ seq, size: length, sha256, duplicate: false } satisfies PieceAck, 201);
+  })
+  .post('/sessions/:id/events/:batch', validate('param', SessionIdParam.extend({ batch: BatchParam })), async (c) => {
+    const { id, batch } = c.req.valid('param');
+    const length = c.req.header('content-length');
+    if (length !== undefined && Number(length) > MAX_BATCH_BYTES) {
+      throw new ApiError(413, 'batch_too_large', `An event batch may be at most ${MAX_BATCH_BYTES} bytes.`);
+    }
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    if (bytes.byteLength > MAX_BATCH_BYTES) {
+      throw new ApiError(413, 'batch_too_large', `An event batch may be at most ${MAX_BATCH_BYTES} bytes.`);
+    }
+    // Invalid UTF-8 becomes U+FFFD rather than failing the whole batch; the bytes' hash stays the identity.
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder('utf-8', { fatal: false, ignoreBOM: false }).decode(bytes));
+    } catch {
+      throw new ApiError(400, 'invalid_json', 'The batch is not valid JSON.');
+    }
+    const parsed = ActivityBatch.safeParse(json);
+    if (!parsed.success) throw new ApiError(400, 'invalid_batch', describeIssues(parsed.error.issues));
+    const session = await findSession(database(c.env.DB), id);
+    if (!session) throw new ApiError(404, 'session_not_found', 'No such session.');
+    if (session.status === 'ended' && !['recording', 'finalizing', 'disabled'].includes(session.recordingStatus)) {
+      throw new ApiError(409, 'recording_sealed', 'The session ended and its record is sealed.');
+    }
+    const digest = await crypto.subtle.digest('SHA-256', bytes);
+    const sha256 = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+    const ack = await storeBatch(c.env, session, batch, sha256, parsed.data.events);
+    return c.json(ack, ack.duplicate ? 200 : 201);
   });
 
 const LengthHeader = z

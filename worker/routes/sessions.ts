@@ -1,9 +1,12 @@
 /** `/api/v1/sessions`: list, inspect, watch live, terminate, and download recordings. */
-import { and, desc, eq, gte, lt, lte, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { recordingKey } from '../../protocol/ingest.ts';
+import { SEARCH_IN } from '../../protocol/activity.ts';
 import { SessionStatus } from '../../protocol/session.ts';
+import { activityPartitions } from '../activity/partitions.ts';
+import { type ActivityMatch, searchSessions } from '../activity/search.ts';
 import { sessions } from '../../schema/index.ts';
 import { audit } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
@@ -16,8 +19,18 @@ import { validate } from '../validate.ts';
 import { requireUpgrade, SessionIdParam } from './params.ts';
 import type { LiveState } from '../../durable/session-do.ts';
 
+const SearchIn = z.enum(Object.keys(SEARCH_IN) as [keyof typeof SEARCH_IN, ...Array<keyof typeof SEARCH_IN>]);
+
 const ListQuery = z.strictObject({
   status: SessionStatus.optional(),
+  /** Text searched in the sessions' activity (keystrokes, SSH client data, apps, processes, windows). */
+  q: z.string().trim().min(1).max(200).optional(),
+  /** Where `q` looks; every category by default. */
+  in: z
+    .string()
+    .transform((v) => v.split(',').filter(Boolean))
+    .pipe(z.array(SearchIn).min(1))
+    .optional(),
   user: z.string().min(1).max(200).optional(),
   target: z.string().min(1).max(500).optional(),
   from: z.iso.datetime({ offset: true }).optional(),
@@ -92,6 +105,19 @@ export const sessionRoutes = new Hono<ApiEnv>()
     if (q.target) where.push(eq(sessions.target, q.target));
     if (q.from) where.push(gte(sessions.createdAt, Date.parse(q.from)));
     if (q.to) where.push(lte(sessions.createdAt, Date.parse(q.to)));
+    let matches: Map<string, ActivityMatch[]> | null = null;
+    if (q.q) {
+      const from = q.from ? Date.parse(q.from) : null;
+      const to = q.to ? Date.parse(q.to) : null;
+      matches = await searchSessions(
+        activityPartitions(c.env).covering(from, to),
+        q.q,
+        q.in ?? (Object.keys(SEARCH_IN) as Array<keyof typeof SEARCH_IN>),
+        { perSession: 5, maxSessions: 200 },
+      );
+      if (matches.size === 0) return c.json({ sessions: [], nextCursor: null });
+      where.push(inArray(sessions.id, [...matches.keys()].slice(0, 90)));
+    }
     if (q.cursor) {
       const [at, id] = q.cursor.split('~') as [string, string];
       const before = or(
@@ -110,7 +136,12 @@ export const sessionRoutes = new Hono<ApiEnv>()
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     return c.json({
-      sessions: page.map((row) => sessionView(row)),
+      sessions: page.map((row) => ({
+        ...sessionView(row),
+        ...(matches
+          ? { matches: (matches.get(row.id) ?? []).map(({ type, offsetMs, snippet }) => ({ type, offsetMs, snippet })) }
+          : {}),
+      })),
       nextCursor: rows.length > q.limit && last ? `${last.createdAt}~${last.id}` : null,
     });
   })

@@ -1,0 +1,74 @@
+/**
+ * Turns a batch's raw events into rows: each event is validated on its own, so one bad event is refused
+ * alone (with its index and reason) and the rest are kept.
+ */
+import { ActivityEvent } from '../../protocol/activity.ts';
+import type { activity } from '../../schema/index.ts';
+import { describeIssues } from '../validate.ts';
+
+export type ActivityRow = typeof activity.$inferInsert;
+
+export interface EventContext {
+  sessionId: string;
+  batch: number;
+  keystrokesEnabled: boolean;
+  /** Latest session-clock time an event may carry (now − start, plus slack). */
+  latestMs: number;
+}
+
+export interface CheckedBatch {
+  rows: ActivityRow[];
+  rejected: Array<{ index: number; reason: string }>;
+}
+
+export function checkEvents(raw: readonly unknown[], context: EventContext): CheckedBatch {
+  const rows: ActivityRow[] = [];
+  const rejected: CheckedBatch['rejected'] = [];
+  raw.forEach((candidate, index) => {
+    const parsed = ActivityEvent.safeParse(candidate);
+    if (!parsed.success) return void rejected.push({ index, reason: describeIssues(parsed.error.issues) });
+    const event = parsed.data;
+    if (event.atMs > context.latestMs) {
+      return void rejected.push({ index, reason: `atMs ${event.atMs} is after the session's clock allows` });
+    }
+    if ('endMs' in event && event.endMs < event.atMs) {
+      return void rejected.push({ index, reason: 'endMs is before atMs' });
+    }
+    if (event.type === 'keys' && !context.keystrokesEnabled) {
+      return void rejected.push({ index, reason: 'keystroke recording is off for this session' });
+    }
+    rows.push(toRow(event, context, index));
+  });
+  return { rows, rejected };
+}
+
+function toRow(event: ActivityEvent, context: EventContext, idx: number): ActivityRow {
+  const base = { sessionId: context.sessionId, batch: context.batch, idx, type: event.type, atMs: event.atMs };
+  switch (event.type) {
+    case 'keys':
+      return {
+        ...base,
+        endMs: event.endMs,
+        text: event.text,
+        app: event.window?.app ?? null,
+        title: event.window?.title ?? null,
+        redacted: event.redacted ?? false,
+      };
+    case 'ssh.input':
+      return { ...base, endMs: event.endMs, text: event.text, redacted: event.redacted ?? false };
+    case 'process.start':
+      return {
+        ...base,
+        text: event.commandLine,
+        name: event.name,
+        path: event.path,
+        user: event.user,
+        pid: event.pid,
+        ppid: event.ppid ?? null,
+      };
+    case 'process.stop':
+      return { ...base, endMs: null, name: event.name, path: event.path, user: event.user, pid: event.pid };
+    case 'window.focus':
+      return { ...base, title: event.title, app: event.app, pid: event.pid ?? null };
+  }
+}

@@ -1,0 +1,152 @@
+/** `/api/v1/sessions/{id}/activity`: a session's events on its clock, searchable, and the activity map. */
+import { and, asc, eq, gt, gte, inArray, lte, or, type SQL } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { ACTIVITY_TYPES } from '../../protocol/activity.ts';
+import { activity, pieces } from '../../schema/index.ts';
+import { activityDensity } from '../activity/density.ts';
+import { activityPartitions } from '../activity/partitions.ts';
+import { ftsQuery } from '../activity/search.ts';
+import { type ApiEnv, requirePermission } from '../auth/principal.ts';
+import { database } from '../db/index.ts';
+import { findSession } from '../db/session-directory.ts';
+import { ApiError } from '../errors.ts';
+import { validate } from '../validate.ts';
+import { SessionIdParam } from './params.ts';
+
+const ActivityQuery = z.strictObject({
+  q: z.string().trim().min(1).max(200).optional(),
+  type: z
+    .string()
+    .transform((v) => v.split(','))
+    .pipe(z.array(z.enum(ACTIVITY_TYPES)).min(1))
+    .optional(),
+  from: z.coerce.number().int().min(0).optional(),
+  to: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(5000).default(1000),
+  /** The previous page's `nextCursor`. */
+  cursor: z
+    .string()
+    .regex(/^\d{1,12}~\d{1,15}$/, 'not a cursor from this API')
+    .optional(),
+});
+
+const DensityQuery = z.strictObject({ buckets: z.coerce.number().int().min(1).max(5000).default(200) });
+
+type ActivityRowOut = typeof activity.$inferSelect;
+
+function eventView(row: ActivityRowOut) {
+  return {
+    id: row.id,
+    type: row.type,
+    offsetMs: row.atMs,
+    endMs: row.endMs,
+    text: row.text,
+    app: row.app,
+    title: row.title,
+    name: row.name,
+    path: row.path,
+    user: row.user,
+    pid: row.pid,
+    ppid: row.ppid,
+    redacted: row.redacted,
+  };
+}
+
+async function requireSessionRow(env: Env, id: string) {
+  const row = await findSession(database(env.DB), id);
+  if (!row) throw new ApiError(404, 'session_not_found', `No session ${id}.`);
+  return row;
+}
+
+// Guards sit on each route, not `.use()`: this app shares the /sessions prefix with others.
+export const activityRoutes = new Hono<ApiEnv>()
+  .get(
+    '/:id/activity',
+    requirePermission('recordings:view'),
+    validate('param', SessionIdParam),
+    validate('query', ActivityQuery),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const q = c.req.valid('query');
+      const session = await requireSessionRow(c.env, id);
+      const db = activityPartitions(c.env).forSession(session.createdAt);
+      const where: SQL[] = [eq(activity.sessionId, id)];
+      if (q.type) where.push(inArray(activity.type, q.type));
+      if (q.from !== undefined) where.push(gte(activity.atMs, q.from));
+      if (q.to !== undefined) where.push(lte(activity.atMs, q.to));
+      if (q.cursor !== undefined) {
+        const [atMs, after] = q.cursor.split('~').map(Number) as [number, number];
+        const later = or(gt(activity.atMs, atMs), and(eq(activity.atMs, atMs), gt(activity.id, after)));
+        if (later) where.push(later);
+      }
+      let rows: ActivityRowOut[];
+      if (q.q) {
+        const match = ftsQuery(q.q);
+        if (!match) return c.json({ events: [], nextCursor: null });
+        // FTS5 narrows to matching rows; the ordinary filters apply on top.
+        const { results } = await db
+          .prepare('SELECT rowid AS id FROM activity_fts WHERE activity_fts MATCH ?1 ORDER BY rowid LIMIT 20000')
+          .bind(match)
+          .all<{ id: number }>();
+        if (results.length === 0) return c.json({ events: [], nextCursor: null });
+        rows = [];
+        const ids = results.map((r) => r.id);
+        for (let i = 0; i < ids.length && rows.length <= q.limit; i += 90) {
+          const chunk = ids.slice(i, i + 90);
+          rows.push(
+            ...(await database(db)
+              .select()
+              .from(activity)
+              .where(and(...where, inArray(activity.id, chunk)))
+              .orderBy(asc(activity.id))
+              .all()),
+          );
+        }
+        rows.sort((a, b) => a.atMs - b.atMs || a.id - b.id);
+      } else {
+        rows = await database(db)
+          .select()
+          .from(activity)
+          .where(and(...where))
+          .orderBy(asc(activity.atMs), asc(activity.id))
+          .limit(q.limit + 1)
+          .all();
+      }
+      const page = rows.slice(0, q.limit);
+      return c.json({
+        events: page.map(eventView),
+        nextCursor: rows.length > q.limit && !q.q && page.length ? `${page.at(-1)?.atMs}~${page.at(-1)?.id}` : null,
+      });
+    },
+  )
+  .get(
+    '/:id/activity/density',
+    requirePermission('recordings:view'),
+    validate('param', SessionIdParam),
+    validate('query', DensityQuery),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const { buckets } = c.req.valid('query');
+      const session = await requireSessionRow(c.env, id);
+      const db = activityPartitions(c.env).forSession(session.createdAt);
+      const media = await database(c.env.DB)
+        .select({ startMs: pieces.startMs, size: pieces.size, endMs: pieces.endMs })
+        .from(pieces)
+        .where(eq(pieces.sessionId, id))
+        .all();
+      const lastEvent = await db
+        .prepare('SELECT MAX(COALESCE(end_ms, at_ms)) AS last FROM activity WHERE session_id = ?1')
+        .bind(id)
+        .first<{ last: number | null }>();
+      const mediaEnd = media.reduce((end, m) => Math.max(end, m.endMs), 0);
+      const durationMs = Math.max(
+        session.mediaDurationMs ?? 0,
+        session.durationMs ?? 0,
+        mediaEnd,
+        lastEvent?.last ?? 0,
+        1,
+      );
+      return c.json(await activityDensity(db, id, durationMs, buckets, media));
+    },
+  );
