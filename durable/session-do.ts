@@ -11,6 +11,7 @@ import { issueIngestToken } from '../worker/auth/ingest-token.ts';
 import { database } from '../worker/db/index.ts';
 import { copyPieceIndex, markEnded, markSealed, markStarted } from '../worker/db/session-directory.ts';
 import { dueDeadline, nextAlarm } from './deadlines.ts';
+import { type PublishOutcome, SessionEvidence } from './evidence.ts';
 import { jsonError, type LauncherAttachment, parseLauncherMessage, sendControl } from './launcher-socket.ts';
 import { missingRanges } from './live-cursor.ts';
 import { sealRecording } from './seal.ts';
@@ -62,6 +63,7 @@ export interface LiveState {
 export class SessionDO extends DurableObject<Env> {
   readonly #store: SessionStore;
   readonly #fanout: ViewerFanout;
+  readonly #evidence: SessionEvidence;
   #record: SessionRecord | null;
   readonly #deliveries = new Map<string, () => void>();
 
@@ -70,6 +72,7 @@ export class SessionDO extends DurableObject<Env> {
     this.#store = new SessionStore(ctx.storage.sql);
     this.#record = this.#store.load();
     this.#fanout = new ViewerFanout(ctx, this.#store, env.RECORDINGS, () => this.#record?.sessionId ?? '');
+    this.#evidence = new SessionEvidence(this.#store, env.RECORDINGS, () => env.WITNESS_SIGNING_KEY);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_PING, HEARTBEAT_PONG));
   }
 
@@ -128,6 +131,7 @@ export class SessionDO extends DurableObject<Env> {
     if (record.status === 'ended' && record.sealAt !== null && this.#allDeclaredPiecesStored()) record.sealAt = now;
     await this.#commit();
     void this.#fanout.pump();
+    await this.#evidence.extendChain(record.sessionId);
     return { storedAt: now };
   }
 
@@ -155,6 +159,13 @@ export class SessionDO extends DurableObject<Env> {
     });
     if (this.#record?.status !== 'ended') await this.#end('terminated_by_admin');
     return { kind: 'done', delivered, status: 'ended', endReason: 'terminated_by_admin' };
+  }
+
+  /** Writes the signed manifest again from this object's records (the API asks when storage lacks it). */
+  async publishManifest(): Promise<PublishOutcome> {
+    const record = this.#record;
+    if (!record) return { kind: 'failed', message: 'No such session.' };
+    return this.#evidence.publish(record);
   }
 
   /** What only the live object knows: sockets, pieces so far. */
@@ -382,6 +393,7 @@ export class SessionDO extends DurableObject<Env> {
     this.#fanout.broadcast({ type: 'ended', reason });
     for (const ws of this.#fanout.viewerSockets()) ws.close(CloseCode.sessionEnded, 'session ended');
     await this.#commit();
+    if (!record.policy.recordingEnabled) await this.#evidence.publish(record); // nothing to seal: sealed now
     await markEnded(database(this.env.DB), record.sessionId, {
       reason,
       endedAt: now,
@@ -412,6 +424,7 @@ export class SessionDO extends DurableObject<Env> {
     } else {
       try {
         const result = await sealRecording(this.env.RECORDINGS, record.sessionId, pieces);
+        await this.#evidence.recordingSealed(record.sessionId, result.mediaDurationMs);
         record.recordingStatus = 'ready';
         record.recordingError = null;
         recordingBytes = result.bytes;
@@ -430,6 +443,7 @@ export class SessionDO extends DurableObject<Env> {
       }
     }
     record.sealAt = null;
+    await this.#evidence.publish(record); // before D1 says sealed, so the API never finds a sealed session bare
     const db = database(this.env.DB);
     await copyPieceIndex(
       db,

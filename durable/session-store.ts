@@ -40,6 +40,20 @@ export interface PieceRow {
   storedAt: number;
 }
 
+/** The hash chain so far: `head` is the link of `through`, and every piece 0..through is stored. */
+export interface ChainProgress {
+  head: string;
+  through: number;
+}
+
+/** The sealed recording.webm as stored in R2 (hashed when sealed, never recomputed afterwards). */
+export interface SealedFile {
+  key: string;
+  size: number;
+  sha256: string;
+  mediaDurationMs: number;
+}
+
 /** How long an upload may hold its sequence number before another attempt may take it. */
 export const UPLOAD_LEASE_MS = 60_000;
 
@@ -53,12 +67,27 @@ export class SessionStore {
   }
 
   load(): SessionRecord | null {
-    const row = this.sql.exec<{ value: string }>(`SELECT value FROM state WHERE key = 'session'`).toArray()[0];
-    return row ? (JSON.parse(row.value) as SessionRecord) : null;
+    return this.#get<SessionRecord>('session');
   }
 
   save(record: SessionRecord): void {
-    this.sql.exec(`INSERT OR REPLACE INTO state (key, value) VALUES ('session', ?)`, JSON.stringify(record));
+    this.#put('session', record);
+  }
+
+  chainProgress(): ChainProgress | null {
+    return this.#get<ChainProgress>('chain');
+  }
+
+  saveChainProgress(progress: ChainProgress): void {
+    this.#put('chain', progress);
+  }
+
+  sealedFile(): SealedFile | null {
+    return this.#get<SealedFile>('sealed-file');
+  }
+
+  saveSealedFile(file: SealedFile): void {
+    this.#put('sealed-file', file);
   }
 
   piece(seq: number): PieceRow | null {
@@ -143,6 +172,15 @@ export class SessionStore {
       .exec<{ until: number | null }>(`SELECT MAX(lease_until) AS until FROM uploads WHERE lease_until > ?`, now)
       .one();
     return row.until;
+  }
+
+  #get<T>(key: string): T | null {
+    const row = this.sql.exec<{ value: string }>(`SELECT value FROM state WHERE key = ?`, key).toArray()[0];
+    return row ? (JSON.parse(row.value) as T) : null;
+  }
+
+  #put(key: string, value: unknown): void {
+    this.sql.exec(`INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)`, key, JSON.stringify(value));
   }
 
   #rows(query: string, ...bindings: unknown[]): PieceRow[] {

@@ -4,12 +4,14 @@
  *
  *   npm start -- [--port 8787] [--persist-to DIR]
  *
- * Secrets: WITNESS_TOKEN_SECRET is generated once into .dev.vars; WITNESS_API_KEY, if set in the environment,
- * becomes the bootstrap API key (every scope).
+ * Secrets: WITNESS_TOKEN_SECRET and WITNESS_SIGNING_KEY (Ed25519, signs evidence manifests) are generated once
+ * into .dev.vars; WITNESS_API_KEY, if set in the environment, becomes the bootstrap API key (every scope).
+ * The console account `admin` is created at the first sign-in with WITNESS_ADMIN_PASSWORD, or, when that is not
+ * set, with a one-time password printed here (to be changed at first sign-in).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -32,16 +34,20 @@ function run(command: string, args: string[]): void {
   }
 }
 
-function ensureTokenSecret(): void {
+/** Adds `name=value()` to .dev.vars unless a line matching `present` is there already. */
+function ensureDevSecret(name: string, present: RegExp, value: () => string): void {
   const file = path.join(root, '.dev.vars');
   const current = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  if (/^WITNESS_TOKEN_SECRET=.{32,}$/m.test(current)) return;
-  const line = `WITNESS_TOKEN_SECRET=${randomBytes(32).toString('hex')}\n`;
+  if (present.test(current)) return;
+  const line = `${name}=${value()}\n`;
   writeFileSync(file, current + (current && !current.endsWith('\n') ? '\n' : '') + line, { mode: 0o600 });
-  console.log('[witness] generated WITNESS_TOKEN_SECRET in .dev.vars');
+  console.log(`[witness] generated ${name} in .dev.vars`);
 }
 
-ensureTokenSecret();
+ensureDevSecret('WITNESS_TOKEN_SECRET', /^WITNESS_TOKEN_SECRET=.{32,}$/m, () => randomBytes(32).toString('hex'));
+ensureDevSecret('WITNESS_SIGNING_KEY', /^WITNESS_SIGNING_KEY=\S+$/m, () =>
+  generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64'),
+);
 const wrangler = path.join(root, 'node_modules', '.bin', 'wrangler');
 if (!values['skip-build'])
   run(path.join(root, 'node_modules', '.bin', 'vite'), [
@@ -53,22 +59,56 @@ if (!values['skip-build'])
   ]);
 run(wrangler, ['d1', 'migrations', 'apply', 'DB', '--local', ...persist]);
 
+/** Whether the local database already has its first admin (see worker/auth/bootstrap.ts). */
+function adminExists(): boolean {
+  const result = spawnSync(
+    wrangler,
+    [
+      'd1',
+      'execute',
+      'DB',
+      '--local',
+      ...persist,
+      '--json',
+      '--command',
+      "SELECT 1 FROM settings WHERE key = 'bootstrap.admin'",
+    ],
+    { cwd: root, env, encoding: 'utf8' },
+  );
+  if (result.status !== 0) return false;
+  const rows = JSON.parse(result.stdout) as Array<{ results: unknown[] }>;
+  return (rows[0]?.results.length ?? 0) > 0;
+}
+
+function adminPassword(): { password: string; oneTime: boolean } {
+  if (process.env.WITNESS_ADMIN_PASSWORD) return { password: process.env.WITNESS_ADMIN_PASSWORD, oneTime: false };
+  if (adminExists()) return { password: '', oneTime: false };
+  const password = randomBytes(12).toString('base64url');
+  console.log(
+    `\n[witness] First start: sign in to the console as "admin" with the one-time password\n\n    ${password}\n`,
+  );
+  console.log('[witness] You will be asked to choose a new password. (Set WITNESS_ADMIN_PASSWORD to choose it now.)\n');
+  return { password, oneTime: true };
+}
+
+const admin = adminPassword();
 const apiKey = process.env.WITNESS_API_KEY ?? '';
 if (!apiKey) console.log('[witness] WITNESS_API_KEY is not set: no bootstrap API key, launches will be refused.');
-const dev = spawn(
-  wrangler,
-  [
-    'dev',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    values.port,
-    '--show-interactive-dev-session=false',
-    '--var',
-    `WITNESS_API_KEY:${apiKey}`,
-    ...persist,
-  ],
-  { cwd: root, stdio: 'inherit', env },
-);
+// The secrets for this run: .dev.vars (the persistent ones) plus those that come from the environment.
+const secretsFile = path.join(root, '.wrangler', 'dev-secrets.env');
+mkdirSync(path.dirname(secretsFile), { recursive: true });
+const secrets = [
+  readFileSync(path.join(root, '.dev.vars'), 'utf8').trim(),
+  `WITNESS_API_KEY=${apiKey}`,
+  `WITNESS_ADMIN_PASSWORD=${admin.password}`,
+  `WITNESS_ADMIN_PASSWORD_ONE_TIME=${admin.oneTime ? '1' : '0'}`,
+];
+writeFileSync(secretsFile, `${secrets.join('\n')}\n`, { mode: 0o600 });
+const devArgs = ['--ip', '127.0.0.1', '--port', values.port, '--show-interactive-dev-session=false'];
+const dev = spawn(wrangler, ['dev', ...devArgs, '--env-file', secretsFile, ...persist], {
+  cwd: root,
+  stdio: 'inherit',
+  env,
+});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => dev.kill(signal));
 dev.on('exit', (code) => process.exit(code ?? 0));

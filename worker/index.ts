@@ -7,8 +7,10 @@ import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { type ApiEnv, authenticate } from './auth/principal.ts';
 import { ApiError, onError, onNotFound } from './errors.ts';
+import { activityRoutes } from './routes/activity.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
+import { evidenceRoutes } from './routes/evidence.ts';
 import { ingest } from './routes/ingest.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { launches } from './routes/launches.ts';
@@ -35,6 +37,8 @@ const api = new Hono<ApiEnv>()
   .use(authenticate)
   .route('/launches', launches)
   .route('/sessions', sessionRoutes)
+  .route('/sessions', activityRoutes)
+  .route('/', evidenceRoutes) // /sessions/{id}/manifest, /sessions/{id}/pieces/{seq}.webm, /evidence/public-key
   .route('/settings', settingsRoutes)
   .route('/users', userRoutes)
   .route('/keys', keyRoutes)

@@ -111,7 +111,11 @@ describe('GET /api/v1/sessions/{id}/recording.webm', () => {
     const download = await api(`/sessions/${id}/recording.webm?download=1`);
     expect(download.headers.get('content-disposition')).toBe(`attachment; filename="witness-${id}.webm"`);
     const audit = (await (await api(`/audit?target=${id}`)).json()) as { entries: Array<{ action: string }> };
-    expect(audit.entries.map((e) => e.action)).toEqual(['recording.downloaded', 'recording.viewed', 'session.launched']);
+    expect(audit.entries.map((e) => e.action)).toEqual([
+      'recording.downloaded',
+      'recording.viewed',
+      'session.launched',
+    ]);
   });
 
   it('says when the recording is not ready yet, and 404s an unknown session', async () => {

@@ -1,0 +1,121 @@
+/** `witness`: offline checks of a session's evidence (`verify`) and downloading it (`fetch-evidence`). */
+import { parseArgs } from 'node:util';
+import { FetchError, fetchEvidence } from './fetch-evidence.ts';
+import { formatReport, verifyEvidence } from './verify.ts';
+
+export const USAGE = `Usage:
+  witness verify --manifest manifest.json [--recording recording.webm] [--pieces DIR]
+                 (--public-key KEY_FILE_OR_BASE64 | --trust-embedded-key) [--session ID]
+  witness fetch-evidence --server URL --api-key KEY --session ID --out DIR
+
+verify checks, offline: the manifest's Ed25519 signature with the key you trust (a PEM or JSON file from
+GET /api/v1/evidence/public-key, or the raw key in base64), the manifest's own consistency, the recording's
+SHA-256, and with --pieces each piece's SHA-256 and the hash chain recomputed from the files
+(NNNNNNNNNN.webm or <seq>.webm). --recording is required when the manifest names a recording.
+
+Exit codes: 0 everything verified; 1 a check failed (or a download failed); 2 bad usage or an unexpected error.`;
+
+export const Exit = { verified: 0, failed: 1, usage: 2 } as const;
+
+const OPTIONS = {
+  manifest: { type: 'string' },
+  recording: { type: 'string' },
+  pieces: { type: 'string' },
+  'public-key': { type: 'string' },
+  'trust-embedded-key': { type: 'boolean' },
+  session: { type: 'string' },
+  server: { type: 'string' },
+  'api-key': { type: 'string' },
+  out: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const ALLOWED: Record<string, readonly string[]> = {
+  verify: ['manifest', 'recording', 'pieces', 'public-key', 'trust-embedded-key', 'session'],
+  'fetch-evidence': ['server', 'api-key', 'session', 'out'],
+};
+
+interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const processIo: Io = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/** Runs the CLI and returns the exit code. */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    io.err(`witness: ${(error as Error).message}\n\n${USAGE}\n`);
+    return Exit.usage;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.out(`${USAGE}\n`);
+    return Exit.verified;
+  }
+  // `npm run verify -- --manifest …` works without naming the command.
+  const command = positionals[0] ?? 'verify';
+  const usage = (message: string) => {
+    io.err(`witness: ${message}\n\n${USAGE}\n`);
+    return Exit.usage;
+  };
+  const allowed = ALLOWED[command];
+  if (!allowed) return usage(`unknown command "${command}": use verify or fetch-evidence`);
+  if (positionals.length > 1) return usage(`unexpected argument "${positionals[1]}"`);
+  for (const name of Object.keys(values)) {
+    if (!allowed.includes(name)) return usage(`--${name} is not an option of "${command}"`);
+  }
+
+  if (command === 'fetch-evidence') {
+    const { server, 'api-key': apiKey, session, out } = values;
+    if (!server || !apiKey || !session || !out)
+      return usage('fetch-evidence needs --server, --api-key, --session, --out');
+    if (!/^https?:\/\//.test(server)) return usage('--server must be an http:// or https:// URL');
+    try {
+      const fetched = await fetchEvidence({ server, apiKey, session, out, log: (line) => io.err(`${line}\n`) });
+      const recording = fetched.recording ? ` --recording ${fetched.recording}` : '';
+      io.out(
+        `saved the evidence of session ${session} in ${out}\nverify it with:\n` +
+          `  witness verify --manifest ${fetched.manifest}${recording} --pieces ${fetched.pieces} ` +
+          `--public-key <the server's key, obtained separately> --session ${session}\n`,
+      );
+      return Exit.verified;
+    } catch (error) {
+      if (!(error instanceof FetchError)) throw error;
+      io.err(`witness: ${error.message}\n`);
+      return Exit.failed;
+    }
+  }
+
+  if (!values.manifest) return usage('verify needs --manifest');
+  if (values['public-key'] && values['trust-embedded-key']) {
+    return usage('give --public-key or --trust-embedded-key, not both');
+  }
+  const report = await verifyEvidence({
+    manifest: values.manifest,
+    recording: values.recording,
+    pieces: values.pieces,
+    publicKey: values['public-key'],
+    trustEmbeddedKey: values['trust-embedded-key'],
+    session: values.session,
+  });
+  for (const warning of report.warnings) io.err(`\n*** WARNING ***\n${warning}\n\n`);
+  io.out(formatReport(report));
+  return report.ok ? Exit.verified : Exit.failed;
+}
+
+if (import.meta.main ?? process.argv[1] === new URL(import.meta.url).pathname) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`witness: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+      process.exit(Exit.usage);
+    },
+  );
+}

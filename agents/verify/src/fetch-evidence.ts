@@ -1,0 +1,106 @@
+/**
+ * `witness fetch-evidence`: downloads a sealed session's signed manifest, recording and stored pieces into a
+ * directory, laid out for `witness verify`. The server's current public key is saved too, for reference only:
+ * a key fetched from the server under check proves nothing on its own.
+ */
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { PublicKeyReply, SignedManifest } from '../../../protocol/evidence.ts';
+import { ErrorBody } from '../../../protocol/ingest.ts';
+
+export interface FetchOptions {
+  server: string;
+  apiKey: string;
+  session: string;
+  out: string;
+  /** Parallel piece downloads. */
+  concurrency?: number;
+  log?: (line: string) => void;
+  fetchImpl?: typeof fetch;
+}
+
+export interface FetchedEvidence {
+  manifest: string;
+  recording: string | null;
+  pieces: string;
+  publicKey: string | null;
+  signed: SignedManifest;
+}
+
+export class FetchError extends Error {
+  override name = 'FetchError';
+}
+
+export async function fetchEvidence(options: FetchOptions): Promise<FetchedEvidence> {
+  const log = options.log ?? (() => undefined);
+  const fetchImpl = options.fetchImpl ?? fetch;
+  const base = `${options.server.replace(/\/+$/, '')}/api/v1`;
+  const session = encodeURIComponent(options.session);
+
+  const get = async (url: string): Promise<Response> => {
+    let response: Response;
+    try {
+      response = await fetchImpl(`${base}${url}`, {
+        headers: { authorization: `Bearer ${options.apiKey}` },
+        signal: AbortSignal.timeout(300_000),
+      });
+    } catch (error) {
+      throw new FetchError(`cannot reach ${options.server}: ${(error as Error).message}`);
+    }
+    if (response.ok) return response;
+    const text = await response.text();
+    let detail = text.slice(0, 200);
+    try {
+      const error = ErrorBody.parse(JSON.parse(text));
+      detail = `${error.error.code}: ${error.error.message}`;
+    } catch {}
+    throw new FetchError(`GET ${url} failed (HTTP ${response.status}) ${detail}`);
+  };
+  const save = async (url: string, file: string): Promise<void> => {
+    const response = await get(url);
+    if (!response.body) throw new FetchError(`GET ${url} returned no body`);
+    await pipeline(Readable.fromWeb(response.body as NodeReadableStream), createWriteStream(file));
+  };
+
+  const piecesDir = path.join(options.out, 'pieces');
+  mkdirSync(piecesDir, { recursive: true });
+
+  const manifestFile = path.join(options.out, 'manifest.json');
+  const manifestText = await (await get(`/sessions/${session}/manifest`)).text();
+  writeFileSync(manifestFile, manifestText);
+  const parsed = SignedManifest.safeParse(JSON.parse(manifestText));
+  if (!parsed.success) throw new FetchError('the server returned something that is not a signed manifest');
+  const signed = parsed.data;
+  log(`manifest: ${signed.manifest.pieces.length} pieces, key ${signed.manifest.keyId} → ${manifestFile}`);
+
+  let recordingFile: string | null = null;
+  if (signed.manifest.recording) {
+    recordingFile = path.join(options.out, 'recording.webm');
+    await save(`/sessions/${session}/recording.webm?download=1`, recordingFile);
+    log(`recording: ${signed.manifest.recording.size} bytes → ${recordingFile}`);
+  }
+
+  const queue = [...signed.manifest.pieces];
+  const worker = async () => {
+    for (let piece = queue.shift(); piece; piece = queue.shift()) {
+      const name = `${String(piece.seq).padStart(10, '0')}.webm`;
+      await save(`/sessions/${session}/pieces/${piece.seq}.webm`, path.join(piecesDir, name));
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
+  log(`pieces: ${signed.manifest.pieces.length} → ${piecesDir}`);
+
+  let publicKeyFile: string | null = null;
+  try {
+    const key = PublicKeyReply.parse(await (await get('/evidence/public-key')).json());
+    publicKeyFile = path.join(options.out, 'server-public-key.pem');
+    writeFileSync(publicKeyFile, key.pem);
+    log(`server public key: ${key.keyId} → ${publicKeyFile} (for reference: pin the key you trust separately)`);
+  } catch (error) {
+    log(`server public key: not saved (${(error as Error).message})`);
+  }
+  return { manifest: manifestFile, recording: recordingFile, pieces: piecesDir, publicKey: publicKeyFile, signed };
+}

@@ -1,0 +1,102 @@
+/**
+ * Evidence downloads (docs/evidence.md): a session's signed manifest, its raw stored pieces for offline
+ * verification with `witness verify`, and the public key manifests are signed with.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import {
+  importSigningKey,
+  manifestKey,
+  type PublicKeyReply,
+  publicKeyPem,
+  SIGNATURE_ALGORITHM,
+  toBase64,
+} from '../../protocol/evidence.ts';
+import { MAX_SEQ, pieceKey } from '../../protocol/ingest.ts';
+import { audit } from '../audit.ts';
+import { type ApiEnv, requirePermission } from '../auth/principal.ts';
+import { database } from '../db/index.ts';
+import { findSession, type SessionRow } from '../db/session-directory.ts';
+import { ApiError } from '../errors.ts';
+import { sessionObject } from '../stubs.ts';
+import { validate } from '../validate.ts';
+import { SessionIdParam } from './params.ts';
+
+const PieceParam = SessionIdParam.extend({
+  file: z
+    .string()
+    .regex(/^\d{1,10}\.webm$/, 'name a piece as <seq>.webm')
+    .transform((name) => Number(name.slice(0, -'.webm'.length)))
+    .pipe(z.number().int().max(MAX_SEQ)),
+});
+
+async function requireSession(env: Env, id: string): Promise<SessionRow> {
+  const row = await findSession(database(env.DB), id);
+  if (!row) throw new ApiError(404, 'session_not_found', `No session ${id}.`);
+  return row;
+}
+
+/** Sealed: the session ended and its recording (if any) is final. SessionDO writes the manifest before this. */
+function sealed(row: SessionRow): boolean {
+  return row.status === 'ended' && row.recordingStatus !== 'recording' && row.recordingStatus !== 'finalizing';
+}
+
+export const evidenceRoutes = new Hono<ApiEnv>()
+  .get('/evidence/public-key', async (c) => {
+    if (!c.env.WITNESS_SIGNING_KEY) {
+      throw new ApiError(503, 'signing_key_missing', 'No evidence signing key is configured on this server.');
+    }
+    const key = await importSigningKey(c.env.WITNESS_SIGNING_KEY).catch(() => {
+      throw new ApiError(503, 'signing_key_invalid', 'The evidence signing key is not an Ed25519 PKCS#8 key.');
+    });
+    return c.json({
+      algorithm: SIGNATURE_ALGORITHM,
+      keyId: key.keyId,
+      publicKey: toBase64(key.publicKey),
+      pem: await publicKeyPem(key.publicKey),
+    } satisfies PublicKeyReply);
+  })
+  .get('/sessions/:id/manifest', requirePermission('recordings:view'), validate('param', SessionIdParam), async (c) => {
+    const { id } = c.req.valid('param');
+    const row = await requireSession(c.env, id);
+    if (!sealed(row)) {
+      throw new ApiError(409, 'not_sealed', 'The session is not sealed yet; its manifest is written when it is.');
+    }
+    const stored = await c.env.RECORDINGS.get(manifestKey(id));
+    let body: ReadableStream | string;
+    if (stored) {
+      body = stored.body;
+    } else {
+      // Storing it failed at sealing time (or the signing key was missing then): the object writes it again.
+      const outcome = await sessionObject(c.env, id).publishManifest();
+      if (outcome.kind !== 'published') {
+        const message = outcome.kind === 'failed' ? outcome.message : 'The session is not sealed yet.';
+        throw new ApiError(503, 'manifest_unavailable', `The manifest could not be written: ${message}`);
+      }
+      body = outcome.body;
+    }
+    await audit(c, { action: 'evidence.downloaded', target: { type: 'session', id }, details: { file: 'manifest' } });
+    return new Response(body, {
+      headers: {
+        'content-type': 'application/json',
+        'cache-control': 'private, no-cache',
+        'content-disposition': `inline; filename="witness-${id}-manifest.json"`,
+      },
+    });
+  })
+  .get('/sessions/:id/pieces/:file', requirePermission('recordings:view'), validate('param', PieceParam), async (c) => {
+    const { id, file: seq } = c.req.valid('param');
+    await requireSession(c.env, id);
+    const object = await c.env.RECORDINGS.get(pieceKey(id, seq));
+    if (!object) throw new ApiError(404, 'piece_not_found', `Session ${id} has no stored piece ${seq}.`);
+    await audit(c, { action: 'evidence.downloaded', target: { type: 'session', id }, details: { piece: seq } });
+    return new Response(object.body, {
+      headers: {
+        'content-type': 'video/webm',
+        'content-length': String(object.size),
+        etag: object.httpEtag,
+        'cache-control': 'private, max-age=3600',
+        'content-disposition': `attachment; filename="${String(seq).padStart(10, '0')}.webm"`,
+      },
+    });
+  });
