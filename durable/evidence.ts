@@ -5,7 +5,6 @@
  * if storing it failed without attesting to bytes changed since.
  */
 import {
-  activityDigest,
   canonicalJson,
   chainGenesis,
   chainHead,
@@ -45,6 +44,8 @@ export class SessionEvidence {
     private readonly store: SessionStore,
     private readonly bucket: R2Bucket,
     private readonly signingSecret: () => string | undefined,
+    /** The session's activity events: count and digest (worker/activity/digest.ts). */
+    private readonly activity: (sessionId: string, createdAt: number) => Promise<{ events: number; sha256: string }>,
   ) {}
 
   /** Links every stored piece that now continues the contiguous prefix 0..n. */
@@ -133,8 +134,7 @@ export class SessionEvidence {
       ),
       recording,
       recordingError: record.recordingStatus === 'failed' ? record.recordingError : null,
-      // Activity events are not recorded yet: the digest of none. The activity feature fills these in.
-      activity: { events: 0, sha256: await activityDigest([]) },
+      activity: await this.activity(record.sessionId, record.createdAt),
       signedAt: new Date().toISOString(),
       keyId,
     };

@@ -7,6 +7,8 @@ import type { LauncherMessage, ServerControlMessage } from '../protocol/control.
 import type { EndReason, Policy, Protocol } from '../protocol/session.ts';
 import { CloseCode, HEARTBEAT_PING, HEARTBEAT_PONG, PROTOCOL_VERSION } from '../protocol/version.ts';
 import type { Viewer } from '../protocol/viewer.ts';
+import { activitySummary } from '../worker/activity/digest.ts';
+import { activityPartitions } from '../worker/activity/partitions.ts';
 import { issueIngestToken } from '../worker/auth/ingest-token.ts';
 import { database } from '../worker/db/index.ts';
 import { copyPieceIndex, markEnded, markSealed, markStarted } from '../worker/db/session-directory.ts';
@@ -72,7 +74,12 @@ export class SessionDO extends DurableObject<Env> {
     this.#store = new SessionStore(ctx.storage.sql);
     this.#record = this.#store.load();
     this.#fanout = new ViewerFanout(ctx, this.#store, env.RECORDINGS, () => this.#record?.sessionId ?? '');
-    this.#evidence = new SessionEvidence(this.#store, env.RECORDINGS, () => env.WITNESS_SIGNING_KEY);
+    this.#evidence = new SessionEvidence(
+      this.#store,
+      env.RECORDINGS,
+      () => env.WITNESS_SIGNING_KEY,
+      (sessionId, createdAt) => activitySummary(activityPartitions(env).forSession(createdAt), sessionId),
+    );
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_PING, HEARTBEAT_PONG));
   }
 

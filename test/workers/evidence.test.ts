@@ -19,7 +19,16 @@ import {
   sha256Hex,
 } from '../../protocol/evidence.ts';
 import { recordingKey } from '../../protocol/ingest.ts';
-import { api, connectLauncher, errorCode, fixturePieces, type Launched, launch, putFixture } from './helpers.ts';
+import {
+  api,
+  connectLauncher,
+  errorCode,
+  fixturePieces,
+  type Launched,
+  launch,
+  putFixture,
+  request,
+} from './helpers.ts';
 
 function stub(id: string) {
   return env.SESSIONS.getByName(id);
@@ -150,6 +159,30 @@ async function finishAsUser(s: Launched, lastSeq: number): Promise<SignedManifes
 }
 
 describe('signed manifest', () => {
+  it("covers the session's activity: the digest of the events the activity API lists", async () => {
+    const s = await launch();
+    const launcher = await connectLauncher(s);
+    const batch = await request(`/ingest/v1/sessions/${s.sessionId}/events/0`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        events: [
+          { type: 'keys', atMs: 300, endMs: 900, text: 'whoami<Enter>', window: { title: 'xterm', app: 'xterm' } },
+          { type: 'window.focus', atMs: 100, title: 'xterm', app: 'xterm' },
+        ],
+      }),
+    });
+    expect(batch.status).toBe(201);
+    for (const seq of range(3)) await putFixture(s, seq);
+    launcher.ws.send(JSON.stringify({ type: 'end', lastSeq: 2 }));
+    await launcher.nextJson();
+    await sealNow(s.sessionId);
+    const { manifest } = await signedManifest(s.sessionId);
+    const listed = ((await (await api(`/sessions/${s.sessionId}/activity`)).json()) as { events: unknown[] }).events;
+    expect(listed).toHaveLength(2);
+    expect(manifest.activity).toEqual({ events: 2, sha256: await activityDigest(listed) });
+  });
+
   it('ended by the user: pieces, recording digest, activity digest, all signed', async () => {
     const s = await launch({ user: 'bob', target: 'db-02.prod', protocol: 'ssh' });
     const count = fixturePieces().length;

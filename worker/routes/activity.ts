@@ -7,6 +7,7 @@ import { activity, pieces } from '../../schema/index.ts';
 import { activityDensity } from '../activity/density.ts';
 import { activityPartitions } from '../activity/partitions.ts';
 import { ftsQuery } from '../activity/search.ts';
+import { eventView } from '../activity/view.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../db/index.ts';
 import { findSession } from '../db/session-directory.ts';
@@ -34,24 +35,6 @@ const ActivityQuery = z.strictObject({
 const DensityQuery = z.strictObject({ buckets: z.coerce.number().int().min(1).max(5000).default(200) });
 
 type ActivityRowOut = typeof activity.$inferSelect;
-
-function eventView(row: ActivityRowOut) {
-  return {
-    id: row.id,
-    type: row.type,
-    offsetMs: row.atMs,
-    endMs: row.endMs,
-    text: row.text,
-    app: row.app,
-    title: row.title,
-    name: row.name,
-    path: row.path,
-    user: row.user,
-    pid: row.pid,
-    ppid: row.ppid,
-    redacted: row.redacted,
-  };
-}
 
 async function requireSessionRow(env: Env, id: string) {
   const row = await findSession(database(env.DB), id);

@@ -1,0 +1,20 @@
+import type { activity } from '../../schema/index.ts';
+
+/** A stored event as the API shows it (and as the evidence manifest's activity digest covers it). */
+export function eventView(row: typeof activity.$inferSelect) {
+  return {
+    id: row.id,
+    type: row.type,
+    offsetMs: row.atMs,
+    endMs: row.endMs,
+    text: row.text,
+    app: row.app,
+    title: row.title,
+    name: row.name,
+    path: row.path,
+    user: row.user,
+    pid: row.pid,
+    ppid: row.ppid,
+    redacted: row.redacted,
+  };
+}
