@@ -24,22 +24,23 @@ export interface CheckedBatch {
 export function checkEvents(raw: readonly unknown[], context: EventContext): CheckedBatch {
   const rows: ActivityRow[] = [];
   const rejected: CheckedBatch['rejected'] = [];
-  raw.forEach((candidate, index) => {
-    const parsed = ActivityEvent.safeParse(candidate);
-    if (!parsed.success) return void rejected.push({ index, reason: describeIssues(parsed.error.issues) });
-    const event = parsed.data;
-    if (event.atMs > context.latestMs) {
-      return void rejected.push({ index, reason: `atMs ${event.atMs} is after the session's clock allows` });
-    }
-    if ('endMs' in event && event.endMs < event.atMs) {
-      return void rejected.push({ index, reason: 'endMs is before atMs' });
-    }
-    if (event.type === 'keys' && !context.keystrokesEnabled) {
-      return void rejected.push({ index, reason: 'keystroke recording is off for this session' });
-    }
-    rows.push(toRow(event, context, index));
-  });
+  for (const [index, candidate] of raw.entries()) {
+    const reason = refusal(candidate, context);
+    if (typeof reason === 'string') rejected.push({ index, reason });
+    else rows.push(toRow(reason, context, index));
+  }
   return { rows, rejected };
+}
+
+/** Why an event is refused, or the event itself when it is fine. */
+function refusal(candidate: unknown, context: EventContext): string | ActivityEvent {
+  const parsed = ActivityEvent.safeParse(candidate);
+  if (!parsed.success) return describeIssues(parsed.error.issues);
+  const event = parsed.data;
+  if (event.atMs > context.latestMs) return `atMs ${event.atMs} is after the session's clock allows`;
+  if ('endMs' in event && event.endMs < event.atMs) return 'endMs is before atMs';
+  if (event.type === 'keys' && !context.keystrokesEnabled) return 'keystroke recording is off for this session';
+  return event;
 }
 
 function toRow(event: ActivityEvent, context: EventContext, idx: number): ActivityRow {

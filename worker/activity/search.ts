@@ -17,7 +17,7 @@ const COLUMNS: Record<SearchIn, readonly string[]> = {
 export function ftsQuery(text: string, columns: readonly string[] | null = null): string | null {
   const words = text
     .split(/\s+/)
-    .map((w) => w.replace(/[\u0000-\u001f]/g, ''))
+    .map((w) => w.replace(/\p{Cc}/gu, ''))
     .filter(Boolean)
     .slice(0, 16);
   if (words.length === 0) return null;
