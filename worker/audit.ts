@@ -3,28 +3,12 @@
  * goes out, so an action the client saw succeed is always on record. Never holds a secret.
  */
 import type { Context } from 'hono';
+import type { AuditAction } from '../protocol/audit.ts';
 import { auditLog } from '../schema/index.ts';
 import type { ApiEnv, Principal } from './auth/principal.ts';
 import { database } from './db/index.ts';
 
-export type AuditAction =
-  | 'login.succeeded'
-  | 'login.failed'
-  | 'login.locked'
-  | 'logout'
-  | 'password.changed'
-  | 'session.launched'
-  | 'session.watched_live'
-  | 'session.messaged'
-  | 'session.terminated'
-  | 'recording.viewed'
-  | 'recording.downloaded'
-  | 'evidence.downloaded'
-  | 'settings.changed'
-  | 'user.created'
-  | 'user.updated'
-  | 'key.created'
-  | 'key.revoked';
+export type { AuditAction };
 
 export interface AuditEntry {
   action: AuditAction;

@@ -11,6 +11,8 @@ import type { TestProject } from 'vitest/node';
 
 const root = path.resolve(import.meta.dirname, '../..');
 export const E2E_API_KEY = 'e2e-bootstrap-key-0123456789';
+/** The console account `admin` is created with this password at the first sign-in (no forced change). */
+export const E2E_ADMIN_PASSWORD = 'e2e-admin-password-123';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -60,7 +62,13 @@ export default async function setup(project: TestProject) {
   const state = mkdtempSync(path.join(tmpdir(), 'witness-e2e-state-'));
   const server = spawn(process.execPath, ['scripts/start.ts', '--port', String(port), '--persist-to', state], {
     cwd: root,
-    env: { ...process.env, WITNESS_API_KEY: E2E_API_KEY, WRANGLER_SEND_METRICS: 'false' },
+    env: {
+      ...process.env,
+      WITNESS_API_KEY: E2E_API_KEY,
+      WITNESS_ADMIN_PASSWORD: E2E_ADMIN_PASSWORD,
+      WITNESS_ADMIN_PASSWORD_ONE_TIME: '0',
+      WRANGLER_SEND_METRICS: 'false',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -86,7 +94,7 @@ export default async function setup(project: TestProject) {
     throw error;
   }
 
-  project.provide('e2e', { baseUrl, apiKey: E2E_API_KEY, display: `:${display}` });
+  project.provide('e2e', { baseUrl, apiKey: E2E_API_KEY, adminPassword: E2E_ADMIN_PASSWORD, display: `:${display}` });
   return () => {
     stop(server);
     stop(xvfb);
@@ -96,6 +104,6 @@ export default async function setup(project: TestProject) {
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    e2e: { baseUrl: string; apiKey: string; display: string };
+    e2e: { baseUrl: string; apiKey: string; adminPassword: string; display: string };
   }
 }

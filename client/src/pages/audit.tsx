@@ -1,0 +1,170 @@
+/** The audit log: search and filter who did what, page back through older entries. */
+import { useEffect, useState } from 'preact/hooks';
+import { type AuditEntry, describeFailure, request } from '../api.ts';
+import { dateTime } from '../format.ts';
+import { AUDIT_ACTIONS } from '../../../protocol/audit.ts';
+
+const PAGE_SIZE = 50;
+
+interface Filters {
+  q: string;
+  actor: string;
+  action: string;
+  /** `datetime-local` values, in the browser's time zone. */
+  from: string;
+  to: string;
+}
+
+const NO_FILTERS: Filters = { q: '', actor: '', action: '', from: '', to: '' };
+
+function query(filters: Filters, cursor: number | null): string {
+  const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  if (filters.q.trim()) params.set('q', filters.q.trim());
+  if (filters.actor.trim()) params.set('actor', filters.actor.trim());
+  if (filters.action) params.set('action', filters.action);
+  if (filters.from) params.set('from', new Date(filters.from).toISOString());
+  if (filters.to) params.set('to', new Date(filters.to).toISOString());
+  if (cursor !== null) params.set('cursor', String(cursor));
+  return params.toString();
+}
+
+function target(entry: AuditEntry): string {
+  if (!entry.targetId) return '—';
+  return entry.targetType ? `${entry.targetType} ${entry.targetId}` : entry.targetId;
+}
+
+export function AuditPage() {
+  const [draft, setDraft] = useState<Filters>(NO_FILTERS);
+  const [filters, setFilters] = useState<Filters>(NO_FILTERS);
+  /** Cursors of the pages before this one; the last is this page's (null: the newest page). */
+  const [cursors, setCursors] = useState<Array<number | null>>([null]);
+  const [page, setPage] = useState<{ entries: AuditEntry[]; nextCursor: number | null } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const cursor = cursors.at(-1) ?? null;
+
+  useEffect(() => {
+    let current = true;
+    request<{ entries: AuditEntry[]; nextCursor: number | null }>(`/audit?${query(filters, cursor)}`)
+      .then((reply) => {
+        if (!current) return;
+        setPage(reply);
+        setError(null);
+      })
+      .catch((e: unknown) => current && setError(describeFailure(e)));
+    return () => {
+      current = false;
+    };
+  }, [filters, cursor]);
+
+  const field = (name: keyof Filters) => ({
+    value: draft[name],
+    onInput: (e: Event) =>
+      setDraft({ ...draft, [name]: (e.currentTarget as HTMLInputElement | HTMLSelectElement).value }),
+  });
+
+  return (
+    <section aria-labelledby="audit-title">
+      <h2 id="audit-title">Audit log</h2>
+      <search>
+        <form
+          class="filters"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setFilters(draft);
+            setCursors([null]);
+          }}
+        >
+          <label>
+            Search
+            <input type="search" placeholder="actor, action, target, details, address" {...field('q')} />
+          </label>
+          <label>
+            Actor
+            <input placeholder="username or key name" {...field('actor')} />
+          </label>
+          <label>
+            Action
+            <select {...field('action')}>
+              <option value="">Any action</option>
+              {AUDIT_ACTIONS.map((a) => (
+                <option key={a} value={a}>
+                  {a}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            From
+            <input type="datetime-local" {...field('from')} />
+          </label>
+          <label>
+            To
+            <input type="datetime-local" {...field('to')} />
+          </label>
+          <button type="submit" class="primary">
+            Search
+          </button>
+          <button
+            type="button"
+            onClick={() => {
+              setDraft(NO_FILTERS);
+              setFilters(NO_FILTERS);
+              setCursors([null]);
+            }}
+          >
+            Clear
+          </button>
+        </form>
+      </search>
+      {error && <p role="alert">{error}</p>}
+      {page === null && !error && <p>Loading…</p>}
+      {page?.entries.length === 0 && <p>No audit entries match.</p>}
+      {page && page.entries.length > 0 && (
+        <table class="audit">
+          <thead>
+            <tr>
+              <th>Time</th>
+              <th>Actor</th>
+              <th>Action</th>
+              <th>Target</th>
+              <th>Address</th>
+              <th>Details</th>
+            </tr>
+          </thead>
+          <tbody>
+            {page.entries.map((entry) => (
+              <tr key={entry.id}>
+                <td class="nowrap">{dateTime(entry.at)}</td>
+                <td>
+                  {entry.actorName}
+                  <span class="muted"> ({entry.actorKind})</span>
+                </td>
+                <td class="nowrap">{entry.action}</td>
+                <td class="wrap">{target(entry)}</td>
+                <td class="nowrap" title={entry.userAgent ?? undefined}>
+                  {entry.ip ?? '—'}
+                </td>
+                <td>
+                  <code class="wrap">{entry.details === null ? '' : JSON.stringify(entry.details)}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <nav class="pager" aria-label="Audit log pages">
+        <button type="button" disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>
+          Newer
+        </button>
+        <span>Page {cursors.length}</span>
+        <button
+          type="button"
+          disabled={!page?.nextCursor}
+          onClick={() => page?.nextCursor && setCursors([...cursors, page.nextCursor])}
+        >
+          Older
+        </button>
+      </nav>
+    </section>
+  );
+}

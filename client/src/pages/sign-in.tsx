@@ -1,0 +1,147 @@
+/** Signing in with a username and password, and the password change a new account must make first. */
+import { useState } from 'preact/hooks';
+import { ApiFailure, describeFailure, type LoginReply, request } from '../api.ts';
+
+const MIN_PASSWORD = 12;
+
+function signInError(error: unknown): string {
+  if (!(error instanceof ApiFailure)) return describeFailure(error);
+  switch (error.code) {
+    case 'invalid_credentials':
+      return 'Wrong username or password.';
+    case 'account_locked': {
+      if (error.retryAfter === null) return 'This account is locked after too many failed sign-ins. Try again later.';
+      const until = new Date(Date.now() + error.retryAfter * 1000).toLocaleTimeString([], {
+        hour: '2-digit',
+        minute: '2-digit',
+      });
+      const minutes = Math.ceil(error.retryAfter / 60);
+      return `This account is locked after too many failed sign-ins. Try again in ${minutes} minute${minutes === 1 ? '' : 's'} (at ${until}).`;
+    }
+    case 'too_many_attempts':
+      return 'Too many sign-in attempts from this address. Wait a minute, then try again.';
+    default:
+      return error.message;
+  }
+}
+
+export function SignIn({ notice, onSignedIn }: { notice: string | null; onSignedIn: (reply: LoginReply) => void }) {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      onSignedIn(await request<LoginReply>('/auth/login', { method: 'POST', body: { username, password } }));
+    } catch (failure) {
+      setError(signInError(failure));
+      setPassword('');
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main class="narrow">
+      <h1>Witness</h1>
+      <form class="card stack" onSubmit={submit}>
+        <h2>Sign in</h2>
+        {notice && !error && <p class="notice">{notice}</p>}
+        {error && <p role="alert">{error}</p>}
+        <label>
+          Username
+          <input
+            name="username"
+            autocomplete="username"
+            required
+            value={username}
+            onInput={(e) => setUsername(e.currentTarget.value)}
+          />
+        </label>
+        <label>
+          Password
+          <input
+            name="password"
+            type="password"
+            autocomplete="current-password"
+            required
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
+        </label>
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+    </main>
+  );
+}
+
+export function ChangePassword({ name, onChanged }: { name: string; onChanged: () => void }) {
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [repeat, setRepeat] = useState('');
+  const [error, setError] = useState<string | null>(null);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (next !== repeat) return setError('The new passwords do not match.');
+    if (next === current) return setError('Choose a password different from the current one.');
+    try {
+      await request('/auth/password', { method: 'POST', body: { currentPassword: current, newPassword: next } });
+      onChanged();
+    } catch (failure) {
+      setError(describeFailure(failure));
+    }
+  };
+
+  return (
+    <form class="card stack narrow" onSubmit={submit}>
+      <h2>Choose a new password</h2>
+      <p>
+        Signed in as <strong>{name}</strong>. Your password was set by an administrator; choose your own before you
+        continue (at least {MIN_PASSWORD} characters).
+      </p>
+      {error && <p role="alert">{error}</p>}
+      <label>
+        Current password
+        <input
+          type="password"
+          autocomplete="current-password"
+          required
+          value={current}
+          onInput={(e) => setCurrent(e.currentTarget.value)}
+        />
+      </label>
+      <label>
+        New password
+        <input
+          type="password"
+          autocomplete="new-password"
+          required
+          minLength={MIN_PASSWORD}
+          value={next}
+          onInput={(e) => setNext(e.currentTarget.value)}
+        />
+      </label>
+      <label>
+        Repeat new password
+        <input
+          type="password"
+          autocomplete="new-password"
+          required
+          minLength={MIN_PASSWORD}
+          value={repeat}
+          onInput={(e) => setRepeat(e.currentTarget.value)}
+        />
+      </label>
+      <button type="submit" class="primary">
+        Change password
+      </button>
+    </form>
+  );
+}

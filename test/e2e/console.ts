@@ -1,0 +1,74 @@
+/** Driving the console in Debian's Chromium: launch, sign in, screenshot, and catch CSP violations. */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+import { baseUrl, root } from './helpers.ts';
+
+export const results = path.join(root, 'test-results');
+
+export function launchChromium(): Promise<Browser> {
+  mkdirSync(results, { recursive: true });
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
+}
+
+export interface ConsoleTab {
+  context: BrowserContext;
+  page: Page;
+  /** Content-Security-Policy violations and uncaught errors seen so far. */
+  problems: string[];
+  /** Dialogs (alert, confirm, prompt) the page opened; the console never should. */
+  dialogs: string[];
+}
+
+/** A fresh browser context (its own cookies) with the console open at 1280×720. */
+export async function openConsole(browser: Browser): Promise<ConsoleTab> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  const page = await context.newPage();
+  const tab: ConsoleTab = { context, page, problems: [], dialogs: [] };
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy/i.test(message.text()))
+      tab.problems.push(message.text());
+  });
+  page.on('pageerror', (error) => tab.problems.push(error.message));
+  page.on('dialog', (dialog) => {
+    tab.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
+  const response = await page.goto(baseUrl);
+  if (!response?.headers()['content-security-policy']?.includes("script-src 'self'")) {
+    throw new Error('the console was served without its Content-Security-Policy');
+  }
+  return tab;
+}
+
+export async function signIn(page: Page, username: string, password: string): Promise<void> {
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText(`Signed in as ${username}`, { exact: true }).waitFor();
+}
+
+/** Saves test-results/<name>.png: the 1280×720 viewport, or the whole page. */
+export async function screenshot(page: Page, name: string, fullPage = false): Promise<void> {
+  await page.screenshot({ path: path.join(results, `${name}.png`), fullPage });
+}
+
+/** Polls a page value until the assertion holds (the console renders after its requests return). */
+export function eventually<T>(value: () => Promise<T>) {
+  return expect.poll(value, { timeout: 15_000, interval: 100 });
+}
+
+/** A `datetime-local` input's value for `date`, in this machine's time zone (the browser's too). */
+export function localDateTime(date: Date): string {
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
