@@ -207,11 +207,13 @@ export async function runSession(run: SessionRun): Promise<number> {
       markCaptureStarted();
       log.info(`recording is off for session ${run.session} by policy; the screen is not captured`);
     }
-    if (recording.seconds !== undefined) {
-      stopTimer = setTimeout(
-        () => finish({ kind: 'local', why: `${recording.seconds} s elapsed` }),
-        recording.seconds * 1000,
-      );
+    const seconds = recording.seconds;
+    if (seconds !== undefined) {
+      // Count from the first captured frame (ffmpeg's header), so N seconds means N seconds of video.
+      void Promise.race([captureStarted, sleep(CAPTURE_START_TIMEOUT_MS)]).then(() => {
+        if (ending) return;
+        stopTimer = setTimeout(() => finish({ kind: 'local', why: `${seconds} s elapsed` }), seconds * 1000);
+      });
     }
     if (reportsActivity && display) {
       activity = new ActivityWatcher({ display, onActivity: () => control?.send({ type: 'activity' }) });
