@@ -16,7 +16,11 @@ export const EVENT_CLOCK_SLACK_MS = 5 * 60_000;
 
 const text = z.string().max(MAX_EVENT_TEXT);
 const short = z.string().max(4096);
-const ms = z.number().int().min(0).max(7 * 24 * 3_600_000);
+const ms = z
+  .number()
+  .int()
+  .min(0)
+  .max(7 * 24 * 3_600_000);
 
 /** A run of typed text split at pauses; special keys spelled out (`<Enter>`, `<Ctrl+C>`, `<BackSpace>`). */
 export const KeysEvent = z.strictObject({

@@ -1,11 +1,12 @@
 /**
- * A small stand-in for the Witness ingest API (launch, control socket, piece PUTs), answering like
- * docs/ingest-protocol.md, with switches to inject the failures the launcher must survive.
+ * A small stand-in for the Witness ingest API (launch, control socket, piece PUTs, activity batch POSTs),
+ * answering like docs/ingest-protocol.md, with switches to inject the failures the launcher must survive.
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { ActivityBatch, type ActivityAck, ActivityEvent } from '../../protocol/activity.ts';
 import { LauncherMessage, type ServerControlMessage } from '../../protocol/control.ts';
 import { checkPieceStart } from '../../protocol/webm.ts';
 import { IngestHeader, PieceHeaders } from '../../protocol/ingest.ts';
@@ -34,6 +35,21 @@ export interface FakeIngestOptions {
   tokenLifetimeMs?: number;
   /** Refuse launches with this status and error. */
   refuseLaunch?: { status: number; code: string; message: string };
+  /** Policy overrides for the welcome (keystrokesEnabled, say). */
+  policy?: Partial<typeof DEFAULT_POLICY>;
+  /** Answer the first POST of each of these activity batches with 503. */
+  failFirstBatchPostOf?: number[];
+  /** Answer the first POST of this batch with 401 token_expired. */
+  expireTokenAtBatch?: number;
+  /** Refuse single events (listed in the ack's `rejected`): return a reason to refuse. */
+  rejectEvent?: (event: ActivityEvent) => string | null;
+}
+
+export interface StoredBatch {
+  body: string;
+  /** The events the server kept. */
+  events: ActivityEvent[];
+  ack: ActivityAck;
 }
 
 export interface StoredPiece {
@@ -41,6 +57,8 @@ export interface StoredPiece {
   keyframe: boolean;
   startMs: number;
   endMs: number;
+  /** When the PUT arrived (epoch ms). */
+  receivedAt: number;
 }
 
 export interface PutRecord {
@@ -54,6 +72,9 @@ export class FakeIngestServer {
   readonly sessionId: string;
   readonly pieces = new Map<number, StoredPiece>();
   readonly puts: PutRecord[] = [];
+  readonly batches = new Map<number, StoredBatch>();
+  /** Every activity batch POST with its status, in arrival order. */
+  readonly batchPosts: { batch: number; status: number; token: string }[] = [];
   /** Every valid message received on any control connection, with the connection number. */
   readonly received: { connection: number; message: LauncherMessage }[] = [];
   readonly invalidFrames: string[] = [];
@@ -68,6 +89,8 @@ export class FakeIngestServer {
   readonly #validTokens = new Set<string>();
   readonly #failedOnce = new Set<number>();
   #expiredOnce = false;
+  #batchExpiredOnce = false;
+  readonly #batchFailedOnce = new Set<number>();
   #dropped = false;
   #terminated = false;
   #messaged = false;
@@ -107,6 +130,11 @@ export class FakeIngestServer {
     >[];
   }
 
+  /** Every stored activity event, in batch order. */
+  events(): ActivityEvent[] {
+    return [...this.batches.entries()].sort(([a], [b]) => a - b).flatMap(([, batch]) => batch.events);
+  }
+
   /** Sends a control message to the current connection. */
   send(message: ServerControlMessage): void {
     this.#current?.send(JSON.stringify(message));
@@ -140,6 +168,11 @@ export class FakeIngestServer {
       const launch = JSON.parse(body.toString('utf8')) as { user?: string; target?: string };
       if (!launch.user || !launch.target) return error(400, 'invalid_request', 'user and target are required');
       return reply(201, { sessionId: this.sessionId, ...this.issueToken() });
+    }
+
+    const events = /^\/ingest\/v1\/sessions\/([^/]+)\/events\/(\d+)$/.exec(url.pathname);
+    if (req.method === 'POST' && events && events[1] === this.sessionId) {
+      return this.#eventBatch(Number(events[2]), req, body, reply, error);
     }
 
     const match = /^\/ingest\/v1\/sessions\/([^/]+)\/pieces\/(\d+)$/.exec(url.pathname);
@@ -191,6 +224,7 @@ export class FakeIngestServer {
       keyframe: headers.data[IngestHeader.keyframe],
       startMs: headers.data[IngestHeader.startMs],
       endMs: headers.data[IngestHeader.endMs],
+      receivedAt: Date.now(),
     });
     record(201);
     reply(201, { seq, size: body.length, sha256, duplicate: false });
@@ -202,6 +236,76 @@ export class FakeIngestServer {
       this.#messaged = true;
       this.send({ type: 'message', id: 'cmd-message', text: 'Please save your work' });
     }
+  }
+
+  /** POST /ingest/v1/sessions/{id}/events/{batch}: each event is checked alone; the body decides duplicates. */
+  #eventBatch(
+    batch: number,
+    req: http.IncomingMessage,
+    body: Buffer,
+    reply: (status: number, json: unknown) => void,
+    error: (status: number, code: string, message?: string) => void,
+  ): void {
+    const token = this.#bearer(req);
+    const record = (status: number) => this.batchPosts.push({ batch, status, token });
+    if (!this.#validTokens.has(token)) {
+      record(401);
+      error(401, 'invalid_token');
+      return;
+    }
+    if (batch === this.options.expireTokenAtBatch && !this.#batchExpiredOnce) {
+      this.#batchExpiredOnce = true;
+      this.#validTokens.delete(token);
+      record(401);
+      error(401, 'token_expired', 'the ingest token has expired');
+      return;
+    }
+    if (this.options.failFirstBatchPostOf?.includes(batch) && !this.#batchFailedOnce.has(batch)) {
+      this.#batchFailedOnce.add(batch);
+      record(503);
+      error(503, 'unavailable', 'try again');
+      return;
+    }
+    if (req.headers['content-type'] !== 'application/json') {
+      record(415);
+      error(415, 'unsupported_media_type');
+      return;
+    }
+    const text = body.toString('utf8');
+    const existing = this.batches.get(batch);
+    if (existing) {
+      if (existing.body !== text) {
+        record(409);
+        error(409, 'batch_conflict', 'a different batch is stored under this number');
+        return;
+      }
+      record(200);
+      reply(200, { ...existing.ack, duplicate: true });
+      return;
+    }
+    let parsed: ReturnType<typeof ActivityBatch.safeParse>;
+    try {
+      parsed = ActivityBatch.safeParse(JSON.parse(text));
+    } catch {
+      parsed = ActivityBatch.safeParse(undefined);
+    }
+    if (!parsed.success) {
+      record(400);
+      error(400, 'invalid_batch', parsed.error.message);
+      return;
+    }
+    const stored: ActivityEvent[] = [];
+    const rejected: ActivityAck['rejected'] = [];
+    parsed.data.events.forEach((raw, index) => {
+      const event = ActivityEvent.safeParse(raw);
+      const reason = event.success ? this.options.rejectEvent?.(event.data) : event.error.message;
+      if (!event.success || reason) rejected.push({ index, reason: reason ?? 'invalid' });
+      else stored.push(event.data);
+    });
+    const ack: ActivityAck = { batch, stored: stored.length, rejected, duplicate: false };
+    this.batches.set(batch, { body: text, events: stored, ack });
+    record(201);
+    reply(201, ack);
   }
 
   #upgrade(req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void {
@@ -256,7 +360,11 @@ export class FakeIngestServer {
             protocol: PROTOCOL_VERSION,
             sessionId: this.sessionId,
             status: 'active',
-            policy: { ...DEFAULT_POLICY, recordingEnabled: this.options.recordingEnabled ?? true },
+            policy: {
+              ...DEFAULT_POLICY,
+              ...this.options.policy,
+              recordingEnabled: this.options.recordingEnabled ?? true,
+            },
             storedSeqs: [...this.pieces.keys()].sort((a, b) => a - b),
           } satisfies ServerControlMessage),
         );

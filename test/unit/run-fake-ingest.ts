@@ -2,7 +2,7 @@
  * Runs the fake ingest server by hand, for manual launcher runs:
  *   node test/unit/run-fake-ingest.ts [--port N] [--out recording.webm]
  * prints a session id and token; on Ctrl-C (or when the launcher ends) writes the stored pieces, in seq
- * order, to --out and prints a per-piece summary.
+ * order, to --out and prints a per-piece summary and the activity events received.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,8 @@ const finish = async () => {
   console.log(
     `${seqs.length} pieces, ${total} bytes; messages: ${server.received.map((r) => r.message.type).join(',')}`,
   );
+  // Activity, one JSON line per event, in batch order.
+  for (const event of server.events()) console.log(JSON.stringify(event));
   if (values.out)
     writeFileSync(values.out, Buffer.concat(seqs.map((seq) => server.pieces.get(seq)?.bytes ?? Buffer.alloc(0))));
   await server.close();

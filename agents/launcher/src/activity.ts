@@ -1,6 +1,8 @@
 /**
- * User-input detection on X11: polls `xprintidle` (milliseconds since the last input on the display).
- * The idle time going down, or being shorter than one poll, means someone typed or moved the mouse.
+ * User-input detection for the control socket's `activity` messages. Two sources feed it: the activity
+ * capture's raw input events (`noteInput`), and, where installed, `xprintidle` polled for the
+ * milliseconds since the last input on the display (the idle time going down, or being shorter than one
+ * poll, means someone typed or moved the mouse). Either way at most one message per ACTIVITY_MIN_GAP_MS.
  */
 import { execFile } from 'node:child_process';
 import { findExecutable } from './which.ts';
@@ -38,6 +40,7 @@ export class ActivityWatcher {
     this.#minGapMs = options.minGapMs ?? ACTIVITY_MIN_GAP_MS;
   }
 
+  /** Starts polling xprintidle (not needed when the capture calls `noteInput`, but harmless). */
   start(): void {
     this.#timer = setInterval(() => void this.poll(), this.#pollMs);
   }
@@ -46,6 +49,11 @@ export class ActivityWatcher {
     if (this.#timer) clearInterval(this.#timer);
     if (this.#flush) clearTimeout(this.#flush);
     this.#timer = this.#flush = null;
+  }
+
+  /** Input was seen by the activity capture. */
+  noteInput(): void {
+    this.#report();
   }
 
   /** One poll (public for tests). */

@@ -2,6 +2,7 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Codec, Source } from './args.ts';
+import { firstFrameAt, parseInputStart } from './clock.ts';
 import type { Logger } from './log.ts';
 import { type MediaPiece, WebmSplitter } from './webm-splitter.ts';
 
@@ -85,8 +86,10 @@ export function encoderArgs(codec: Codec, fps: number): string[] {
 export function ffmpegArgs(settings: CaptureSettings, env: NodeJS.ProcessEnv = process.env): string[] {
   return [
     '-hide_banner',
+    // Info for the input dump, whose `start:` is the first frame's capture time (clock.ts); the level tags
+    // tell the errors apart from it.
     '-loglevel',
-    'error',
+    'level+info',
     '-nostats',
     ...inputArgs(settings, env),
     ...filterArgs(settings.source),
@@ -122,11 +125,24 @@ export interface ScreenEncoderOptions {
   ffmpegPath?: string;
   /** How long `stop` waits for ffmpeg to finish the last Cluster before killing it. */
   stopTimeoutMs?: number;
+  /** Called once with the epoch ms at which the first frame was captured (the session clock's 0). */
+  onFirstFrame?: (epochMs: number) => void;
+}
+
+/** One stderr line of `-loglevel level+info`: its level and its text without the level tag. */
+export function classifyLogLine(line: string): { level: string; text: string } {
+  const match = /^((?:\[[^\]]*@ 0x[0-9a-f]+\] )?)\[(trace|debug|verbose|info|warning|error|fatal|panic)\] (.*)$/.exec(
+    line,
+  );
+  if (!match) return { level: 'error', text: line };
+  return { level: match[2] as string, text: `${match[1]}${match[3]}` };
 }
 
 /** A running ffmpeg whose output is cut into pieces. */
 export class ScreenEncoder {
   readonly done: Promise<EncoderExit>;
+  /** Epoch ms at which ffmpeg was started. */
+  readonly spawnedAt: number;
   readonly #child: ChildProcessByStdio<Writable, Readable, Readable>;
   readonly #log: Logger;
   readonly #stopTimeoutMs: number;
@@ -145,15 +161,34 @@ export class ScreenEncoder {
       detached: process.platform !== 'win32',
       windowsHide: true,
     });
+    this.spawnedAt = Date.now();
     const stderrTail: string[] = [];
     let stderrRest = '';
+    let firstFrame: number | null = null;
     this.#child.stderr.setEncoding('utf8');
     this.#child.stderr.on('data', (text: string) => {
       const lines = (stderrRest + text).split(/\r?\n/);
       stderrRest = lines.pop() ?? '';
       for (const line of lines.filter(Boolean)) {
-        this.#log.warn(`ffmpeg: ${line}`);
-        stderrTail.push(line);
+        const { level, text } = classifyLogLine(line);
+        if (level === 'info' || level === 'verbose' || level === 'debug' || level === 'trace') {
+          const start = parseInputStart(text);
+          const at = start === null || firstFrame !== null ? null : firstFrameAt(start);
+          if (at !== null) {
+            firstFrame = at;
+            this.#log.debug(
+              `first frame captured at ${new Date(at).toISOString()}, ${at - this.spawnedAt} ms after ffmpeg started`,
+            );
+            options.onFirstFrame?.(at);
+          }
+          continue;
+        }
+        if (level === 'warning') {
+          this.#log.debug(`ffmpeg: ${text}`);
+          continue;
+        }
+        this.#log.warn(`ffmpeg: ${text}`);
+        stderrTail.push(text);
         if (stderrTail.length > 20) stderrTail.shift();
       }
     });
@@ -181,7 +216,8 @@ export class ScreenEncoder {
             this.#failed = error as Error;
           }
         }
-        if (stderrRest) stderrTail.push(stderrRest);
+        const rest = stderrRest ? classifyLogLine(stderrRest) : null;
+        if (rest && ['error', 'fatal', 'panic'].includes(rest.level)) stderrTail.push(rest.text);
         if (spawnError) stderrTail.push(`cannot run ffmpeg: ${(spawnError as Error).message}`);
         if (this.#failed) stderrTail.push(this.#failed.message);
         if (splitter.droppedBytes > 0) this.#log.debug(`dropped ${splitter.droppedBytes} trailing bytes (Cues/Tags)`);

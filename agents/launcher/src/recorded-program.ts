@@ -29,6 +29,11 @@ export class RecordedProgram {
     });
   }
 
+  /** The program's process id (undefined when it could not be started). */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
   get running(): boolean {
     return !this.#exited;
   }

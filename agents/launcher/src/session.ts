@@ -3,16 +3,18 @@
  * the recorded program, and the order in which they are stopped.
  */
 import { join } from 'node:path';
-import type { EndReason } from '../../../protocol/session.ts';
+import type { EndReason, Policy } from '../../../protocol/session.ts';
 import { PROTOCOL_VERSION } from '../../../protocol/version.ts';
 import { ActivityWatcher, canWatchActivity } from './activity.ts';
+import { ActivityLog, eventBatchUploader } from './activity-log.ts';
 import type { RecordingOptions } from './args.ts';
+import { type ActivityCapture, openActivityCapture } from './capture/capture.ts';
 import { ControlChannel } from './control.ts';
 import { ScreenEncoder } from './ffmpeg.ts';
 import type { Logger } from './log.ts';
 import { showDialog } from './notify.ts';
 import { RecordedProgram } from './recorded-program.ts';
-import { Spool } from './spool.ts';
+import { EventSpool, Spool } from './spool.ts';
 import { IngestToken } from './token.ts';
 import { PieceUploader } from './uploader.ts';
 import type { MediaPiece } from './webm-splitter.ts';
@@ -25,7 +27,7 @@ export const ExitCode = {
   terminatedByAdmin: 3,
   /** The server ended the session (inactivity, maximum length, ...). */
   endedByServer: 4,
-  /** Pieces could not be uploaded before the drain deadline; they are still in the spool. */
+  /** Pieces or activity batches could not be uploaded before the drain deadline; they are still in the spool. */
   piecesLeft: 5,
   /** ffmpeg failed, so the session could not be recorded. */
   recorderFailed: 6,
@@ -67,9 +69,21 @@ export async function runSession(run: SessionRun): Promise<number> {
     );
     return ExitCode.failed;
   }
+  const eventSpool = new EventSpool(spool.dir);
+  const leftoverBatches = eventSpool.list();
+  if (leftoverBatches.length > 0) {
+    log.error(
+      `${eventSpool.dir} still holds ${leftoverBatches.length} activity batch(es) of an earlier run of this ` +
+        `session (batch ${formatSeqs(leftoverBatches)}); move them away before recording this session again`,
+    );
+    return ExitCode.failed;
+  }
 
   const display = recording.source === 'x11' ? (recording.display ?? process.env.DISPLAY) : process.env.DISPLAY;
-  const reportsActivity = display !== undefined && canWatchActivity(recording.source);
+  // Connected before the hello, which says whether this launcher reports user input.
+  let capture: ActivityCapture | null = await openActivityCapture({ source: recording.source, display, log });
+  const watchIdle = display !== undefined && canWatchActivity(recording.source);
+  const reportsActivity = watchIdle || capture?.seesInput === true;
   const token = new IngestToken(run.token, run.expiresAt);
 
   let ending: Ending | null = null;
@@ -90,6 +104,10 @@ export async function runSession(run: SessionRun): Promise<number> {
   const captureStarted = new Promise<void>((resolve) => {
     markCaptureStarted = resolve;
   });
+  let markFirstFrame: (at: number) => void = () => {};
+  const firstFrame = new Promise<number>((resolve) => {
+    markFirstFrame = resolve;
+  });
 
   let control: ControlChannel | null = null;
   const uploader = new PieceUploader({
@@ -100,6 +118,16 @@ export async function runSession(run: SessionRun): Promise<number> {
     log,
     onTokenRejected: () => control?.renewNow(),
   });
+  const eventUploader = eventBatchUploader({
+    server: recording.server,
+    session: run.session,
+    token,
+    spool: eventSpool,
+    log,
+    onTokenRejected: () => control?.renewNow(),
+  });
+  const activityLog = new ActivityLog({ spool: eventSpool, upload: (batch) => eventUploader.add(batch), log });
+  let encoder: ScreenEncoder | null = null;
   const onPiece = (piece: MediaPiece) => {
     try {
       const spooled = spool.write(piece);
@@ -107,6 +135,11 @@ export async function runSession(run: SessionRun): Promise<number> {
       bytesRecorded += spooled.size;
       uploader.add(spooled);
       if (piece.seq === 0) markCaptureStarted();
+      if (piece.seq >= 1 && activityLog.origin === null && encoder) {
+        // ffmpeg did not say when its first frame was taken (an input that is not on a clock we know).
+        log[capture ? 'warn' : 'debug']('the first frame time is unknown; activity is timed from the start of ffmpeg');
+        activityLog.setOrigin(encoder.spawnedAt);
+      }
       log.debug(
         `piece ${piece.seq}: ${spooled.size} bytes, ${piece.startMs}-${piece.endMs} ms${piece.keyframe ? ', keyframe' : ''}`,
       );
@@ -115,8 +148,8 @@ export async function runSession(run: SessionRun): Promise<number> {
     }
   };
 
-  let resolveWelcome: (policyRecording: boolean) => void = () => {};
-  const firstWelcome = new Promise<boolean>((resolve) => {
+  let resolveWelcome: (policy: Policy) => void = () => {};
+  const firstWelcome = new Promise<Policy>((resolve) => {
     resolveWelcome = resolve;
   });
   control = new ControlChannel({
@@ -134,7 +167,7 @@ export async function runSession(run: SessionRun): Promise<number> {
     handlers: {
       welcome(message, first) {
         uploader.markStored(message.storedSeqs);
-        if (first) resolveWelcome(message.policy.recordingEnabled);
+        if (first) resolveWelcome(message.policy);
       },
       message(message) {
         log.info(`Message from administrator: ${message.text}`);
@@ -157,7 +190,6 @@ export async function runSession(run: SessionRun): Promise<number> {
     },
   });
 
-  let encoder: ScreenEncoder | null = null;
   let program: RecordedProgram | null = null;
   let activity: ActivityWatcher | null = null;
   let stopTimer: NodeJS.Timeout | null = null;
@@ -191,11 +223,15 @@ export async function runSession(run: SessionRun): Promise<number> {
   }
 
   if (!ending && welcomed !== null) {
-    if (welcomed) {
+    if (welcomed.recordingEnabled) {
       encoder = new ScreenEncoder({
         settings: { source: recording.source, display: recording.display, fps: recording.fps, codec: recording.codec },
         log,
         onPiece,
+        onFirstFrame: (at) => {
+          activityLog.setOrigin(at);
+          markFirstFrame(at);
+        },
       });
       void encoder.done.then((exit) => {
         if (!exit.unexpected) return;
@@ -209,15 +245,35 @@ export async function runSession(run: SessionRun): Promise<number> {
     }
     const seconds = recording.seconds;
     if (seconds !== undefined) {
-      // Count from the first captured frame (ffmpeg's header), so N seconds means N seconds of video.
-      void Promise.race([captureStarted, sleep(CAPTURE_START_TIMEOUT_MS)]).then(() => {
-        if (ending) return;
-        stopTimer = setTimeout(() => finish({ kind: 'local', why: `${seconds} s elapsed` }), seconds * 1000);
-      });
+      // Count from the first captured frame, so N seconds means N seconds of video: its capture time when
+      // ffmpeg tells it (x11grab; its header comes seconds later, after probing), else the header's arrival.
+      const now = () => Date.now();
+      void Promise.race([firstFrame, captureStarted.then(now), sleep(CAPTURE_START_TIMEOUT_MS).then(now)]).then(
+        (from) => {
+          if (ending) return;
+          const left = Math.max(0, from + seconds * 1000 - Date.now());
+          stopTimer = setTimeout(() => finish({ kind: 'local', why: `${seconds} s elapsed` }), left);
+        },
+      );
     }
-    if (reportsActivity && display) {
-      activity = new ActivityWatcher({ display, onActivity: () => control?.send({ type: 'activity' }) });
-      activity.start();
+    if (reportsActivity) {
+      activity = new ActivityWatcher({ display: display ?? '', onActivity: () => control?.send({ type: 'activity' }) });
+      if (watchIdle) activity.start();
+    }
+    if (capture) {
+      // Activity events are on the recording's clock, so without a recording only input is watched.
+      const events = welcomed.recordingEnabled;
+      try {
+        await capture.start({
+          sink: { event: (event) => activityLog.add(event), input: () => activity?.noteInput() },
+          events,
+          keystrokes: events && welcomed.keystrokesEnabled,
+        });
+      } catch (error) {
+        log.warn(`activity capture failed to start: ${(error as Error).message}`);
+        await capture.stop().catch(() => {});
+        capture = null;
+      }
     }
     if (recording.command.length > 0) {
       // Start the program once the capture runs, so nothing it shows goes unrecorded.
@@ -229,6 +285,7 @@ export async function runSession(run: SessionRun): Promise<number> {
             : process.env;
         const started = new RecordedProgram(recording.command, env);
         program = started;
+        if (started.pid !== undefined) capture?.programStarted(started.pid);
         void started.done.then((exit) => {
           if (exit.error)
             finish({ kind: 'program-failed', detail: `cannot run ${recording.command[0]}: ${exit.error.message}` });
@@ -245,11 +302,15 @@ export async function runSession(run: SessionRun): Promise<number> {
   activity?.stop();
   if (why.kind === 'local') log.debug(`ending: ${why.why}`);
   if (program?.running) await program.stop();
+  // After the program (its processes' ends are seen), before the encoder (events stay within the video).
+  await capture?.stop().catch((error: Error) => log.warn(`stopping the activity capture: ${error.message}`));
+  activityLog.close();
   if (encoder) await encoder.stop();
 
+  // Both before `end`: once the recording is sealed the server takes neither pieces nor activity.
   const deadline = Date.now() + recording.drainTimeoutMs;
   if (uploader.pending.length > 0) log.info(`uploading ${uploader.pending.length} remaining piece(s)...`);
-  await Promise.race([uploader.whenIdle(deadline), drainAborted]);
+  await Promise.race([Promise.all([uploader.whenIdle(deadline), eventUploader.whenIdle(deadline)]), drainAborted]);
 
   if (why.kind !== 'fatal') {
     const ready = control.ready || (await control.whenReady(Math.max(0, Math.min(deadline - Date.now(), 10_000))));
@@ -259,19 +320,30 @@ export async function runSession(run: SessionRun): Promise<number> {
   }
   await control.close();
   uploader.stop();
+  eventUploader.stop();
   for (const signal of signals) process.off(signal, onSignal);
 
   let code = exitCodeFor(why, log, terminateShown);
   const left = [...new Set([...uploader.pending, ...uploader.refused.keys()])].sort((a, b) => a - b);
+  const leftBatches = [...new Set([...eventUploader.pending, ...eventUploader.refused.keys()])].sort((a, b) => a - b);
   if (left.length > 0) {
     log.error(`pieces not stored on the server: seq ${formatSeqs(left)}; they are kept in ${spool.dir}`);
+  }
+  if (leftBatches.length > 0) {
+    log.error(
+      `activity batches not stored on the server: batch ${formatSeqs(leftBatches)}; they are kept in ${eventSpool.dir}`,
+    );
+  }
+  if (left.length > 0 || leftBatches.length > 0) {
     if (code === ExitCode.ok || code === ExitCode.endedByServer) code = ExitCode.piecesLeft;
   } else {
+    eventSpool.removeIfEmpty();
     spool.removeIfEmpty();
   }
   log.info(
     `session ${run.session} ended: ${lastSeq === null ? 0 : lastSeq + 1} piece(s), ` +
-      `${(bytesRecorded / 1024).toFixed(0)} KiB, ${uploader.stored} stored, ${uploader.retries} retried`,
+      `${(bytesRecorded / 1024).toFixed(0)} KiB, ${uploader.stored} stored, ${uploader.retries} retried; ` +
+      `${activityLog.events} activity event(s) in ${activityLog.batches} batch(es)`,
   );
   return code;
 }

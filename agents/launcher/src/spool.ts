@@ -1,6 +1,7 @@
 /**
  * On-disk spool: every piece is written here before it is uploaded and deleted only once the server has
- * acknowledged it, so a crash, a network outage or a refused piece never loses video.
+ * acknowledged it, so a crash, a network outage or a refused piece never loses video; activity batches
+ * likewise, in `events/`.
  * Layout: `<seq>.webm` (the bytes) and `<seq>.json` (metadata, written last: a piece exists once it has one).
  */
 import { createHash } from 'node:crypto';
@@ -76,6 +77,68 @@ export class Spool {
   /** Removes the directory if nothing is left in it. */
   removeIfEmpty(): boolean {
     if (readdirSync(this.dir).some((file) => !file.endsWith('.tmp'))) return false;
+    rmSync(this.dir, { recursive: true, force: true });
+    return true;
+  }
+}
+
+/** What the event spool keeps in memory about a batch. */
+export interface SpooledBatch {
+  batch: number;
+  events: number;
+  size: number;
+}
+
+/**
+ * Activity batches waiting for the server, in `<session spool>/events/<batch>.json`: the exact body to POST
+ * (a retry must send the same bytes, or the server sees a conflict). Created on the first batch.
+ */
+export class EventSpool {
+  readonly dir: string;
+
+  constructor(sessionDir: string) {
+    this.dir = join(sessionDir, 'events');
+  }
+
+  write(batch: number, body: string, events: number): SpooledBatch {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const file = join(this.dir, `${name(batch)}.json`);
+    writeFileSync(`${file}.tmp`, body, { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+    return { batch, events, size: Buffer.byteLength(body) };
+  }
+
+  read(batch: number): Buffer {
+    return readFileSync(join(this.dir, `${name(batch)}.json`));
+  }
+
+  remove(batch: number): void {
+    rmSync(join(this.dir, `${name(batch)}.json`), { force: true });
+  }
+
+  /** Batch numbers on disk, in order. */
+  list(): number[] {
+    let files: string[];
+    try {
+      files = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return files
+      .filter((file) => /^\d{10}\.json$/.test(file))
+      .map((file) => Number(file.slice(0, 10)))
+      .sort((a, b) => a - b);
+  }
+
+  /** Removes the directory if no batch is left in it. */
+  removeIfEmpty(): boolean {
+    let files: string[];
+    try {
+      files = readdirSync(this.dir);
+    } catch {
+      return true;
+    }
+    if (files.some((file) => !file.endsWith('.tmp'))) return false;
     rmSync(this.dir, { recursive: true, force: true });
     return true;
   }

@@ -1,6 +1,8 @@
 /**
- * Uploads spooled pieces (PUT /ingest/v1/sessions/{id}/pieces/{seq}): at most two at a time, lowest seq
- * first, retrying what the server may still take and keeping on disk what it will never take.
+ * Uploads what the launcher spooled — media pieces (PUT /ingest/v1/sessions/{id}/pieces/{seq}) and activity
+ * batches (POST .../events/{batch}) — with the same guarantees: at most two at a time, lowest number
+ * first, retrying what the server may still take (backoff, token renewal) and keeping on disk what it will
+ * never take. What differs per kind (the request, reading the reply) is an UploadKind.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -10,11 +12,36 @@ import type { Logger } from './log.ts';
 import type { Spool, SpooledPiece } from './spool.ts';
 import type { IngestToken } from './token.ts';
 
-export interface PieceUploaderOptions {
+/** What happened to one request. */
+export type Outcome =
+  | {
+      kind: 'stored';
+      duplicate: boolean /** Stored, but something in the reply deserves an error line. */;
+      problem?: string;
+    }
+  | { kind: 'retry'; reason: string; onlyThisSeq?: boolean }
+  | { kind: 'token'; reason: string }
+  | { kind: 'refused'; reason: string };
+
+/** One kind of spooled upload. Items are numbered (seq, batch); numbers are unique per kind. */
+export interface UploadKind<Item> {
+  /** For log lines: "piece", "event batch". */
+  noun: string;
+  number(item: Item): number;
+  /** Sends the item; rejects on network errors (they are retried). */
+  send(item: Item, token: string, agent: http.Agent): Promise<Outcome>;
+  /** The server has the item: delete it from the spool. */
+  forget(number: number): void;
+  /** Where refused items stay, for the error line. */
+  spoolDir: string;
+  /** For debug lines: "48213 bytes". */
+  describe(item: Item): string;
+}
+
+export interface UploaderOptions {
   server: string;
   session: string;
   token: IngestToken;
-  spool: Spool;
   log: Logger;
   /** The server refused the token: ask the control channel for a new one now. */
   onTokenRejected: () => void;
@@ -25,23 +52,21 @@ export interface PieceUploaderOptions {
   tokenWaitMs?: number;
 }
 
-/** What happened to one PUT. */
-type Outcome =
-  | { kind: 'stored'; duplicate: boolean }
-  | { kind: 'retry'; reason: string; onlyThisSeq?: boolean }
-  | { kind: 'token'; reason: string }
-  | { kind: 'refused'; reason: string };
+export interface PieceUploaderOptions extends UploaderOptions {
+  spool: Spool;
+}
 
-export class PieceUploader {
-  readonly #options: PieceUploaderOptions;
+export class SpooledUploader<Item> {
+  readonly #options: UploaderOptions;
+  readonly #kind: UploadKind<Item>;
   readonly #maxInFlight: number;
-  readonly #queued = new Map<number, SpooledPiece>();
+  readonly #queued = new Map<number, Item>();
   readonly #inFlight = new Set<number>();
-  /** Per-seq earliest retry time (409 upload_in_progress). */
+  /** Per-number earliest retry time (409 upload_in_progress). */
   readonly #notBefore = new Map<number, number>();
-  /** Pieces the server will never take, with the reason; they stay in the spool. */
+  /** Items the server will never take, with the reason; they stay in the spool. */
   readonly #refused = new Map<number, string>();
-  /** Pieces the server says it has while we were still sending them. */
+  /** Items the server says it has while we were still sending them. */
   readonly #storedElsewhere = new Set<number>();
   readonly #backoff: Backoff;
   readonly #idleWaiters = new Set<() => void>();
@@ -50,23 +75,25 @@ export class PieceUploader {
   #pausedUntil = 0;
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
-  /** Pieces acknowledged, for the summary. */
+  /** Items acknowledged, for the summary. */
   stored = 0;
-  /** PUTs that had to be retried, for the summary. */
+  /** Requests that had to be retried, for the summary. */
   retries = 0;
 
-  constructor(options: PieceUploaderOptions) {
+  constructor(options: UploaderOptions, kind: UploadKind<Item>) {
     this.#options = options;
+    this.#kind = kind;
     this.#maxInFlight = options.maxInFlight ?? 2;
     this.#backoff = new Backoff(options.backoff);
     const secure = options.server.startsWith('https:');
     this.#agent = secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
   }
 
-  /** Queues a spooled piece. */
-  add(piece: SpooledPiece): void {
-    if (this.#stopped || this.#refused.has(piece.seq)) return;
-    this.#queued.set(piece.seq, piece);
+  /** Queues a spooled item. */
+  add(item: Item): void {
+    const number = this.#kind.number(item);
+    if (this.#stopped || this.#refused.has(number)) return;
+    this.#queued.set(number, item);
     this.#pump();
   }
 
@@ -74,8 +101,8 @@ export class PieceUploader {
   markStored(seqs: readonly number[]): void {
     for (const seq of seqs) {
       if (this.#queued.delete(seq)) {
-        this.#options.spool.remove(seq);
-        this.#options.log.debug(`piece ${seq} is already stored`);
+        this.#kind.forget(seq);
+        this.#options.log.debug(`${this.#kind.noun} ${seq} is already stored`);
       } else if (this.#inFlight.has(seq)) {
         this.#storedElsewhere.add(seq);
       }
@@ -131,10 +158,10 @@ export class PieceUploader {
         earliest = Math.min(earliest, notBefore);
         continue;
       }
-      const piece = this.#queued.get(seq) as SpooledPiece;
+      const item = this.#queued.get(seq) as Item;
       this.#queued.delete(seq);
       this.#inFlight.add(seq);
-      void this.#upload(piece);
+      void this.#upload(seq, item);
     }
     if (earliest < Number.POSITIVE_INFINITY) this.#wakeAt(earliest);
   }
@@ -150,41 +177,43 @@ export class PieceUploader {
     );
   }
 
-  async #upload(piece: SpooledPiece): Promise<void> {
+  async #upload(seq: number, item: Item): Promise<void> {
     const token = this.#options.token.value;
     let outcome: Outcome;
     try {
-      outcome = await this.#put(piece, token);
+      outcome = await this.#kind.send(item, token, this.#agent);
     } catch (error) {
       outcome = { kind: 'retry', reason: (error as Error).message };
     }
-    this.#inFlight.delete(piece.seq);
-    const { log, spool } = this.#options;
+    this.#inFlight.delete(seq);
+    const { log } = this.#options;
+    const noun = this.#kind.noun;
     if (this.#stopped) return;
-    if (this.#storedElsewhere.delete(piece.seq) && outcome.kind !== 'stored') {
-      spool.remove(piece.seq);
+    if (this.#storedElsewhere.delete(seq) && outcome.kind !== 'stored') {
+      this.#kind.forget(seq);
     } else if (outcome.kind === 'stored') {
-      spool.remove(piece.seq);
-      this.#notBefore.delete(piece.seq);
+      this.#kind.forget(seq);
+      this.#notBefore.delete(seq);
       this.stored++;
       this.#backoff.reset();
-      log.debug(`piece ${piece.seq} stored (${piece.size} bytes${outcome.duplicate ? ', duplicate' : ''})`);
+      if (outcome.problem) log.error(`${noun} ${seq}: ${outcome.problem}`);
+      log.debug(`${noun} ${seq} stored (${this.#kind.describe(item)}${outcome.duplicate ? ', duplicate' : ''})`);
     } else if (outcome.kind === 'refused') {
-      this.#refused.set(piece.seq, outcome.reason);
-      log.error(`piece ${piece.seq} was refused and stays in ${spool.dir}: ${outcome.reason}`);
+      this.#refused.set(seq, outcome.reason);
+      log.error(`${noun} ${seq} was refused and stays in ${this.#kind.spoolDir}: ${outcome.reason}`);
     } else {
       this.retries++;
-      this.#queued.set(piece.seq, piece);
+      this.#queued.set(seq, item);
       const delay = this.#backoff.next();
       if (outcome.kind === 'token') {
-        log.debug(`piece ${piece.seq}: ${outcome.reason}; renewing the token`);
+        log.debug(`${noun} ${seq}: ${outcome.reason}; renewing the token`);
         this.#options.token.rejected(token);
         this.#options.onTokenRejected();
         this.#pauseFor(this.#options.token.waitForReplacement(token, this.#options.tokenWaitMs ?? 15_000), delay);
       } else if (outcome.onlyThisSeq) {
-        this.#notBefore.set(piece.seq, Date.now() + delay);
+        this.#notBefore.set(seq, Date.now() + delay);
       } else {
-        log.warn(`piece ${piece.seq} not stored (${outcome.reason}); retrying in ${(delay / 1000).toFixed(1)} s`);
+        log.warn(`${noun} ${seq} not stored (${outcome.reason}); retrying in ${(delay / 1000).toFixed(1)} s`);
         this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + delay);
       }
     }
@@ -205,35 +234,63 @@ export class PieceUploader {
   #settle(): void {
     for (const wake of [...this.#idleWaiters]) wake();
   }
+}
 
-  #put(piece: SpooledPiece, token: string): Promise<Outcome> {
-    const { server, session, spool } = this.#options;
-    const body = spool.read(piece.seq);
-    const url = new URL(`${server}/ingest/v1/sessions/${encodeURIComponent(session)}/pieces/${piece.seq}`);
-    const request = url.protocol === 'https:' ? https.request : http.request;
-    return new Promise((resolve, reject) => {
-      const req = request(url, {
-        method: 'PUT',
-        agent: this.#agent,
-        timeout: this.#options.requestTimeoutMs ?? 60_000,
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'video/webm',
-          'content-length': String(body.byteLength),
-          [IngestHeader.keyframe]: piece.keyframe ? '1' : '0',
-          [IngestHeader.startMs]: String(piece.startMs),
-          [IngestHeader.endMs]: String(piece.endMs),
-        },
-      });
-      req.on('timeout', () => req.destroy(new Error('request timed out')));
-      req.on('error', reject);
-      req.on('response', (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (part: Buffer) => parts.push(part));
-        res.on('error', reject);
-        res.on('end', () => resolve(interpret(piece, res.statusCode ?? 0, Buffer.concat(parts).toString('utf8'))));
-      });
-      req.end(body);
+/** The request timeout, shared by every kind. */
+export const REQUEST_TIMEOUT_MS = 60_000;
+
+/** One HTTP request; resolves with the status and the body as text. */
+export function send(
+  url: URL,
+  init: { method: string; headers: Record<string, string>; body: Buffer; agent: http.Agent; timeoutMs?: number },
+): Promise<{ status: number; text: string }> {
+  const request = url.protocol === 'https:' ? https.request : http.request;
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: init.method,
+      agent: init.agent,
+      timeout: init.timeoutMs ?? REQUEST_TIMEOUT_MS,
+      headers: { ...init.headers, 'content-length': String(init.body.byteLength) },
+    });
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (part: Buffer) => parts.push(part));
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
+    });
+    req.end(init.body);
+  });
+}
+
+/** Media pieces, spooled by Spool. */
+export class PieceUploader extends SpooledUploader<SpooledPiece> {
+  constructor(options: PieceUploaderOptions) {
+    const { server, session, spool } = options;
+    super(options, {
+      noun: 'piece',
+      number: (piece) => piece.seq,
+      forget: (seq) => spool.remove(seq),
+      spoolDir: spool.dir,
+      describe: (piece) => `${piece.size} bytes`,
+      async send(piece, token, agent) {
+        const url = new URL(`${server}/ingest/v1/sessions/${encodeURIComponent(session)}/pieces/${piece.seq}`);
+        const { status, text } = await send(url, {
+          method: 'PUT',
+          agent,
+          timeoutMs: options.requestTimeoutMs,
+          body: spool.read(piece.seq),
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'video/webm',
+            [IngestHeader.keyframe]: piece.keyframe ? '1' : '0',
+            [IngestHeader.startMs]: String(piece.startMs),
+            [IngestHeader.endMs]: String(piece.endMs),
+          },
+        });
+        return interpret(piece, status, text);
+      },
     });
   }
 }
@@ -262,7 +319,7 @@ export function interpret(piece: SpooledPiece, status: number, text: string): Ou
   return { kind: 'refused', reason: `HTTP ${status} ${described}` };
 }
 
-function safeJson(text: string): unknown {
+export function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

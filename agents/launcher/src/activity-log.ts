@@ -1,0 +1,203 @@
+/**
+ * The session's activity log: takes captured events (wall-clock stamped), moves them onto the session clock
+ * once the first frame's time is known, checks them against protocol/activity.ts, and cuts them into
+ * numbered batches that are spooled and then uploaded (POST /ingest/v1/sessions/{id}/events/{batch}).
+ */
+import { ActivityAck, ActivityEvent, MAX_BATCH_BYTES, MAX_BATCH_EVENTS } from '../../../protocol/activity.ts';
+import { ErrorBody } from '../../../protocol/ingest.ts';
+import type { CapturedEvent } from './capture/capture.ts';
+import { sessionMs } from './clock.ts';
+import type { Logger } from './log.ts';
+import type { EventSpool, SpooledBatch } from './spool.ts';
+import { type Outcome, SpooledUploader, safeJson, send, type UploaderOptions } from './uploader.ts';
+
+/** A batch is cut this long after its first event at the latest... */
+export const BATCH_EVERY_MS = 2_000;
+/** ...or as soon as it holds this many events. */
+export const BATCH_AT_EVENTS = 200;
+/** Events held while the session clock's origin is unknown; beyond this the oldest are dropped. */
+const MAX_EARLY_EVENTS = 10_000;
+/** Room left in a batch body for the envelope. */
+const BODY_MARGIN = 1024;
+
+/** The event with its times moved from epoch ms onto the session clock. */
+export function toSessionClock(event: CapturedEvent, origin: number): CapturedEvent {
+  const atMs = sessionMs(event.atMs, origin);
+  switch (event.type) {
+    case 'keys':
+    case 'ssh.input':
+      return { ...event, atMs, endMs: Math.max(atMs, sessionMs(event.endMs, origin)) };
+    case 'process.stop':
+      return event.startedAtMs === undefined
+        ? { ...event, atMs }
+        : { ...event, atMs, startedAtMs: sessionMs(event.startedAtMs, origin) };
+    default:
+      return { ...event, atMs };
+  }
+}
+
+export interface ActivityLogOptions {
+  spool: EventSpool;
+  /** Hands a spooled batch to the uploader. */
+  upload: (batch: SpooledBatch) => void;
+  log: Logger;
+  everyMs?: number;
+  atEvents?: number;
+  maxEvents?: number;
+  maxBytes?: number;
+}
+
+export class ActivityLog {
+  readonly #options: ActivityLogOptions;
+  #origin: number | null = null;
+  #early: CapturedEvent[] = [];
+  #pending: string[] = [];
+  #pendingBytes = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #nextBatch = 0;
+  #closed = false;
+  /** Events put into batches, for the summary. */
+  events = 0;
+
+  constructor(options: ActivityLogOptions) {
+    this.#options = options;
+  }
+
+  /** Batches cut so far. */
+  get batches(): number {
+    return this.#nextBatch;
+  }
+
+  get origin(): number | null {
+    return this.#origin;
+  }
+
+  /** The first frame was captured at `epochMs`: the session clock starts, held events go out. */
+  setOrigin(epochMs: number): void {
+    if (this.#origin !== null) return;
+    this.#origin = epochMs;
+    const early = this.#early;
+    this.#early = [];
+    for (const event of early) this.add(event);
+  }
+
+  add(event: CapturedEvent): void {
+    if (this.#closed) return;
+    if (this.#origin === null) {
+      if (this.#early.length >= MAX_EARLY_EVENTS) this.#early.shift();
+      this.#early.push(event);
+      return;
+    }
+    const parsed = ActivityEvent.safeParse(toSessionClock(event, this.#origin));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      this.#options.log.error(
+        `dropping an invalid ${event.type} event (${issue?.path.join('.')}: ${issue?.message ?? 'invalid'})`,
+      );
+      return;
+    }
+    const json = JSON.stringify(parsed.data);
+    const bytes = Buffer.byteLength(json) + 1;
+    const maxBytes = (this.#options.maxBytes ?? MAX_BATCH_BYTES) - BODY_MARGIN;
+    if (this.#pendingBytes + bytes > maxBytes) this.flush();
+    this.#pending.push(json);
+    this.#pendingBytes += bytes;
+    const atEvents = Math.min(this.#options.atEvents ?? BATCH_AT_EVENTS, this.#options.maxEvents ?? MAX_BATCH_EVENTS);
+    if (this.#pending.length >= atEvents) this.flush();
+    else if (!this.#timer) {
+      this.#timer = setTimeout(() => this.flush(), this.#options.everyMs ?? BATCH_EVERY_MS);
+      this.#timer.unref();
+    }
+  }
+
+  /** Cuts what is pending into a batch, spools it and hands it to the uploader. */
+  flush(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#pending.length === 0) return;
+    const events = this.#pending;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    const batch = this.#nextBatch++;
+    const body = `{"events":[${events.join(',')}]}`;
+    try {
+      const spooled = this.#options.spool.write(batch, body, events.length);
+      this.events += events.length;
+      this.#options.log.debug(`event batch ${batch}: ${events.length} event(s), ${spooled.size} bytes`);
+      this.#options.upload(spooled);
+    } catch (error) {
+      this.#options.log.error(
+        `cannot write event batch ${batch} to ${this.#options.spool.dir}: ${(error as Error).message}; ` +
+          `${events.length} event(s) lost`,
+      );
+    }
+  }
+
+  /** Cuts the last batch; later events are ignored. Events still waiting for the clock's origin are dropped. */
+  close(): void {
+    this.flush();
+    this.#closed = true;
+    if (this.#early.length > 0) {
+      this.#options.log.warn(`${this.#early.length} activity event(s) dropped: the recording never started`);
+      this.#early = [];
+    }
+  }
+}
+
+/** Maps a batch POST's reply to what to do next (docs/launcher.md, "Activity upload"). */
+export function interpretBatchReply(batch: SpooledBatch, status: number, text: string): Outcome {
+  const json = safeJson(text);
+  if (status === 200 || status === 201) {
+    const ack = ActivityAck.safeParse(json);
+    if (!ack.success) return { kind: 'retry', reason: `unreadable acknowledgement (HTTP ${status})` };
+    if (ack.data.batch !== batch.batch) return { kind: 'refused', reason: `acknowledged as batch ${ack.data.batch}` };
+    const { rejected } = ack.data;
+    if (rejected.length === 0) return { kind: 'stored', duplicate: ack.data.duplicate };
+    const list = rejected.map((r) => `#${r.index}: ${r.reason}`).join('; ');
+    return {
+      kind: 'stored',
+      duplicate: ack.data.duplicate,
+      problem: `the server rejected ${rejected.length} of ${batch.events} event(s): ${list}`,
+    };
+  }
+  const error = ErrorBody.safeParse(json);
+  const code = error.success ? error.data.error.code : '';
+  const described = error.success ? `${code}: ${error.data.error.message}` : `HTTP ${status}`;
+  if (status === 409 && code === 'upload_in_progress') return { kind: 'retry', reason: described, onlyThisSeq: true };
+  if (status === 401) return { kind: 'token', reason: described };
+  if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', reason: described };
+  // batch_conflict, recording_sealed, 400/413/422 and anything else: retrying cannot help.
+  return { kind: 'refused', reason: `HTTP ${status} ${described}` };
+}
+
+/** Uploads spooled activity batches with the media uploader's guarantees. */
+export function eventBatchUploader(options: UploaderOptions & { spool: EventSpool }): SpooledUploader<SpooledBatch> {
+  const { server, session, spool } = options;
+  return new SpooledUploader<SpooledBatch>(options, {
+    noun: 'event batch',
+    number: (batch) => batch.batch,
+    forget: (batch) => spool.remove(batch),
+    spoolDir: spool.dir,
+    describe: (batch) => `${batch.events} event(s)`,
+    async send(batch, token, agent) {
+      const url = new URL(`${server}/ingest/v1/sessions/${encodeURIComponent(session)}/events/${batch.batch}`);
+      const body = spool.read(batch.batch);
+      const { status, text } = await send(url, {
+        method: 'POST',
+        agent,
+        timeoutMs: options.requestTimeoutMs,
+        body,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      });
+      const outcome = interpretBatchReply(batch, status, text);
+      if (outcome.kind === 'stored' && outcome.problem) {
+        // Name the refused events' types so the error line says what was lost.
+        const events = (safeJson(body.toString('utf8')) as { events?: { type?: string }[] } | undefined)?.events;
+        const ack = ActivityAck.safeParse(safeJson(text));
+        const types = ack.success ? ack.data.rejected.map((r) => events?.[r.index]?.type ?? '?') : [];
+        outcome.problem += ` (types: ${types.join(', ')})`;
+      }
+      return outcome;
+    },
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * The activity capture layer: what every platform's capture reports, and how the session drives it.
+ * A capture stamps its events with the wall clock (epoch ms, `Date.now()`); the ActivityLog moves them
+ * onto the session clock once it knows when the recording's first frame was taken.
+ */
+import type { ActivityEvent } from '../../../../protocol/activity.ts';
+import type { Logger } from '../log.ts';
+import { X11ActivityCapture } from './x11-capture.ts';
+
+/** An activity event whose times (atMs, endMs, startedAtMs) are still epoch ms. */
+export type CapturedEvent = ActivityEvent;
+export type CapturedKeys = Extract<CapturedEvent, { type: 'keys' }>;
+
+export interface CaptureSink {
+  /** An event for the session's activity log. */
+  event(event: CapturedEvent): void;
+  /** The user pressed a key, clicked or moved the pointer (feeds the control socket's `activity`). */
+  input(): void;
+}
+
+export interface CaptureStart {
+  sink: CaptureSink;
+  /** Record events (off when the policy turns recording off: then only `input` is reported). */
+  events: boolean;
+  /** Record keystrokes (the policy's `keystrokesEnabled`). */
+  keystrokes: boolean;
+}
+
+/**
+ * One platform's capture. Opened before the control socket says hello (so `reportsActivity` is known),
+ * started once the policy is known, stopped when the session ends.
+ */
+export interface ActivityCapture {
+  /** Whether it sees user input (then the session reports `activity` from it). */
+  readonly seesInput: boolean;
+  start(options: CaptureStart): Promise<void>;
+  /** The recorded program runs as `pid`: its descendants are reported whoever they run as. */
+  programStarted(pid: number): void;
+  /** Stops; first reports what it still holds (the open keystroke run, processes that ended). */
+  stop(): Promise<void>;
+}
+
+export interface OpenCapture {
+  /** The recording's source: only a captured X display has a capture today. */
+  source: string;
+  /** The X display being recorded. */
+  display: string | undefined;
+  log: Logger;
+  platform?: NodeJS.Platform;
+}
+
+/**
+ * The capture for this platform and source, connected; null when there is none (Windows and macOS: see
+ * docs/launcher.md, "Activity capture") or when the display cannot be used (the reason is logged).
+ */
+export async function openActivityCapture(options: OpenCapture): Promise<ActivityCapture | null> {
+  const platform = options.platform ?? process.platform;
+  if (platform === 'win32' || platform === 'darwin') return null;
+  if (options.source !== 'x11' || !options.display) return null;
+  try {
+    return await X11ActivityCapture.open(options.display, options.log);
+  } catch (error) {
+    options.log.warn(`no activity capture on ${options.display}: ${(error as Error).message}`);
+    return null;
+  }
+}

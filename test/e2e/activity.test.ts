@@ -1,0 +1,136 @@
+/**
+ * Activity end to end: the real launcher captures keystrokes, processes and focus changes on the e2e X
+ * display, uploads them in batches to the real server, and the API lists and searches them on the
+ * session clock, with a password prompt's keystrokes redacted.
+ */
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { api, display, kill, onDisplay, runLauncher, session, waitUntil } from './helpers.ts';
+
+const RECORD_SECONDS = 14;
+const marker = `mark${Date.now().toString(36)}`;
+const TITLE = `witness-activity-${marker}`;
+const PROMPT_TITLE = `[sudo] password for ${marker}`;
+const SECRET = `secret-${marker}`;
+
+interface ApiEvent {
+  id: number;
+  type: string;
+  offsetMs: number;
+  endMs: number | null;
+  text: string | null;
+  app: string | null;
+  title: string | null;
+  name: string | null;
+  path: string | null;
+  user: string | null;
+  pid: number | null;
+  redacted: boolean;
+}
+
+interface SearchResult {
+  sessions: Array<{ id: string; matches?: Array<{ type: string; offsetMs: number; snippet: string }> }>;
+}
+
+const env = { ...process.env, DISPLAY: display };
+const xdotool = (args: string[], input?: string) => execFileSync('xdotool', args, { env, input, encoding: 'utf8' });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function json<T>(path: string): Promise<T> {
+  const res = await api(path);
+  expect(res.status, `${path}: ${await res.clone().text()}`).toBe(200);
+  return (await res.json()) as T;
+}
+
+describe('activity capture end to end', () => {
+  const windows: ChildProcess[] = [];
+  afterAll(() => {
+    for (const child of windows) kill(child);
+  });
+
+  it('records keys, processes and windows that the API lists and searches on the session clock', async () => {
+    windows.push(onDisplay('xterm', ['-T', TITLE, '-geometry', '80x20+0+0', '-e', 'bash', '--norc', '--noprofile']));
+    xdotool(['search', '--sync', '--onlyvisible', '--name', `^${TITLE}$`]);
+
+    const launcher = runLauncher([
+      '--user',
+      'e2e-activity',
+      '--target',
+      'xvfb-activity',
+      '--source',
+      'x11',
+      '--seconds',
+      String(RECORD_SECONDS),
+      '--verbose',
+    ]);
+    const sessionId = await launcher.sessionId;
+    await waitUntil('the first frame', async () => /first frame captured at/.test(launcher.output()), 30_000);
+
+    xdotool(['search', '--onlyvisible', '--name', `^${TITLE}$`, 'windowfocus', '--sync']);
+    xdotool(['type', '--delay', '40', `echo hello-witness ${marker}\n`]);
+    xdotool(['type', '--delay', '40', 'sleep 2\n']);
+    await sleep(3_000);
+    windows.push(onDisplay('xterm', ['-T', PROMPT_TITLE, '-geometry', '80x20+100+100', '-e', 'cat']));
+    xdotool(['search', '--sync', '--onlyvisible', '--name', `password for ${marker}`, 'windowfocus', '--sync']);
+    xdotool(['type', '--delay', '40', '--file', '-'], `${SECRET}\n`);
+
+    const { code, stderr } = await launcher.exit;
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/activity event\(s\) in [1-9]\d* batch\(es\)/);
+    expect(stderr).not.toMatch(/rejected|activity batches not stored/);
+
+    const sealed = await waitUntil('the recording to be sealed', async () => {
+      const view = await session(sessionId);
+      return view.recording.status === 'ready' ? view : null;
+    });
+    const duration = sealed.recording.mediaDurationMs ?? 0;
+    expect(duration).toBeGreaterThan(5_000);
+
+    const { events } = await json<{ events: ApiEvent[] }>(`/sessions/${sessionId}/activity?limit=5000`);
+    const offsets = events.map((e) => e.offsetMs);
+    expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    for (const event of events) {
+      expect(event.offsetMs, JSON.stringify(event)).toBeGreaterThanOrEqual(0);
+      expect(event.offsetMs, JSON.stringify(event)).toBeLessThanOrEqual(duration + 1_000);
+    }
+
+    const typed = events.find((e) => e.type === 'keys' && e.text?.includes(`echo hello-witness ${marker}<Enter>`));
+    expect(typed, JSON.stringify(events.filter((e) => e.type === 'keys'))).toMatchObject({
+      title: TITLE,
+      app: 'XTerm',
+      redacted: false,
+    });
+    expect(typed?.endMs ?? 0).toBeGreaterThan(typed?.offsetMs ?? 0);
+
+    const redacted = events.find((e) => e.type === 'keys' && e.title === PROMPT_TITLE);
+    expect(redacted).toMatchObject({ text: '<redacted>', redacted: true });
+    expect(JSON.stringify(events)).not.toContain(SECRET);
+
+    const start = events.find((e) => e.type === 'process.start' && e.name === 'sleep' && e.text === 'sleep 2');
+    expect(start).toMatchObject({ path: '/usr/bin/sleep' });
+    const stop = events.find((e) => e.type === 'process.stop' && e.pid === start?.pid);
+    expect(stop).toMatchObject({ name: 'sleep', path: '/usr/bin/sleep' });
+    expect((stop?.offsetMs ?? 0) - (start?.offsetMs ?? 0)).toBeGreaterThan(1_500);
+
+    const focus = events.filter((e) => e.type === 'window.focus');
+    expect(focus.find((e) => e.title === TITLE)).toMatchObject({ app: 'XTerm' });
+    expect(focus.find((e) => e.title === PROMPT_TITLE)).toMatchObject({ app: 'XTerm' });
+
+    // Filtered within the session: the typed text, and only keys.
+    const query = encodeURIComponent(`hello-witness ${marker}`);
+    const found = await json<{ events: ApiEvent[] }>(`/sessions/${sessionId}/activity?q=${query}&type=keys`);
+    expect(found.events.map((e) => e.id)).toEqual([typed?.id]);
+
+    // Across sessions: keystrokes, processes and windows each find this session, at the event's moment.
+    const search = (q: string, within: string) =>
+      json<SearchResult>(`/sessions?q=${encodeURIComponent(q)}&in=${within}`);
+    const byKeys = await search(`hello-witness ${marker}`, 'keystrokes');
+    const hit = byKeys.sessions.find((s) => s.id === sessionId);
+    expect(hit?.matches?.[0]).toMatchObject({ type: 'keys', offsetMs: typed?.offsetMs });
+    expect(hit?.matches?.[0]?.snippet).toContain(marker);
+    expect((await search('/usr/bin/sleep', 'processes')).sessions.map((s) => s.id)).toContain(sessionId);
+    expect((await search(TITLE, 'windows')).sessions.map((s) => s.id)).toContain(sessionId);
+    // The password was never stored, so it is found nowhere.
+    expect((await search(SECRET, 'keystrokes,processes,windows')).sessions).toEqual([]);
+  });
+});

@@ -1,0 +1,200 @@
+/** The /proc process watcher against a fake /proc directory. */
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CapturedEvent } from '../../agents/launcher/src/capture/capture.ts';
+import {
+  formatCommandLine,
+  parseStat,
+  parseUid,
+  ProcessWatcher,
+  userNames,
+} from '../../agents/launcher/src/capture/processes.ts';
+
+const ALICE = 1000;
+const LAUNCHER = 500;
+
+interface FakeProcess {
+  comm: string;
+  ppid: number;
+  /** Seconds after boot. */
+  startS: number;
+  uid?: number;
+  argv?: string[];
+  exe?: string;
+  state?: string;
+}
+
+describe('process watcher', () => {
+  let proc: string;
+  let now: number;
+  let events: CapturedEvent[];
+  let watcher: ProcessWatcher;
+
+  const put = (pid: number, p: FakeProcess) => {
+    const dir = join(proc, String(pid));
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    const middle = Array(17).fill('0').join(' ');
+    writeFileSync(
+      join(dir, 'stat'),
+      `${pid} (${p.comm}) ${p.state ?? 'S'} ${p.ppid} ${middle} ${p.startS * 100} 0 0\n`,
+    );
+    const uid = p.uid ?? ALICE;
+    writeFileSync(join(dir, 'status'), `Name:\t${p.comm}\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\n`);
+    writeFileSync(join(dir, 'cmdline'), p.argv ? `${p.argv.join('\0')}\0` : '');
+    if (p.exe) symlinkSync(p.exe, join(dir, 'exe'));
+  };
+  const gone = (pid: number) => rmSync(join(proc, String(pid)), { recursive: true, force: true });
+  /** Boot was 1000 s before `now`. */
+  const uptime = () => writeFileSync(join(proc, 'uptime'), `${(now - BOOT) / 1000} 12345.67\n`);
+  const BOOT = 1_700_000_000_000;
+
+  beforeEach(() => {
+    proc = mkdtempSync(join(tmpdir(), 'witness-proc-'));
+    now = BOOT + 1_000_000;
+    uptime();
+    events = [];
+    put(1, { comm: 'systemd', ppid: 0, startS: 0, uid: 0, argv: ['/sbin/init'], exe: '/usr/lib/systemd/systemd' });
+    put(2, { comm: 'kthreadd', ppid: 0, startS: 0, uid: 0 });
+    put(100, { comm: 'bash', ppid: 1, startS: 10, argv: ['-bash'], exe: '/usr/bin/bash' });
+    put(LAUNCHER, { comm: 'node', ppid: 100, startS: 900, argv: ['node', 'witness-launcher'], exe: '/usr/bin/node' });
+    watcher = new ProcessWatcher({
+      emit: (event) => events.push(event),
+      uid: ALICE,
+      launcherPid: LAUNCHER,
+      procRoot: proc,
+      now: () => now,
+      userName: userNames('root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/bash\n'),
+    });
+    watcher.poll(true);
+  });
+  afterEach(() => rmSync(proc, { recursive: true, force: true }));
+
+  const tick = (ms = 500) => {
+    now += ms;
+    uptime();
+    watcher.poll();
+  };
+
+  it('reports processes started after the baseline, with path, command line, user and start time', () => {
+    expect(events).toEqual([]);
+    put(200, {
+      comm: 'sleep',
+      ppid: 100,
+      startS: 1000.25,
+      argv: ['sleep', '2'],
+      exe: '/usr/bin/sleep',
+    });
+    put(201, { comm: 'psql', ppid: 100, startS: 1000.3, argv: ['psql', '-c', "select 'x'"], exe: '/usr/bin/psql' });
+    tick();
+    expect(events).toEqual([
+      {
+        type: 'process.start',
+        atMs: BOOT + 1_000_250,
+        pid: 200,
+        ppid: 100,
+        name: 'sleep',
+        path: '/usr/bin/sleep',
+        commandLine: 'sleep 2',
+        user: 'alice',
+      },
+      {
+        type: 'process.start',
+        atMs: BOOT + 1_000_300,
+        pid: 201,
+        ppid: 100,
+        name: 'psql',
+        path: '/usr/bin/psql',
+        commandLine: `psql -c 'select '\\''x'\\'''`,
+        user: 'alice',
+      },
+    ]);
+    events.length = 0;
+    tick();
+    expect(events).toEqual([]); // still running: nothing new
+    gone(200);
+    tick();
+    expect(events).toEqual([
+      {
+        type: 'process.stop',
+        atMs: now,
+        pid: 200,
+        name: 'sleep',
+        path: '/usr/bin/sleep',
+        user: 'alice',
+        startedAtMs: BOOT + 1_000_250,
+      },
+    ]);
+  });
+
+  it("leaves out other users' processes, kernel threads, zombies and the launcher's helpers", () => {
+    put(300, { comm: 'cron', ppid: 1, startS: 1000.1, uid: 0, argv: ['cron'], exe: '/usr/sbin/cron' });
+    put(301, { comm: 'kworker/0:1', ppid: 2, startS: 1000.1, uid: ALICE });
+    put(302, { comm: 'defunct', ppid: 100, startS: 1000.1, state: 'Z' });
+    put(303, { comm: 'ffmpeg', ppid: LAUNCHER, startS: 1000.1, argv: ['ffmpeg'], exe: '/usr/bin/ffmpeg' });
+    put(304, { comm: 'sh', ppid: 303, startS: 1000.2, argv: ['sh'], exe: '/usr/bin/sh' }); // a helper's child
+    tick();
+    expect(events).toEqual([]);
+  });
+
+  it("reports the recorded program's descendants whoever they run as", () => {
+    put(400, { comm: 'ssh', ppid: LAUNCHER, startS: 1000.1, argv: ['ssh', 'db-1'], exe: '/usr/bin/ssh' });
+    watcher.programStarted(400);
+    put(401, { comm: 'sudo', ppid: 400, startS: 1000.2, uid: 0, argv: ['sudo', '-i'], exe: '/usr/bin/sudo' });
+    put(402, { comm: 'bash', ppid: 401, startS: 1000.3, uid: 0, argv: ['-bash'], exe: '/usr/bin/bash' });
+    tick();
+    expect(events.map((e) => [e.type, 'pid' in e ? e.pid : 0, 'user' in e ? e.user : ''])).toEqual([
+      ['process.start', 400, 'alice'],
+      ['process.start', 401, 'root'],
+      ['process.start', 402, 'root'],
+    ]);
+  });
+
+  it('sees a reused pid and an exec as a stop and a start', () => {
+    put(501, { comm: 'bash', ppid: 100, startS: 1000.1, argv: ['bash'], exe: '/usr/bin/bash' });
+    tick();
+    // The forked shell exec'd sleep: same process, another program.
+    unlinkSync(join(proc, '501', 'exe'));
+    symlinkSync('/usr/bin/sleep', join(proc, '501', 'exe'));
+    tick();
+    // It ended and its pid went to a new process before the next poll.
+    put(501, { comm: 'vim', ppid: 100, startS: 1001.2, argv: ['vim'], exe: '/usr/bin/vim' });
+    tick();
+    expect(events.map((e) => [e.type, 'pid' in e ? e.pid : 0, 'path' in e ? e.path : ''])).toEqual([
+      ['process.start', 501, '/usr/bin/bash'],
+      ['process.stop', 501, '/usr/bin/bash'],
+      ['process.start', 501, '/usr/bin/sleep'],
+      ['process.stop', 501, '/usr/bin/sleep'],
+      ['process.start', 501, '/usr/bin/vim'],
+    ]);
+  });
+
+  it('reports what ended with the session on stop', () => {
+    put(600, { comm: 'top', ppid: 100, startS: 1000.1, argv: ['top'], exe: '/usr/bin/top' });
+    tick();
+    gone(600);
+    watcher.stop();
+    expect(events.map((e) => e.type)).toEqual(['process.start', 'process.stop']);
+  });
+});
+
+describe('/proc parsing', () => {
+  it('reads stat lines whose names hold spaces and parentheses', () => {
+    const middle = Array(17).fill('0').join(' ');
+    expect(parseStat(`42 (a) (b c)) R 7 ${middle} 12345 0`)).toEqual({
+      comm: 'a) (b c)',
+      state: 'R',
+      ppid: 7,
+      startTicks: 12345,
+    });
+    expect(parseStat('garbage')).toBeNull();
+  });
+
+  it('reads the real uid and formats command lines', () => {
+    expect(parseUid('Name:\tx\nUid:\t1000\t0\t0\t0\n')).toBe(1000);
+    expect(parseUid('Name:\tx\n')).toBeNull();
+    expect(formatCommandLine(['ls', '-l', '/tmp/a b', ''])).toBe(`ls -l '/tmp/a b' ''`);
+  });
+});
