@@ -207,6 +207,24 @@ describe('activity search', () => {
     expect(await search(`q=${tag}&user=somebody-else`)).toEqual([]);
   });
 
+  it('finds every session with a common word, newest match first, up to the page size', async () => {
+    const word = `common${crypto.randomUUID().slice(0, 6)}`;
+    const launched: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const s = await active();
+      launched.push(s.sessionId);
+      // Many matches in each session: a session must not crowd out the others.
+      await postBatch(s, 0, events(...Array.from({ length: 40 }, (_, k) => typed(k * 10, `${word} status ${k}`))));
+    }
+    const page = (await (await api(`/sessions?q=${word}&limit=10`)).json()) as {
+      sessions: Array<{ id: string; matches: unknown[] }>;
+    };
+    expect(page.sessions.map((x) => x.id)).toEqual(launched.slice(2).reverse());
+    expect(page.sessions.every((x) => x.matches.length === 5)).toBe(true);
+    const all = (await (await api(`/sessions?q=${word}&limit=50`)).json()) as { sessions: unknown[] };
+    expect(all.sessions).toHaveLength(12);
+  });
+
   it('treats search text as text, not query syntax', async () => {
     for (const q of ['" OR *', 'NEAR(a b)', 'a AND', '-x', '^', '(((']) {
       const res = await api(`/sessions?q=${encodeURIComponent(q)}`);

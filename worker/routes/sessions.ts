@@ -6,7 +6,7 @@ import { recordingKey } from '../../protocol/ingest.ts';
 import { SEARCH_IN } from '../../protocol/activity.ts';
 import { SessionStatus } from '../../protocol/session.ts';
 import { activityPartitions } from '../activity/partitions.ts';
-import { type ActivityMatch, searchSessions } from '../activity/search.ts';
+import { searchSessions } from '../activity/search.ts';
 import { sessions } from '../../schema/index.ts';
 import { audit } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
@@ -19,6 +19,7 @@ import { validate } from '../validate.ts';
 import { requireUpgrade, SessionIdParam } from './params.ts';
 import type { LiveState } from '../../durable/session-do.ts';
 
+type SearchIn = keyof typeof SEARCH_IN;
 const SearchIn = z.enum(Object.keys(SEARCH_IN) as [keyof typeof SEARCH_IN, ...Array<keyof typeof SEARCH_IN>]);
 
 const ListQuery = z.strictObject({
@@ -96,6 +97,60 @@ async function requireSession(env: Env, id: string): Promise<SessionRow> {
   return row;
 }
 
+/**
+ * Sessions whose activity matches `text`, newest match first, each with its matches. The other filters
+ * (`where`) apply too. One page: the newest `limit` matching sessions.
+ */
+async function searchPage(
+  env: Env,
+  text: string,
+  within: SearchIn[] | undefined,
+  where: SQL[],
+  limit: number,
+  from: string | undefined,
+  to: string | undefined,
+) {
+  const db = database(env.DB);
+  const accept = async (ids: string[]) => {
+    const kept = new Set<string>();
+    for (let i = 0; i < ids.length; i += 90) {
+      const rows = await db
+        .select({ id: sessions.id })
+        .from(sessions)
+        .where(and(inArray(sessions.id, ids.slice(i, i + 90)), ...where))
+        .all();
+      for (const row of rows) kept.add(row.id);
+    }
+    return kept;
+  };
+  const matches = await searchSessions(
+    activityPartitions(env).covering(from ? Date.parse(from) : null, to ? Date.parse(to) : null),
+    text,
+    within ?? (Object.keys(SEARCH_IN) as SearchIn[]),
+    { perSession: 5, maxSessions: limit, accept },
+  );
+  const ids = [...matches.keys()];
+  const rows = new Map<string, SessionRow>();
+  for (let i = 0; i < ids.length; i += 90) {
+    for (const row of await db
+      .select()
+      .from(sessions)
+      .where(inArray(sessions.id, ids.slice(i, i + 90)))
+      .all()) {
+      rows.set(row.id, row);
+    }
+  }
+  return {
+    sessions: ids.flatMap((id) => {
+      const row = rows.get(id);
+      if (!row) return [];
+      const found = (matches.get(id) ?? []).map(({ type, offsetMs, snippet }) => ({ type, offsetMs, snippet }));
+      return [{ ...sessionView(row), matches: found }];
+    }),
+    nextCursor: null,
+  };
+}
+
 export const sessionRoutes = new Hono<ApiEnv>()
   .get('/', requirePermission('sessions:monitor'), validate('query', ListQuery), async (c) => {
     const q = c.req.valid('query');
@@ -105,19 +160,7 @@ export const sessionRoutes = new Hono<ApiEnv>()
     if (q.target) where.push(eq(sessions.target, q.target));
     if (q.from) where.push(gte(sessions.createdAt, Date.parse(q.from)));
     if (q.to) where.push(lte(sessions.createdAt, Date.parse(q.to)));
-    let matches: Map<string, ActivityMatch[]> | null = null;
-    if (q.q) {
-      const from = q.from ? Date.parse(q.from) : null;
-      const to = q.to ? Date.parse(q.to) : null;
-      matches = await searchSessions(
-        activityPartitions(c.env).covering(from, to),
-        q.q,
-        q.in ?? (Object.keys(SEARCH_IN) as Array<keyof typeof SEARCH_IN>),
-        { perSession: 5, maxSessions: 200 },
-      );
-      if (matches.size === 0) return c.json({ sessions: [], nextCursor: null });
-      where.push(inArray(sessions.id, [...matches.keys()].slice(0, 90)));
-    }
+    if (q.q) return c.json(await searchPage(c.env, q.q, q.in, where, q.limit, q.from, q.to));
     if (q.cursor) {
       const [at, id] = q.cursor.split('~') as [string, string];
       const before = or(
@@ -136,12 +179,7 @@ export const sessionRoutes = new Hono<ApiEnv>()
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     return c.json({
-      sessions: page.map((row) => ({
-        ...sessionView(row),
-        ...(matches
-          ? { matches: (matches.get(row.id) ?? []).map(({ type, offsetMs, snippet }) => ({ type, offsetMs, snippet })) }
-          : {}),
-      })),
+      sessions: page.map((row) => sessionView(row)),
       nextCursor: rows.length > q.limit && last ? `${last.createdAt}~${last.id}` : null,
     });
   })
