@@ -91,6 +91,13 @@ export interface SessionSummary {
   recording: { status: string; url: string | null; bytes: number };
 }
 
+/** `GET /sessions/{id}`: the list's view plus what only the session's detail carries. */
+export interface SessionDetail extends SessionSummary {
+  endedAt: string | null;
+  recording: SessionSummary['recording'] & { mediaDurationMs: number | null; pieces: number };
+  live: { launcherConnected: boolean; viewers: Array<{ id: string; name: string; since: string }> } | null;
+}
+
 export interface User {
   id: string;
   username: string;

@@ -28,19 +28,33 @@ type PageHash = (typeof PAGES)[number]['hash'];
 
 type Auth = { state: 'loading' } | { state: 'signed-out'; notice: string | null } | { state: 'signed-in'; me: Me };
 
-/** The Users & keys page is fetched when first opened (see pages/users.tsx). */
-function UsersPage() {
-  const [Page, setPage] = useState<FunctionComponent | null>(null);
+/**
+ * A page fetched when first opened (its code is a separate chunk), so the first load stays small: Users &
+ * keys, and the players with their media code.
+ */
+function Lazy<P extends object>({ load, props }: { load: () => Promise<FunctionComponent<P>>; props: P }) {
+  const [Page, setPage] = useState<FunctionComponent<P> | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    import('./pages/users.tsx').then(
-      (module) => setPage(() => module.UsersAndKeysPage),
+    load().then(
+      (component) => setPage(() => component),
       (e: Error) => setError(`The page failed to load: ${e.message}`),
     );
-  }, []);
+  }, [load]);
   if (error) return <p role="alert">{error}</p>;
-  return Page ? <Page /> : <p>Loading…</p>;
+  return Page ? <Page {...props} /> : <p>Loading…</p>;
 }
+
+const loadUsers = () => import('./pages/users.tsx').then((m) => m.UsersAndKeysPage);
+const loadLive = () => import('./watch/live-page.tsx').then((m) => m.WatchLivePage);
+const loadRecording = () => import('./watch/recording-page.tsx').then((m) => m.WatchRecordingPage);
+
+/** `#/sessions/{id}/live` and `#/sessions/{id}/recording`: one session's players. */
+const WATCH_ROUTE = /^#\/sessions\/([0-9a-f-]{36})\/(live|recording)$/;
+const WATCH_NEEDS = { live: 'sessions:watch-live', recording: 'recordings:view' } as const satisfies Record<
+  string,
+  Permission
+>;
 
 function currentHash(): string {
   return location.hash || '#/sessions';
@@ -88,7 +102,11 @@ export function App() {
   const { me } = auth;
   const can = (permission: Permission) => me.permissions.includes(permission);
   const pages = PAGES.filter((p) => can(p.needs));
-  const page = pages.find((p) => p.hash === hash) ?? pages[0];
+  const watch = WATCH_ROUTE.exec(hash);
+  const watchKind = watch?.[2] as keyof typeof WATCH_NEEDS | undefined;
+  const watching =
+    watch && watchKind && can(WATCH_NEEDS[watchKind]) ? { id: watch[1] as string, kind: watchKind } : null;
+  const page = watching ? pages.find((p) => p.hash === '#/sessions') : (pages.find((p) => p.hash === hash) ?? pages[0]);
 
   const signOut = async () => {
     await request('/auth/logout', { method: 'POST' }).catch(() => {});
@@ -103,7 +121,7 @@ export function App() {
       case '#/audit':
         return <AuditPage />;
       case '#/users':
-        return <UsersPage />;
+        return <Lazy load={loadUsers} props={{}} />;
       case '#/settings':
         return <SettingsPage />;
     }
@@ -134,6 +152,12 @@ export function App() {
       <main>
         {me.mustChangePassword ? (
           <ChangePassword name={me.name} onChanged={loadMe} />
+        ) : watching ? (
+          watching.kind === 'live' ? (
+            <Lazy key={watching.id} load={loadLive} props={{ sessionId: watching.id, can }} />
+          ) : (
+            <Lazy key={watching.id} load={loadRecording} props={{ sessionId: watching.id }} />
+          )
         ) : page ? (
           content(page.hash)
         ) : (

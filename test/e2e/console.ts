@@ -32,7 +32,11 @@ export interface ConsoleTab {
 
 /** A fresh browser context (its own cookies) with the console open at 1280×720. */
 export async function openConsole(browser: Browser): Promise<ConsoleTab> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  return openTab(await browser.newContext({ viewport: { width: 1280, height: 720 } }));
+}
+
+/** The console in another page of `context`: its cookies, so a signed-in context opens signed in. */
+export async function openTab(context: BrowserContext): Promise<ConsoleTab> {
   const page = await context.newPage();
   const tab: ConsoleTab = { context, page, problems: [], dialogs: [] };
   page.on('console', (message) => {
@@ -71,4 +75,39 @@ export function eventually<T>(value: () => Promise<T>) {
 /** A `datetime-local` input's value for `date`, in this machine's time zone (the browser's too). */
 export function localDateTime(date: Date): string {
   return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
+/** The first `<video>`'s playback state in the page. */
+export function videoState(
+  page: Page,
+): Promise<{ currentTime: number; paused: boolean; playbackRate: number; readyState: number }> {
+  return page.evaluate(() => {
+    const video = document.querySelector('video');
+    if (!video) throw new Error('no video element on the page');
+    const { currentTime, paused, playbackRate, readyState } = video;
+    return { currentTime, paused, playbackRate, readyState };
+  });
+}
+
+/** The first `<video>`'s position, in seconds. */
+export async function videoTime(page: Page): Promise<number> {
+  return (await videoState(page)).currentTime;
+}
+
+/**
+ * Signs in like signIn; when the server throttles sign-ins from this address (10 a minute, shared by every
+ * test file in the run), waits the minute out and tries once more.
+ */
+export async function signInPatiently(page: Page, username: string, password: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password', { exact: true }).fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const signedIn = page.getByText(`Signed in as ${username}`, { exact: true });
+    const throttled = page.getByRole('alert').filter({ hasText: 'Too many sign-in attempts' });
+    await signedIn.or(throttled).waitFor();
+    if (await signedIn.isVisible()) return;
+    if (attempt === 2) throw new Error('sign-in is still throttled after waiting a minute');
+    await page.waitForTimeout(61_000);
+  }
 }

@@ -246,9 +246,10 @@ export async function runSession(run: SessionRun): Promise<number> {
     const seconds = recording.seconds;
     if (seconds !== undefined) {
       // Count from the first captured frame, so N seconds means N seconds of video: its capture time when
-      // ffmpeg tells it (x11grab; its header comes seconds later, after probing), else the header's arrival.
-      const now = () => Date.now();
-      void Promise.race([firstFrame, captureStarted.then(now), sleep(CAPTURE_START_TIMEOUT_MS).then(now)]).then(
+      // ffmpeg tells it (x11grab), else ffmpeg's start — the same origin the activity clock falls back to. (The
+      // header's arrival is no origin: ffmpeg probes its input first, which at 1 fps takes seconds.)
+      const origin = () => encoder?.spawnedAt ?? Date.now();
+      void Promise.race([firstFrame, captureStarted.then(origin), sleep(CAPTURE_START_TIMEOUT_MS).then(origin)]).then(
         (from) => {
           if (ending) return;
           const left = Math.max(0, from + seconds * 1000 - Date.now());

@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { describeFailure, type Permission, request, type SessionSummary } from '../api.ts';
 import { Dialog } from '../dialog.tsx';
+import { TerminateDialog } from '../terminate-dialog.tsx';
 import { dateTime, duration } from '../format.ts';
 
 const REFRESH_MS = 5000;
@@ -17,79 +18,12 @@ function Player({ session, onClose }: { session: SessionSummary; onClose: () => 
       {/* biome-ignore lint/a11y/useMediaCaption: screen recordings have no audio track to caption */}
       <video class="recording" controls preload="metadata" src={session.recording.url ?? undefined} />
       <div class="actions">
+        <a href={`#/sessions/${session.id}/recording`}>Open with activity</a>
         <a href={`${session.recording.url}?download=1`}>Download</a>
         <button type="button" onClick={onClose}>
           Close
         </button>
       </div>
-    </Dialog>
-  );
-}
-
-function TerminateDialog({
-  session,
-  onDone,
-  onClose,
-}: {
-  session: SessionSummary;
-  onDone: (note: string) => void;
-  onClose: () => void;
-}) {
-  const [mode, setMode] = useState<'message' | 'terminate'>('terminate');
-  const [message, setMessage] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    try {
-      const reply = await request<{ delivered: boolean }>(`/sessions/${session.id}/terminate`, {
-        method: 'POST',
-        body: { mode, message },
-      });
-      const what = mode === 'terminate' ? 'Session terminated' : 'Message sent';
-      onDone(reply.delivered ? `${what}.` : `${what}; the launcher was not connected to receive it.`);
-    } catch (failure) {
-      setError(describeFailure(failure));
-      setBusy(false);
-    }
-  };
-
-  return (
-    <Dialog title={`${session.user} on ${session.target}`} onClose={onClose}>
-      <form class="stack" onSubmit={submit}>
-        {error && <p role="alert">{error}</p>}
-        <fieldset>
-          <legend>Action</legend>
-          <label class="inline">
-            <input type="radio" name="mode" checked={mode === 'message'} onChange={() => setMode('message')} />
-            Send a message only
-          </label>
-          <label class="inline">
-            <input type="radio" name="mode" checked={mode === 'terminate'} onChange={() => setMode('terminate')} />
-            Terminate the session with a message
-          </label>
-        </fieldset>
-        <label>
-          Message to the user
-          <textarea
-            rows={3}
-            maxLength={1000}
-            required={mode === 'message'}
-            value={message}
-            onInput={(e) => setMessage(e.currentTarget.value)}
-          />
-        </label>
-        <div class="actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class={mode === 'terminate' ? 'danger' : 'primary'} disabled={busy}>
-            {mode === 'terminate' ? 'Terminate session' : 'Send message'}
-          </button>
-        </div>
-      </form>
     </Dialog>
   );
 }
@@ -125,6 +59,7 @@ export function SessionsPage({ can }: { can: (permission: Permission) => boolean
 
   const canTerminate = can('sessions:terminate');
   const canView = can('recordings:view');
+  const canWatch = can('sessions:watch-live');
 
   return (
     <section aria-labelledby="sessions-title">
@@ -166,7 +101,7 @@ export function SessionsPage({ can }: { can: (permission: Permission) => boolean
               <th>Duration</th>
               <th>Status</th>
               <th>Recording</th>
-              {(canTerminate || canView) && <th>Actions</th>}
+              {(canTerminate || canView || canWatch) && <th>Actions</th>}
             </tr>
           </thead>
           <tbody>
@@ -182,8 +117,9 @@ export function SessionsPage({ can }: { can: (permission: Permission) => boolean
                   {s.endReason ? ` (${s.endReason.replaceAll('_', ' ')})` : ''}
                 </td>
                 <td>{s.recording.status}</td>
-                {(canTerminate || canView) && (
+                {(canTerminate || canView || canWatch) && (
                   <td class="actions">
+                    {canWatch && s.status === 'active' && <a href={`#/sessions/${s.id}/live`}>Watch live</a>}
                     {canTerminate && s.status !== 'ended' && (
                       <button type="button" class="danger" onClick={() => setTerminating(s)}>
                         Terminate
@@ -194,6 +130,7 @@ export function SessionsPage({ can }: { can: (permission: Permission) => boolean
                         <button type="button" onClick={() => setPlaying(s)}>
                           Watch recording
                         </button>
+                        <a href={`#/sessions/${s.id}/recording`}>Player &amp; activity</a>
                         <a href={`${s.recording.url}?download=1`}>Download</a>
                       </>
                     )}

@@ -1,0 +1,79 @@
+/**
+ * A session's activity as the API lists it (docs/activity.md): events on the video's clock, and the activity
+ * map's buckets. Everything here was recorded on the watched machine: it is shown as text, never as markup.
+ */
+import type { ActivityType } from '../../protocol/activity.ts';
+import { request } from './api.ts';
+
+export interface ActivityItem {
+  id: number;
+  type: ActivityType;
+  offsetMs: number;
+  endMs: number | null;
+  /** Keystrokes, SSH input, or a started program's command line. */
+  text: string | null;
+  app: string | null;
+  title: string | null;
+  name: string | null;
+  path: string | null;
+  user: string | null;
+  pid: number | null;
+  ppid: number | null;
+  redacted: boolean | null;
+}
+
+export interface ActivityPage {
+  events: ActivityItem[];
+  nextCursor: string | null;
+}
+
+export interface DensityBucket {
+  startMs: number;
+  screenBytes: number;
+  keystrokes: number;
+  processEvents: number;
+  windowChanges: number;
+}
+
+export interface Density {
+  durationMs: number;
+  bucketMs: number;
+  buckets: DensityBucket[];
+}
+
+export function activityPage(
+  sessionId: string,
+  options: { cursor?: string | null; q?: string; limit: number },
+): Promise<ActivityPage> {
+  const params = new URLSearchParams({ limit: String(options.limit) });
+  if (options.cursor) params.set('cursor', options.cursor);
+  if (options.q) params.set('q', options.q);
+  return request<ActivityPage>(`/sessions/${sessionId}/activity?${params}`);
+}
+
+export function activityDensity(sessionId: string, buckets: number): Promise<Density> {
+  return request<Density>(`/sessions/${sessionId}/activity/density?buckets=${buckets}`);
+}
+
+export const TYPE_LABELS: Record<ActivityType, string> = {
+  keys: 'Keys',
+  'process.start': 'Program started',
+  'process.stop': 'Program ended',
+  'window.focus': 'Window',
+  'ssh.input': 'SSH input',
+};
+
+/** One line for the grid. */
+export function summary(event: ActivityItem): string {
+  switch (event.type) {
+    case 'keys':
+    case 'ssh.input':
+      return event.text ?? '';
+    case 'process.start':
+      return event.text || event.path || event.name || '';
+    case 'process.stop':
+      return event.path || event.name || '';
+    case 'window.focus':
+      return event.app ? `${event.title ?? ''} — ${event.app}` : (event.title ?? '');
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * The live driver: the session's viewer socket (docs/ingest-protocol.md §5) into a MediaSource. JSON text
+ * frames carry state (hello, viewers, gap, ended); binary frames carry pieces, the init segment first. The
+ * video is kept near the live edge; an abnormal close reconnects with backoff and a fresh MediaSource.
+ */
+import type { EndReason } from '../../../protocol/session.ts';
+import { CloseCode, HEARTBEAT_PONG } from '../../../protocol/version.ts';
+import type { Viewer } from '../../../protocol/viewer.ts';
+import { reconnectDelay } from './backoff.ts';
+import type { Driver, DriverContext } from './core.ts';
+import { AppendQueue, webmMimeType } from './source-buffer.ts';
+import { decodeMediaFrame, parseViewerMessage } from './viewer-messages.ts';
+
+/** What the live page shows besides the picture. */
+export interface LiveStatus {
+  connection: 'connecting' | 'live' | 'reconnecting' | 'ended';
+  /** Reconnect attempts since the last good connection. */
+  attempt: number;
+  /** When the next reconnect is due (epoch ms), while reconnecting. */
+  retryAt: number | null;
+  viewers: Viewer[];
+  endReason: EndReason | null;
+  /** When the server stored the newest piece (epoch ms): the delay is measured from it. */
+  newestStoredAt: number | null;
+  /** Session-clock end of the newest piece received: the live edge. */
+  edgeMs: number | null;
+  /** Pieces lost on the way and skipped, in total. */
+  skippedPieces: number;
+  error: string | null;
+}
+
+/** Where to play behind the newest media: close to it, but not so close that every piece makes it stall. */
+const TARGET_LAG_S = 1.5;
+/** Further behind than this (a throttled tab, a stall), the player jumps forward. */
+const MAX_LAG_S = 4;
+/**
+ * A joining viewer gets the pieces since the newest keyframe in a burst: the playhead is placed once no piece
+ * has come for this long, so it starts at the live edge rather than up to a keyframe interval behind it.
+ */
+const BURST_QUIET_MS = 300;
+/** Keeps proxies from closing an idle socket; answered by the Durable Object's auto-response. */
+const HEARTBEAT_MS = 30_000;
+
+export interface LiveOptions {
+  /** Asked after a close that was not `ended`: is the session over? (A socket refused with 409 says nothing.) */
+  sessionEnded(): Promise<EndReason | null>;
+}
+
+export function liveDriver(sessionId: string, options: LiveOptions): Driver {
+  let context: DriverContext | null = null;
+  let socket: WebSocket | null = null;
+  let queue: AppendQueue | null = null;
+  let mediaSource: MediaSource | null = null;
+  let objectUrl: string | null = null;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let edgeTimer: ReturnType<typeof setInterval> | undefined;
+  let stopped = false;
+  /** The playhead has been placed at the edge since the last (re)connect. */
+  let positioned = false;
+  let positionTimer: ReturnType<typeof setTimeout> | undefined;
+  let status: LiveStatus = {
+    connection: 'connecting',
+    attempt: 0,
+    retryAt: null,
+    viewers: [],
+    endReason: null,
+    newestStoredAt: null,
+    edgeMs: null,
+    skippedPieces: 0,
+    error: null,
+  };
+
+  const publish = (change: Partial<LiveStatus>) => {
+    status = { ...status, ...change };
+    context?.emit('live', status);
+  };
+
+  const video = () => context?.video as HTMLVideoElement;
+
+  /** Where to play: TARGET_LAG_S behind the newest media, or the start of the newest run of it. */
+  const edgeTarget = (v: HTMLVideoElement): number | null => {
+    const buffered = v.buffered;
+    if (buffered.length === 0) return null;
+    const last = buffered.length - 1;
+    return Math.max(buffered.start(last), buffered.end(last) - TARGET_LAG_S);
+  };
+
+  /** After an append: places the playhead once the joining burst is over. */
+  const appended = () => {
+    if (positioned) return keepNearEdge();
+    clearTimeout(positionTimer);
+    positionTimer = setTimeout(() => {
+      const v = context?.video;
+      const target = v && edgeTarget(v);
+      if (!v || target == null) return;
+      positioned = true;
+      v.currentTime = target;
+      void v.play().catch(() => {});
+    }, BURST_QUIET_MS);
+  };
+
+  /** While playing: jumps to the edge when the playhead is in a hole (a gap) or has fallen too far behind. */
+  const keepNearEdge = () => {
+    const v = context?.video;
+    if (!v || !positioned || v.paused || v.seeking) return;
+    const buffered = v.buffered;
+    const target = edgeTarget(v);
+    if (target === null) return;
+    const t = v.currentTime;
+    const end = buffered.end(buffered.length - 1);
+    let inside = false;
+    for (let i = 0; i < buffered.length; i++) {
+      if (buffered.start(i) <= t + 0.05 && t < buffered.end(i) - 0.1) inside = true;
+    }
+    if ((!inside && t < target) || end - t > MAX_LAG_S) v.currentTime = target;
+  };
+
+  const finish = (reason: EndReason | null) => {
+    clearTimeout(retryTimer);
+    clearInterval(heartbeat);
+    publish({ connection: 'ended', endReason: reason ?? status.endReason, retryAt: null });
+    // Play out what arrived, then end the stream so the video reaches `ended`.
+    const source = mediaSource;
+    queue?.whenDrained(() => {
+      if (source?.readyState === 'open') source.endOfStream();
+    });
+  };
+
+  const onMedia = (frame: Uint8Array) => {
+    const { header, media } = decodeMediaFrame(frame);
+    publish({
+      newestStoredAt: header.seq === 0 ? status.newestStoredAt : header.storedAt,
+      edgeMs: header.seq === 0 ? status.edgeMs : header.endMs,
+    });
+    if (header.seq === 0) {
+      const source = mediaSource;
+      if (source?.readyState !== 'open' || queue) return;
+      const type = webmMimeType(media);
+      if (!type) {
+        publish({ error: 'This browser cannot play VP9 or VP8 WebM through MediaSource.' });
+        return;
+      }
+      const buffer = source.addSourceBuffer(type);
+      queue = new AppendQueue(buffer, video(), {
+        appended,
+        error: (error) => publish({ error: `The live picture stopped: ${error.message}` }),
+      });
+    }
+    queue?.append(media);
+  };
+
+  const onText = (text: string) => {
+    if (text === HEARTBEAT_PONG) return;
+    const message = parseViewerMessage(text);
+    if (!message) return;
+    switch (message.type) {
+      case 'hello':
+        publish({ connection: 'live', attempt: 0, retryAt: null, viewers: message.viewers, error: null });
+        return;
+      case 'viewers':
+        publish({ viewers: message.viewers });
+        return;
+      case 'gap':
+        publish({ skippedPieces: status.skippedPieces + message.toSeq - message.fromSeq + 1 });
+        return;
+      case 'ended':
+        publish({ endReason: message.reason });
+        return;
+      case 'error':
+        publish({ error: message.message });
+        return;
+    }
+  };
+
+  const connect = () => {
+    const v = video();
+    queue?.close();
+    queue = null;
+    positioned = false;
+    clearTimeout(positionTimer);
+    if (objectUrl) URL.revokeObjectURL(objectUrl);
+    const source = new MediaSource();
+    mediaSource = source;
+    objectUrl = URL.createObjectURL(source);
+    v.src = objectUrl;
+    // Pieces that arrive before the MediaSource opens wait here.
+    const early: Uint8Array[] = [];
+    let open = false;
+    source.addEventListener(
+      'sourceopen',
+      () => {
+        open = true;
+        for (const frame of early.splice(0)) onMedia(frame);
+      },
+      { once: true },
+    );
+
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(`${scheme}//${location.host}/api/v1/sessions/${sessionId}/live`);
+    ws.binaryType = 'arraybuffer';
+    socket = ws;
+    ws.addEventListener('message', (event: MessageEvent<ArrayBuffer | string>) => {
+      if (socket !== ws) return;
+      try {
+        if (typeof event.data === 'string') onText(event.data);
+        else if (open) onMedia(new Uint8Array(event.data));
+        else early.push(new Uint8Array(event.data));
+      } catch (error) {
+        publish({ error: `A malformed message from the server was ignored: ${(error as Error).message}` });
+      }
+    });
+    ws.addEventListener('open', () => {
+      clearInterval(heartbeat);
+      heartbeat = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('ping'), HEARTBEAT_MS);
+    });
+    ws.addEventListener('close', (event) => {
+      if (socket !== ws || stopped) return;
+      clearInterval(heartbeat);
+      if (event.code === CloseCode.sessionEnded || status.endReason) return finish(null);
+      const attempt = status.attempt + 1;
+      const delay = reconnectDelay(attempt);
+      publish({ connection: 'reconnecting', attempt, retryAt: Date.now() + delay });
+      // A refused upgrade (the session ended meanwhile, the login expired) looks like any other close here.
+      options.sessionEnded().then(
+        (reason) => {
+          if (stopped || socket !== ws) return;
+          if (reason) return finish(reason);
+          retryTimer = setTimeout(connect, delay);
+        },
+        () => {
+          if (!stopped && socket === ws) retryTimer = setTimeout(connect, delay);
+        },
+      );
+    });
+  };
+
+  return {
+    attach(ctx) {
+      context = ctx;
+      ctx.video.muted = true;
+      edgeTimer = setInterval(keepNearEdge, 1000);
+      ctx.video.addEventListener('waiting', keepNearEdge);
+      publish({});
+      connect();
+    },
+    beforePlay() {
+      const v = video();
+      if (v.buffered.length > 0) {
+        const end = v.buffered.end(v.buffered.length - 1);
+        if (end - v.currentTime > MAX_LAG_S) v.currentTime = Math.max(0, end - TARGET_LAG_S);
+      }
+    },
+    detach() {
+      stopped = true;
+      clearTimeout(retryTimer);
+      clearTimeout(positionTimer);
+      clearInterval(heartbeat);
+      clearInterval(edgeTimer);
+      context?.video.removeEventListener('waiting', keepNearEdge);
+      queue?.close();
+      socket?.close(CloseCode.normal, 'viewer left');
+      socket = null;
+      if (objectUrl) URL.revokeObjectURL(objectUrl);
+      context = null;
+    },
+  };
+}

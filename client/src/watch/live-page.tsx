@@ -1,0 +1,200 @@
+/**
+ * Watch Live (`sessions:watch-live`): the session's screen as it is recorded, how far behind it is, who else
+ * is watching, and terminate. The live driver reconnects by itself; when the session ends the page says so
+ * and links to the recording once it is sealed. Loaded on first use.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { EndReason } from '../../../protocol/session.ts';
+import { ApiFailure, describeFailure, type Permission, request, type SessionDetail } from '../api.ts';
+import { dateTime } from '../format.ts';
+import { liveDriver } from '../player/live.ts';
+import { usePlayerCore, usePlayerEvent, usePlayerState } from '../player/use-player.ts';
+import { TerminateDialog } from '../terminate-dialog.tsx';
+
+/** While the recording is sealed after the end, the page asks this often whether it is ready. */
+const SEAL_POLL_MS = 2000;
+/** Further behind the newest media than this, the page offers to jump to live. */
+const BEHIND_NOTICE_MS = 4000;
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+function reasonText(reason: EndReason | null): string {
+  return reason ? ` (${reason.replaceAll('_', ' ')})` : '';
+}
+
+/** After the end: the recording's link once it is sealed. */
+function RecordingLink({ sessionId, canView }: { sessionId: string; canView: boolean }) {
+  const [status, setStatus] = useState<string | null>(null);
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let current = true;
+    const poll = () =>
+      request<SessionDetail>(`/sessions/${sessionId}`).then(
+        (detail) => {
+          if (!current) return;
+          setStatus(detail.recording.status);
+          if (detail.recording.status === 'recording' || detail.recording.status === 'finalizing') {
+            timer = setTimeout(poll, SEAL_POLL_MS);
+          }
+        },
+        () => current && setStatus('unknown'),
+      );
+    poll();
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [sessionId]);
+  if (status === 'ready') {
+    return canView ? (
+      <a href={`#/sessions/${sessionId}/recording`}>Watch the recording</a>
+    ) : (
+      <span>Its recording is ready.</span>
+    );
+  }
+  if (status === null || status === 'recording' || status === 'finalizing') {
+    return <span class="muted">Its recording is being sealed…</span>;
+  }
+  return <span class="muted">Recording: {status}.</span>;
+}
+
+function LivePlayer({
+  sessionId,
+  session,
+  can,
+  onNotice,
+}: {
+  sessionId: string;
+  session: SessionDetail | null;
+  can: (permission: Permission) => boolean;
+  onNotice: (note: string) => void;
+}) {
+  const video = useRef<HTMLVideoElement>(null);
+  const core = usePlayerCore(video, () =>
+    liveDriver(sessionId, {
+      sessionEnded: async () => {
+        const detail = await request<SessionDetail>(`/sessions/${sessionId}`);
+        return detail.status === 'ended' ? ((detail.endReason as EndReason | null) ?? 'ended_by_user') : null;
+      },
+    }),
+  );
+  const live = usePlayerEvent(core, 'live');
+  const state = usePlayerState(core);
+  const [terminating, setTerminating] = useState(false);
+
+  const ended = live?.connection === 'ended';
+  // Measured at each render (the core re-renders this ten times a second while playing).
+  const behindMs = live?.edgeMs != null && state ? Math.max(0, live.edgeMs - state.currentMs) : null;
+  const sinceStoredMs = live?.newestStoredAt != null ? Math.max(0, Date.now() - live.newestStoredAt) : null;
+  const delayMs = sinceStoredMs !== null && behindMs !== null ? sinceStoredMs + behindMs : null;
+  const names = live?.viewers.map((v) => v.name) ?? [];
+
+  return (
+    <div class="live">
+      <div class="live-status">
+        {live?.connection === 'live' && (
+          <span class="live-badge" role="img" aria-label="Live">
+            LIVE
+          </span>
+        )}
+        {live?.connection === 'connecting' && <span class="badge">Connecting…</span>}
+        {live?.connection === 'reconnecting' && (
+          <span class="badge warn" role="status">
+            Connection lost; reconnecting (attempt {live.attempt})…
+          </span>
+        )}
+        {ended && <span class="badge ended">Ended</span>}
+        {!ended && delayMs !== null && (
+          <span class="delay">
+            Delay {seconds(delayMs)}{' '}
+            <span class="muted">
+              (newest piece stored {seconds(sinceStoredMs ?? 0)} ago, playing {seconds(behindMs ?? 0)} behind it)
+            </span>
+          </span>
+        )}
+        <span class="spacer" />
+        {!ended && core && state && (
+          <button type="button" onClick={() => core.togglePlay()}>
+            {state.playing ? 'Pause' : 'Play'}
+          </button>
+        )}
+        {!ended && core && behindMs !== null && behindMs > BEHIND_NOTICE_MS && (
+          <button type="button" onClick={() => live?.edgeMs != null && core.seek(live.edgeMs - 1500)}>
+            Go to live
+          </button>
+        )}
+        {!ended && can('sessions:terminate') && (
+          <button type="button" class="danger" onClick={() => setTerminating(true)}>
+            Terminate
+          </button>
+        )}
+      </div>
+      {ended && (
+        <p class="notice session-ended" role="status">
+          The session ended{reasonText(live?.endReason ?? null)}.{' '}
+          <RecordingLink sessionId={sessionId} canView={can('recordings:view')} />
+        </p>
+      )}
+      <video ref={video} class="player-video live-video" muted playsInline autoplay aria-label="Live screen" />
+      <div class="live-facts">
+        {!ended && (
+          <p>
+            <span class="muted">Watching now: </span>
+            <span class="viewers">{names.length ? names.join(', ') : '—'}</span>
+          </p>
+        )}
+        {live && live.skippedPieces > 0 && (
+          <p class="muted">
+            {live.skippedPieces} piece(s) were lost on the way and skipped; the recording may still get them.
+          </p>
+        )}
+        {live?.error && <p role="alert">{live.error}</p>}
+        {state?.error && <p role="alert">{state.error}</p>}
+      </div>
+      {terminating && (
+        <TerminateDialog
+          session={{ id: sessionId, user: session?.user ?? 'this user', target: session?.target ?? 'this session' }}
+          onClose={() => setTerminating(false)}
+          onDone={(note) => {
+            setTerminating(false);
+            onNotice(note);
+          }}
+        />
+      )}
+    </div>
+  );
+}
+
+export function WatchLivePage({ sessionId, can }: { sessionId: string; can: (permission: Permission) => boolean }) {
+  const [session, setSession] = useState<SessionDetail | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  useEffect(() => {
+    request<SessionDetail>(`/sessions/${sessionId}`).then(setSession, (failure: unknown) => {
+      // Without Session Monitoring the session's details are hidden; the picture itself still plays.
+      if (!(failure instanceof ApiFailure && failure.status === 403)) setError(describeFailure(failure));
+    });
+  }, [sessionId]);
+
+  const title = session ? `${session.user} on ${session.target}` : `Session ${sessionId}`;
+  return (
+    <section class="watch" aria-labelledby="watch-title">
+      <div class="toolbar watch-head">
+        <h2 id="watch-title">Live: {title}</h2>
+        {session && <span class="muted">since {dateTime(session.startedAt)}</span>}
+        <span class="spacer" />
+        <a href="#/sessions">Back to sessions</a>
+      </div>
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
+      {error && <p class="warning">{error}</p>}
+      <LivePlayer sessionId={sessionId} session={session} can={can} onNotice={setNotice} />
+    </section>
+  );
+}

@@ -1,0 +1,230 @@
+/**
+ * Watch Recording (`recordings:view`): the recorded player with its timeline, the activity map under it, and
+ * beside it the session's activity (grid, details, search within the session). Loaded on first use.
+ */
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { type ActivityItem, activityDensity, activityPage, type Density } from '../activity.ts';
+import { ApiFailure, describeFailure, request, type SessionDetail } from '../api.ts';
+import { dateTime, duration } from '../format.ts';
+import { idleStretches } from '../player/idle.ts';
+import { recordedDriver } from '../player/recorded.ts';
+import { usePlayerCore, usePlayerEvent } from '../player/use-player.ts';
+import { ActivityGrid, EventDetails } from './activity-grid.tsx';
+import { ActivityMap } from './activity-map.tsx';
+import { Controls, SHORTCUTS_HELP, useShortcuts } from './controls.tsx';
+
+/** Events per request to the activity list; "Load more" fetches the next page. */
+const PAGE_SIZE = 500;
+/** Search within the session lists at most this many matches. */
+const MATCH_LIMIT = 500;
+
+/** The window in focus when `event` happened, from the events loaded so far (they are in time order). */
+function windowAt(events: readonly ActivityItem[], event: ActivityItem): ActivityItem | null {
+  let found: ActivityItem | null = null;
+  for (const candidate of events) {
+    if (candidate.offsetMs > event.offsetMs) break;
+    if (candidate.type === 'window.focus') found = candidate;
+  }
+  return found;
+}
+
+function RecordingPlayer({
+  session,
+  url,
+  sessionId,
+}: {
+  session: SessionDetail | null;
+  url: string;
+  sessionId: string;
+}) {
+  const video = useRef<HTMLVideoElement>(null);
+  const mapHost = useRef<HTMLDivElement>(null);
+  const core = usePlayerCore(video, () => recordedDriver(url));
+  useShortcuts(core);
+  const duration = usePlayerEvent(core, 'duration');
+
+  const [density, setDensity] = useState<Density | null>(null);
+  const [events, setEvents] = useState<ActivityItem[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<string | null>(null);
+  const [selected, setSelected] = useState<ActivityItem | null>(null);
+  const [query, setQuery] = useState('');
+  const [matches, setMatches] = useState<{ q: string; events: ActivityItem[] } | null>(null);
+
+  const loadPage = useCallback(
+    (after: string | null) => {
+      setLoading(true);
+      activityPage(sessionId, { cursor: after, limit: PAGE_SIZE })
+        .then((page) => {
+          setEvents((previous) => (after ? [...previous, ...page.events] : page.events));
+          setCursor(page.nextCursor);
+        })
+        .catch((e: unknown) => setError(describeFailure(e)))
+        .finally(() => setLoading(false));
+    },
+    [sessionId],
+  );
+
+  useEffect(() => {
+    // One bucket per CSS pixel of the map: its cost is the map's width, however many events there are.
+    const buckets = Math.max(1, Math.min(5000, Math.round(mapHost.current?.clientWidth ?? 700)));
+    activityDensity(sessionId, buckets).then(setDensity, (e: unknown) => setError(describeFailure(e)));
+  }, [sessionId]);
+
+  useEffect(() => loadPage(null), [loadPage]);
+
+  const spanMs = Math.max(1, duration?.durationMs ?? session?.recording.mediaDurationMs ?? density?.durationMs ?? 1);
+
+  useEffect(() => {
+    if (core && density) core.setIdleStretches(idleStretches(density.buckets, density.bucketMs, spanMs));
+  }, [core, density, spanMs]);
+
+  const select = (event: ActivityItem) => {
+    setSelected(event);
+    core?.seek(event.offsetMs);
+  };
+
+  const search = (e: Event) => {
+    e.preventDefault();
+    const q = query.trim();
+    if (!q) return setMatches(null);
+    activityPage(sessionId, { q, limit: MATCH_LIMIT }).then(
+      (page) => setMatches({ q, events: page.events }),
+      (failure: unknown) => setError(describeFailure(failure)),
+    );
+  };
+
+  const matchEvents = useMemo(() => matches?.events ?? [], [matches]);
+
+  return (
+    <div class="watch-body">
+      <div class="watch-main">
+        <video
+          ref={video}
+          class="player-video"
+          muted
+          playsInline
+          aria-label="Screen recording"
+          onClick={() => core?.togglePlay()}
+        />
+        {core && <Controls core={core} spanMs={spanMs} />}
+        <div ref={mapHost}>
+          {core && density ? (
+            <ActivityMap core={core} density={density} spanMs={spanMs} matches={matchEvents} />
+          ) : (
+            <p class="muted">Loading the activity map…</p>
+          )}
+        </div>
+        <p class="muted help">{SHORTCUTS_HELP}</p>
+      </div>
+
+      <aside class="watch-side" aria-label="Activity in this session">
+        <search>
+          <form class="session-search" onSubmit={search}>
+            <label class="grow">
+              Search within the session
+              <input
+                type="search"
+                placeholder="typed text, program, window title"
+                value={query}
+                onInput={(e) => setQuery(e.currentTarget.value)}
+              />
+            </label>
+            <button type="submit">Search</button>
+            {matches && (
+              <button
+                type="button"
+                onClick={() => {
+                  setMatches(null);
+                  setQuery('');
+                }}
+              >
+                Clear
+              </button>
+            )}
+          </form>
+        </search>
+        <p class="muted" role="status">
+          {matches
+            ? `${matches.events.length}${matches.events.length === MATCH_LIMIT ? '+' : ''} ${matches.events.length === 1 ? 'match' : 'matches'} for “${matches.q}”, marked on the activity map.`
+            : ''}
+        </p>
+        {error && <p role="alert">{error}</p>}
+        <div class="grid-scroll">
+          {matches ? (
+            <ActivityGrid events={matches.events} selectedId={selected?.id ?? null} onSelect={select} label="Matches" />
+          ) : (
+            <>
+              <ActivityGrid events={events} selectedId={selected?.id ?? null} onSelect={select} label="Activity" />
+              {!loading && events.length === 0 && <p class="muted">No activity was recorded in this session.</p>}
+              {cursor && (
+                <button type="button" disabled={loading} onClick={() => loadPage(cursor)}>
+                  Load more events
+                </button>
+              )}
+            </>
+          )}
+        </div>
+        {selected ? (
+          <EventDetails
+            event={selected}
+            window={selected.type === 'window.focus' ? null : windowAt(events, selected)}
+          />
+        ) : (
+          <p class="muted event-details">Select an event to see its details and move the video to it.</p>
+        )}
+      </aside>
+    </div>
+  );
+}
+
+export function WatchRecordingPage({ sessionId }: { sessionId: string }) {
+  const [session, setSession] = useState<SessionDetail | null>(null);
+  const [state, setState] = useState<'loading' | 'ready' | 'limited'>('loading');
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    request<SessionDetail>(`/sessions/${sessionId}`).then(
+      (detail) => {
+        setSession(detail);
+        setState('ready');
+      },
+      (failure: unknown) => {
+        // Without Session Monitoring the details are hidden, but the recording itself may still be viewed.
+        if (failure instanceof ApiFailure && failure.status === 403) setState('limited');
+        else setError(describeFailure(failure));
+      },
+    );
+  }, [sessionId]);
+
+  const url = session?.recording.url ?? `/api/v1/sessions/${sessionId}/recording.webm`;
+  const title = session ? `${session.user} on ${session.target}` : `Session ${sessionId}`;
+
+  return (
+    <section class="watch" aria-labelledby="watch-title">
+      <div class="toolbar watch-head">
+        <h2 id="watch-title">Recording: {title}</h2>
+        {session && (
+          <span class="muted">
+            {dateTime(session.startedAt)} · {duration(session.durationMs)}
+          </span>
+        )}
+        <span class="spacer" />
+        {(state === 'limited' || session?.recording.url) && <a href={`${url}?download=1`}>Download WebM</a>}
+        <a href="#/sessions">Back to sessions</a>
+      </div>
+      {error && <p role="alert">{error}</p>}
+      {state === 'loading' && !error && <p>Loading…</p>}
+      {state === 'ready' && session && !session.recording.url && (
+        <p class="warning">
+          This session has no recording to play: it is {session.recording.status}
+          {session.status === 'active' ? '. Watch it live from the sessions list.' : '.'}
+        </p>
+      )}
+      {(state === 'limited' || session?.recording.url) && (
+        <RecordingPlayer session={session} url={url} sessionId={sessionId} />
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,452 @@
+/**
+ * The players in Debian's Chromium: Watch Live on a real launcher's session (moving picture, LIVE, delay,
+ * reconnect after a dropped socket, terminate), and Watch Recording with activity posted through ingest
+ * (grid → seek, details, search marks on the activity map, keyboard, hostile text, 20,000 events).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ConsoleTab,
+  eventually,
+  launchChromium,
+  openConsole,
+  openTab,
+  screenshot,
+  signInPatiently,
+  videoState,
+  videoTime,
+} from './console.ts';
+import type { Density } from '../../client/src/activity.ts';
+import { screenChange } from '../../client/src/player/idle.ts';
+import { adminPassword, api, baseUrl, display, root, runLauncher, session, waitUntil } from './helpers.ts';
+
+let browser: Browser;
+const tabs: ConsoleTab[] = [];
+
+async function openSignedIn(): Promise<ConsoleTab> {
+  const tab = await openConsole(browser);
+  tabs.push(tab);
+  await signInPatiently(tab.page, 'admin', adminPassword);
+  return tab;
+}
+
+/** A session launched through the API: its id and the ingest token a launcher would get. */
+async function launch(user: string, target: string): Promise<{ sessionId: string; token: string }> {
+  const res = await api('/launches', { method: 'POST', body: JSON.stringify({ user, target }) });
+  expect(res.status).toBe(201);
+  return (await res.json()) as { sessionId: string; token: string };
+}
+
+/** Posts one activity batch with the session's ingest token, as a launcher does. */
+async function postEvents(sessionId: string, token: string, batch: number, events: unknown[]): Promise<void> {
+  const res = await fetch(`${baseUrl}/ingest/v1/sessions/${sessionId}/events/${batch}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ events }),
+  });
+  const ack = (await res.json()) as { stored: number; rejected: unknown[] };
+  expect(res.status, JSON.stringify(ack)).toBe(201);
+  expect(ack.rejected).toEqual([]);
+}
+
+/** Records a launched session with the real launcher (`witness-launcher record`) and waits until it is sealed. */
+async function record(sessionId: string, token: string, seconds: number, source = 'testsrc'): Promise<void> {
+  const spool = mkdtempSync(path.join(tmpdir(), 'witness-e2e-spool-'));
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(root, 'agents/launcher/bin/witness-launcher.mjs'),
+      'record',
+      '--server',
+      baseUrl,
+      '--session',
+      sessionId,
+      '--token',
+      token,
+      '--spool',
+      spool,
+      '--source',
+      source,
+      '--seconds',
+      String(seconds),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISPLAY: display } },
+  );
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d));
+  child.stderr?.on('data', (d: Buffer) => (output += d));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  expect(code, output).toBe(0);
+  await waitUntil('the recording to be sealed', async () => (await session(sessionId)).recording.status === 'ready');
+}
+
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  for (const tab of tabs) {
+    // Every page ran without CSP violations, script errors or dialogs.
+    expect(tab.problems).toEqual([]);
+    expect(tab.dialogs).toEqual([]);
+  }
+  await browser?.close();
+});
+
+describe('Watch Live', () => {
+  it('shows the moving picture with LIVE and its delay, reconnects after a dropped socket, and terminates', async () => {
+    const launcher = runLauncher([
+      '--user',
+      'live-e2e',
+      '--target',
+      'live-box',
+      '--source',
+      'testsrc',
+      '--seconds',
+      '40',
+    ]);
+    const sessionId = await launcher.sessionId;
+    await waitUntil('the session to be active with pieces stored', async () => {
+      const view = await session(sessionId);
+      return view.status === 'active' && view.recording.pieces >= 2;
+    });
+
+    const { page } = await openSignedIn();
+    // The live sockets pass through to the server, but the test can drop them as a network failure would;
+    // the second one is refused at once, so the page has to back off and try a third time.
+    const sockets: WebSocketRoute[] = [];
+    await page.routeWebSocket(/\/api\/v1\/sessions\/[0-9a-f-]+\/live$/, (ws) => {
+      sockets.push(ws);
+      if (sockets.length === 2) void ws.close({ code: 1011, reason: 'refused by the test' });
+      else ws.connectToServer();
+    });
+
+    const row = page.getByRole('row', { name: /live-e2e/ });
+    await row.waitFor();
+    await screenshot(page, 'watch-live-sessions-list');
+    await row.getByRole('link', { name: 'Watch live' }).click();
+    await page.getByRole('heading', { name: 'Live: live-e2e on live-box' }).waitFor();
+    await page.getByRole('img', { name: 'Live' }).waitFor();
+
+    // The picture moves: once it plays, the video's clock keeps advancing while we watch.
+    const playing = () => videoState(page).then((v) => !v.paused && v.readyState >= 3 && v.currentTime > 0);
+    await eventually(playing).toBe(true);
+    const before = await videoTime(page);
+    await page.waitForTimeout(4000);
+    expect(await videoTime(page)).toBeGreaterThan(before + 2.5);
+    const delay = (await page.locator('.delay').textContent()) ?? '';
+    const seconds = Number(/^Delay (\d+\.\d) s/.exec(delay)?.[1]);
+    expect(seconds, delay).toBeGreaterThanOrEqual(0);
+    expect(seconds, delay).toBeLessThan(10);
+    expect(await page.locator('.viewers').textContent()).toContain('admin');
+    await screenshot(page, 'watch-live');
+
+    // A dropped socket: the page says so, reconnects by itself, and the picture moves again.
+    await sockets[0]?.close({ code: 1011, reason: 'dropped by the test' });
+    await page.getByRole('status').filter({ hasText: 'reconnecting' }).waitFor({ timeout: 15_000 });
+    await screenshot(page, 'watch-live-reconnecting');
+    await page.getByRole('img', { name: 'Live' }).waitFor({ timeout: 20_000 });
+    expect(sockets.length).toBe(3);
+    await eventually(playing).toBe(true);
+    const resumed = await videoTime(page);
+    await page.waitForTimeout(3000);
+    expect(await videoTime(page)).toBeGreaterThan(resumed + 1.5);
+
+    await page.getByRole('button', { name: 'Terminate' }).click();
+    const dialog = page.getByRole('dialog', { name: 'live-e2e on live-box' });
+    await dialog.getByLabel('Message to the user').fill('Ended from Watch Live.');
+    await dialog.getByRole('button', { name: 'Terminate session' }).click();
+    const ended = page.locator('.session-ended');
+    await eventually(() => ended.textContent()).toContain('The session ended (terminated by admin).');
+    expect(await page.getByRole('img', { name: 'Live' }).count()).toBe(0);
+    expect((await launcher.exit).code).toBe(3);
+    await page.getByRole('link', { name: 'Watch the recording' }).waitFor({ timeout: 60_000 });
+    await screenshot(page, 'watch-live-ended');
+    expect(await session(sessionId)).toMatchObject({ status: 'ended', endReason: 'terminated_by_admin' });
+  });
+});
+
+describe('Watch Recording', () => {
+  const IMG = '<img src=x onerror="window.__xss=1">';
+  const SCRIPT = '<script>window.__xss=2</script>';
+  let sessionId: string;
+  /** Signed in once: sign-ins are throttled per address (10 a minute), and the other test files sign in too. */
+  let signedIn: ConsoleTab;
+
+  /** A new page of the signed-in context, with the console open. */
+  async function openPage(): Promise<Page> {
+    const tab = await openTab(signedIn.context);
+    tabs.push(tab);
+    await tab.page.getByText('Signed in as admin', { exact: true }).waitFor();
+    return tab.page;
+  }
+
+  beforeAll(async () => {
+    const launched = await launch('player-e2e', 'db-07.prod');
+    sessionId = launched.sessionId;
+    await postEvents(sessionId, launched.token, 0, [
+      { type: 'window.focus', atMs: 400, title: 'player-e2e@db-07: ~', app: 'xterm', pid: 4242 },
+      {
+        type: 'keys',
+        atMs: 1000,
+        endMs: 1800,
+        text: 'sudo systemctl restart nginx<Enter>',
+        window: { title: 'player-e2e@db-07: ~', app: 'xterm' },
+      },
+      {
+        type: 'process.start',
+        atMs: 2500,
+        pid: 5150,
+        ppid: 4242,
+        name: 'systemctl',
+        path: '/usr/bin/systemctl',
+        commandLine: 'systemctl restart nginx',
+        user: 'root',
+      },
+      { type: 'keys', atMs: 3300, endMs: 3900, text: `${IMG}<Enter>`, window: { title: SCRIPT, app: 'xterm' } },
+      {
+        type: 'process.start',
+        atMs: 5600,
+        pid: 5151,
+        ppid: 4242,
+        name: 'nano',
+        path: '/usr/bin/nano',
+        commandLine: 'nano /etc/nginx/nginx.conf',
+        user: 'player-e2e',
+      },
+      { type: 'process.stop', atMs: 7000, pid: 5151, name: 'nano', path: '/usr/bin/nano', user: 'player-e2e' },
+    ]);
+    await record(sessionId, launched.token, 8);
+    signedIn = await openSignedIn();
+  });
+
+  /** Opens the player from the Sessions list's Ended tab. */
+  async function openPlayer(): Promise<{ page: Page }> {
+    const page = await openPage();
+    await page.getByRole('button', { name: 'Ended' }).click();
+    await page
+      .getByRole('row', { name: /player-e2e/ })
+      .getByRole('link', { name: 'Player & activity' })
+      .click();
+    await page.getByRole('heading', { name: 'Recording: player-e2e on db-07.prod' }).waitFor();
+    await page.getByRole('row', { name: /nano \/etc\/nginx/ }).waitFor();
+    await page.waitForFunction(() => (document.querySelector('video')?.readyState ?? 0) >= 1);
+    return { page };
+  }
+
+  it('selecting an activity row moves the video to it and shows the event in full', async () => {
+    const { page } = await openPlayer();
+    await page.locator('.activity-map canvas').waitFor();
+    await screenshot(page, 'watch-recording');
+    expect(await page.getByRole('link', { name: 'Download WebM' }).getAttribute('href')).toBe(
+      `/api/v1/sessions/${sessionId}/recording.webm?download=1`,
+    );
+
+    await page.getByRole('row', { name: /nano \/etc\/nginx/ }).click();
+    await eventually(() => videoTime(page)).toBeCloseTo(5.6, 0);
+    const details = page.getByRole('region', { name: 'Program started at 0:05.6' });
+    await details.waitFor();
+    const text = (await details.textContent()) ?? '';
+    for (const expected of ['/usr/bin/nano', 'nano /etc/nginx/nginx.conf', 'player-e2e', '5151 (parent 4242)']) {
+      expect(text).toContain(expected);
+    }
+    // The window in focus when it started, from the window.focus event before it.
+    expect(text).toContain('player-e2e@db-07: ~ (xterm)');
+    await screenshot(page, 'watch-recording-selected');
+
+    // An earlier row moves the video back.
+    await page.getByRole('row', { name: /systemctl restart nginx$/ }).click();
+    await eventually(() => videoTime(page)).toBeCloseTo(2.5, 0);
+  });
+
+  it('search within the session marks its matches on the activity map, and a mark moves the video', async () => {
+    const { page } = await openPlayer();
+    await page.getByLabel('Search within the session').fill('systemctl');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    const marks = page.getByRole('list', { name: 'Search matches on the activity map' }).getByRole('button');
+    await eventually(() => marks.count()).toBe(2);
+    expect(await marks.nth(0).getAttribute('aria-label')).toBe(
+      'Match at 0:01.0: Keys sudo systemctl restart nginx<Enter>',
+    );
+    expect(await marks.nth(1).getAttribute('aria-label')).toBe(
+      'Match at 0:02.5: Program started systemctl restart nginx',
+    );
+    await eventually(() => page.getByRole('status').filter({ hasText: 'matches' }).textContent()).toContain(
+      '2 matches for “systemctl”',
+    );
+    await screenshot(page, 'watch-recording-search');
+
+    await marks.nth(1).click();
+    await eventually(() => videoTime(page)).toBeCloseTo(2.5, 0);
+    await marks.nth(0).click();
+    await eventually(() => videoTime(page)).toBeCloseTo(1, 0);
+  });
+
+  it('plays, skips and changes speed from the keyboard', async () => {
+    const { page } = await openPlayer();
+    await page.getByRole('heading', { name: /^Recording:/ }).click();
+    await page.keyboard.press('Space');
+    await eventually(() => videoState(page).then((v) => v.paused)).toBe(false);
+    await page.keyboard.press('Space');
+    await eventually(() => videoState(page).then((v) => v.paused)).toBe(true);
+    const at = await videoTime(page);
+    await page.keyboard.press('ArrowRight');
+    await eventually(() => videoTime(page)).toBeCloseTo(at + 5, 0);
+    await page.keyboard.press('ArrowLeft');
+    await eventually(() => videoTime(page)).toBeCloseTo(at, 0);
+    await page.keyboard.press('+');
+    await page.keyboard.press('+');
+    await eventually(() => videoState(page).then((v) => v.playbackRate)).toBe(4);
+    await eventually(() => page.getByLabel('Speed').inputValue()).toBe('4');
+    await page.keyboard.press('-');
+    await eventually(() => videoState(page).then((v) => v.playbackRate)).toBe(2);
+    // The timeline slider is reachable by Tab and moves by 5 s with the arrows too.
+    await page.getByRole('slider', { name: 'Timeline' }).focus();
+    const before = await videoTime(page);
+    await page.keyboard.press('ArrowRight');
+    await eventually(() => videoTime(page)).toBeGreaterThan(before + 2);
+    expect(await page.getByText('Keyboard: Space play/pause').count()).toBe(1);
+  });
+
+  it('shows recorded markup as text', async () => {
+    const { page } = await openPlayer();
+    const row = page.getByRole('row').filter({ hasText: '<img src=x' });
+    expect(await row.getByRole('cell').nth(2).textContent()).toBe(`${IMG}<Enter>`);
+    await row.click();
+    const details = page.getByRole('region', { name: 'Keys at 0:03.3–0:03.9' });
+    await eventually(() => details.textContent()).toContain(`${SCRIPT} (xterm)`);
+    await screenshot(page, 'watch-recording-hostile-text');
+    expect(await page.evaluate(() => (window as { __xss?: unknown }).__xss)).toBeUndefined();
+    expect(await page.locator('main img, main script').count()).toBe(0);
+  });
+
+  it('skip inactivity jumps over a still screen where nothing was typed', async () => {
+    // The test display shows nothing but its root window: a still screen, with keystroke runs at 1.5 s and
+    // 13 s. (The launcher captures activity on x11 too; its batches count from 0, so ours is 1000.)
+    const launched = await launch('idle-e2e', 'quiet-box');
+    await postEvents(launched.sessionId, launched.token, 1000, [
+      { type: 'keys', atMs: 1500, endMs: 1700, text: 'uptime<Enter>' },
+      { type: 'keys', atMs: 13000, endMs: 13200, text: 'exit<Enter>' },
+    ]);
+    await record(launched.sessionId, launched.token, 15, 'x11');
+
+    // The real media of a still screen reads as still, keyframes and all, between the two runs.
+    const buckets = 700;
+    const density = (await (
+      await api(`/sessions/${launched.sessionId}/activity/density?buckets=${buckets}`)
+    ).json()) as Density;
+    const change = screenChange(density.buckets, density.bucketMs);
+    const between = change.filter((_, i) => i * density.bucketMs >= 2000 && (i + 1) * density.bucketMs <= 12_500);
+    expect(between.length).toBeGreaterThan(0);
+    const changed = density.buckets.filter((_, i) => (change[i] ?? 0) > 0).map((b) => b.startMs);
+    const pieces = density.buckets.filter((b) => b.screenBytes > 0).map((b) => [b.startMs, b.screenBytes]);
+    expect(
+      between.every((c) => c === 0),
+      `changed at ${changed} ms; pieces ${JSON.stringify(pieces)}`,
+    ).toBe(true);
+
+    const page = await openPage();
+    // The launcher also reports every process started on this machine meanwhile, which would split the
+    // stillness at random; the map the page gets keeps only the activity this test posted.
+    await page.route(/\/activity\/density\?/, async (route) => {
+      const reply = (await (await route.fetch()).json()) as Density;
+      for (const bucket of reply.buckets) {
+        bucket.processEvents = 0;
+        bucket.windowChanges = 0;
+      }
+      await route.fulfill({ json: reply });
+    });
+    await page.evaluate((hash) => {
+      location.hash = hash;
+    }, `#/sessions/${launched.sessionId}/recording`);
+    await page.locator('.activity-map canvas').waitFor();
+    await page.getByRole('row', { name: /uptime/ }).click();
+    await eventually(() => videoTime(page)).toBeCloseTo(1.5, 0);
+    await page.getByLabel('Skip inactivity').check();
+    await page.getByRole('button', { name: 'Play' }).click();
+    const started = Date.now();
+    // Played at 1×, reaching 12.5 s would take 11 s; the skip gets there at once, and stops at the next run.
+    await eventually(() => videoTime(page)).toBeGreaterThan(12.5);
+    expect(Date.now() - started).toBeLessThan(4000);
+    await eventually(() => page.locator('.skip-note').textContent()).toMatch(/^Skipped 0:1[01] without activity\.$/);
+    expect(await videoTime(page)).toBeLessThan(15);
+    await screenshot(page, 'watch-recording-skip-inactivity');
+  });
+
+  it('draws the activity map of a session with 20,000 events without a long task', async () => {
+    const launched = await launch('busy-e2e', 'build-01');
+    const types = ['keys', 'process.start', 'window.focus', 'process.stop'] as const;
+    for (let batch = 0; batch < 40; batch++) {
+      const events = Array.from({ length: 500 }, (_, i) => {
+        const n = batch * 500 + i;
+        const atMs = Math.floor((n * 7919) % 8000);
+        switch (types[n % 4]) {
+          case 'keys':
+            return { type: 'keys', atMs, endMs: atMs + 50, text: `ls -la /var/log/${n}<Enter>` };
+          case 'process.start':
+            return {
+              type: 'process.start',
+              atMs,
+              pid: n,
+              name: 'ls',
+              path: '/usr/bin/ls',
+              commandLine: `ls ${n}`,
+              user: 'ci',
+            };
+          case 'window.focus':
+            return { type: 'window.focus', atMs, title: `build ${n}`, app: 'xterm' };
+          default:
+            return { type: 'process.stop', atMs, pid: n, name: 'ls', path: '/usr/bin/ls', user: 'ci' };
+        }
+      });
+      await postEvents(launched.sessionId, launched.token, batch, events);
+    }
+    await record(launched.sessionId, launched.token, 8);
+
+    const page = await openPage();
+    // Long tasks (main thread busy > 50 ms: jank) from here on, the page's own loading included.
+    await page.evaluate(() => {
+      const seen: number[] = [];
+      (window as { __longTasks?: number[] }).__longTasks = seen;
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) seen.push(entry.duration);
+      }).observe({ type: 'longtask' });
+    });
+    await page.evaluate((hash) => {
+      location.hash = hash;
+    }, `#/sessions/${launched.sessionId}/recording`);
+    await page.getByRole('heading', { name: 'Recording: busy-e2e on build-01' }).waitFor();
+    await page.locator('.activity-map canvas').waitFor();
+    await page.getByRole('button', { name: 'Load more events' }).waitFor();
+    await page.waitForTimeout(500);
+    const figures = await page.evaluate(() => {
+      const draws = performance.getEntriesByName('activity-map-draw').map((e) => e.duration);
+      const canvas = document.querySelector('.activity-map canvas') as HTMLCanvasElement;
+      return {
+        draws,
+        longTasks: (window as { __longTasks?: number[] }).__longTasks ?? [],
+        canvasWidth: canvas.width,
+        rows: document.querySelectorAll('table.activity-grid tbody tr').length,
+      };
+    });
+    const density = (await (
+      await api(`/sessions/${launched.sessionId}/activity/density?buckets=${figures.canvasWidth}`)
+    ).json()) as { buckets: Array<{ keystrokes: number; processEvents: number; windowChanges: number }> };
+    const events = density.buckets.reduce((sum, b) => sum + b.processEvents + b.windowChanges, 0);
+    console.log(
+      `activity map, 20,000 events in ${density.buckets.length} buckets: draw ${figures.draws.map((d) => d.toFixed(1)).join(', ')} ms; ` +
+        `long tasks while the page loaded: ${JSON.stringify(figures.longTasks.map(Math.round))} ms; grid rows ${figures.rows}`,
+    );
+    await screenshot(page, 'watch-recording-20000-events');
+    expect(events).toBe(15_000); // the process and window events, all counted in the map's buckets
+    expect(figures.rows).toBe(500);
+    expect(figures.draws.length).toBeGreaterThan(0);
+    // One frame at 60 Hz is 16.7 ms; the map draws in well under it.
+    expect(Math.max(...figures.draws)).toBeLessThan(16.7);
+    expect(figures.longTasks.filter((d) => d > 200)).toEqual([]);
+  });
+});
