@@ -1,0 +1,50 @@
+/**
+ * `npm run bench`: the three benchmarks in turn with modest durations, then one table of every figure beside
+ * its baseline. Each benchmark starts and stops its own servers; see docs/benchmarks.md for full runs.
+ *
+ *   node bench/run.ts [--only live-latency,sustained-sessions,bytes-per-hour]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { table } from './lib/stats.ts';
+import { type BenchSummary, verdict } from './lib/summary.ts';
+
+const BENCHES: Array<{ name: string; args: string[] }> = [
+  { name: 'live-latency', args: ['--sessions', '20', '--viewers', '3', '--seconds', '30'] },
+  { name: 'sustained-sessions', args: ['--sessions', '100', '--seconds', '30'] },
+  { name: 'bytes-per-hour', args: ['--seconds', '60'] },
+];
+
+const { values } = parseArgs({ options: { only: { type: 'string' } } });
+const only = values.only?.split(',');
+const selected = BENCHES.filter((b) => !only || only.includes(b.name));
+
+const dir = mkdtempSync(path.join(tmpdir(), 'witness-bench-run-'));
+const summaries: BenchSummary[] = [];
+const failed: string[] = [];
+try {
+  for (const bench of selected) {
+    const summary = path.join(dir, `${bench.name}.json`);
+    const args = [path.join(import.meta.dirname, `${bench.name}.ts`), ...bench.args, '--summary', summary];
+    console.log(`\n=== ${bench.name}: node bench/${bench.name}.ts ${bench.args.join(' ')}\n`);
+    const result = spawnSync(process.execPath, args, { stdio: 'inherit', timeout: 30 * 60_000 });
+    if (result.status !== 0 || !existsSync(summary)) failed.push(bench.name);
+    else summaries.push(JSON.parse(readFileSync(summary, 'utf8')) as BenchSummary);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+console.log(
+  `\n=== summary (${new Date().toISOString().slice(0, 10)})\n\n${table([
+    ['benchmark', 'figure', 'Witness', 'baseline', 'goal', ''],
+    ...summaries.flatMap((s) => s.rows.map((r) => [s.bench, r.figure, r.witness, r.baseline, r.goal, verdict(r.met)])),
+  ])}`,
+);
+if (failed.length) {
+  console.error(`\nfailed to run: ${failed.join(', ')}`);
+  process.exitCode = 1;
+}
