@@ -100,6 +100,18 @@ describe('GET /api/v1/sessions/{id}/live', () => {
     expect(view.live.viewers).toHaveLength(2);
   });
 
+  it('tells the remaining viewers when one leaves', async () => {
+    const s = await launch();
+    await connectLauncher(s);
+    const a = await watch(s.sessionId);
+    const b = await watch(s.sessionId);
+    expect((await a.nextJson<{ viewers: unknown[] }>()).viewers).toHaveLength(2);
+    b.ws.close(1000, 'bye');
+    const after = await a.nextJson<{ type: string; viewers: unknown[] }>();
+    expect(after).toMatchObject({ type: 'viewers' });
+    expect(after.viewers).toHaveLength(1);
+  });
+
   it('answers a viewer that sends something with an error and keeps the stream', async () => {
     const s = await launch();
     await connectLauncher(s);
