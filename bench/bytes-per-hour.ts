@@ -17,8 +17,15 @@ import { cpuBetween, snapshotTree, warnIfMachineBusy } from './lib/cpu.ts';
 import { bytes, sleep, table } from './lib/stats.ts';
 import { verdict, writeSummary } from './lib/summary.ts';
 
+const USAGE = `Usage: node bench/bytes-per-hour.ts [options]
+  --seconds N     how long the scripted terminal session is captured (default 120)
+  --variants      also capture a few other encoder settings, for information
+  --keep DIR      keep the WebM files and the last JPEG of each capture in DIR
+  --summary FILE  write the figures as JSON (bench/run.ts reads it)`;
+
 const { values } = parseArgs({
   options: {
+    help: { type: 'boolean', short: 'h', default: false },
     seconds: { type: 'string', default: '120' },
     summary: { type: 'string' },
     /** Keep the WebM files and the last JPEG of each capture here, to look at what was measured. */
@@ -27,6 +34,10 @@ const { values } = parseArgs({
     variants: { type: 'boolean', default: false },
   },
 });
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const SECONDS = Number(values.seconds);
 const SIZE = { width: 1920, height: 1080 };
 /** ffmpeg's mjpeg qscale (2 best … 31 worst). */

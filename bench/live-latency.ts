@@ -29,14 +29,27 @@ import { describeServerCode, type RunningServer, startBare, startWitness } from 
 import { type Distribution, distribution, inBatches, ms, sleep, table } from './lib/stats.ts';
 import { verdict, writeSummary } from './lib/summary.ts';
 
+const USAGE = `Usage: node bench/live-latency.ts [options]
+  --sessions N   sessions uploading at once (default 20)
+  --viewers N    live viewers per session (default 3)
+  --seconds N    seconds each session uploads, one ~50 KB piece a second (default 30)
+  --summary FILE write the figures as JSON (bench/run.ts reads it)
+Environment: WITNESS_BENCH_SERVER_ROOT=DIR measures the checkout in DIR (a frozen copy of a commit) instead
+of this one; WITNESS_BENCH_SERVER_LOG=FILE keeps everything the servers print.`;
+
 const { values } = parseArgs({
   options: {
+    help: { type: 'boolean', short: 'h', default: false },
     sessions: { type: 'string', default: '20' },
     viewers: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '30' },
     summary: { type: 'string' },
   },
 });
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const SESSIONS = Number(values.sessions);
 const VIEWERS = Number(values.viewers);
 const SECONDS = Number(values.seconds);

@@ -18,7 +18,18 @@ const BENCHES: Array<{ name: string; args: string[] }> = [
   { name: 'bytes-per-hour', args: ['--seconds', '60'] },
 ];
 
-const { values } = parseArgs({ options: { only: { type: 'string' } } });
+const USAGE = `Usage: node bench/run.ts [--only live-latency,sustained-sessions,bytes-per-hour]
+Runs the recording-pipeline benchmarks in turn with modest durations and prints one summary table.
+Environment: WITNESS_BENCH_SERVER_ROOT=DIR measures the checkout in DIR (a frozen copy of a commit) instead
+of this one; WITNESS_BENCH_SERVER_LOG=FILE keeps everything the servers print.`;
+
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const only = values.only?.split(',');
 const selected = BENCHES.filter((b) => !only || only.includes(b.name));
 

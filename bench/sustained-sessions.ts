@@ -23,14 +23,27 @@ import { describeServerCode, type RunningServer, startBare, startWitness } from 
 import { type Distribution, distribution, inBatches, ms, table } from './lib/stats.ts';
 import { type SummaryRow, verdict, writeSummary } from './lib/summary.ts';
 
+const USAGE = `Usage: node bench/sustained-sessions.ts [options]
+  --sessions N       sessions at once (default 100)
+  --ramp N,N,...     several steps instead, each on a fresh server (e.g. 100,125,150,200)
+  --seconds N        seconds each step lasts, one ~50 KB piece a second per session (default 60)
+  --summary FILE     write the figures as JSON (bench/run.ts reads it)
+Environment: WITNESS_BENCH_SERVER_ROOT=DIR measures the checkout in DIR (a frozen copy of a commit) instead
+of this one; WITNESS_BENCH_SERVER_LOG=FILE keeps everything the servers print.`;
+
 const { values } = parseArgs({
   options: {
+    help: { type: 'boolean', short: 'h', default: false },
     sessions: { type: 'string', default: '100' },
     seconds: { type: 'string', default: '60' },
     ramp: { type: 'string' },
     summary: { type: 'string' },
   },
 });
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const SECONDS = Number(values.seconds);
 const STEPS = (values.ramp ?? values.sessions)
   .split(',')
