@@ -18,6 +18,7 @@ import {
   toHex,
 } from '../protocol/evidence.ts';
 import { recordingKey } from '../protocol/ingest.ts';
+import type { RecordingFormat } from '../protocol/session.ts';
 import { missingRanges } from './live-cursor.ts';
 import type { SessionRecord, SessionStore } from './session-store.ts';
 
@@ -60,11 +61,11 @@ export class SessionEvidence {
   }
 
   /**
-   * Records the digest of recording.webm as R2 stores it. The muxer patches the file's header last, so the
+   * Records the digest of the sealed recording as R2 stores it. The muxer patches the file's header last, so the
    * bytes are hashed after the upload completed, read back in one stream.
    */
-  async recordingSealed(sessionId: string, mediaDurationMs: number): Promise<void> {
-    const key = recordingKey(sessionId);
+  async recordingSealed(sessionId: string, format: RecordingFormat, mediaDurationMs: number): Promise<void> {
+    const key = recordingKey(sessionId, format);
     const object = await this.bucket.get(key);
     if (!object) throw new Error('the sealed recording is not in storage');
     const digest = new crypto.DigestStream('SHA-256');

@@ -48,19 +48,19 @@ export function planLiveSends(sentUpTo: number, above: readonly StoredPiece[]): 
 
 /**
  * Where a viewer joining now starts: the init segment, then the last run that begins with a keyframe and
- * continues without a hole to the newest piece it can reach.
+ * continues without a hole to the newest piece it can reach. With `from: 'start'` (a terminal, whose screen
+ * is the sum of everything printed) the run begins at the first piece after the init segment instead.
  */
-export function planCatchUp(stored: readonly StoredPiece[]): { send: number[]; sentUpTo: number } {
+export function planCatchUp(
+  stored: readonly StoredPiece[],
+  from: 'keyframe' | 'start' = 'keyframe',
+): { send: number[]; sentUpTo: number } {
   const hasInit = stored[0]?.seq === 0;
   if (!hasInit) return { send: [], sentUpTo: -1 };
   const clusters = stored.slice(1);
-  let start = -1;
-  for (let i = clusters.length - 1; i >= 0; i--) {
-    const piece = clusters[i] as StoredPiece;
-    if (piece.keyframe) {
-      start = i;
-      break;
-    }
+  let start = from === 'start' && clusters.length > 0 ? 0 : -1;
+  for (let i = clusters.length - 1; i >= 0 && start < 0; i--) {
+    if ((clusters[i] as StoredPiece).keyframe) start = i;
   }
   if (start < 0) return { send: [0], sentUpTo: 0 };
   const send = [0];

@@ -1,7 +1,8 @@
 /**
- * Seals a recording: remuxes the stored live pieces (init segment + clusters, no Duration, no Cues) into one
+ * Seals a recording. A WebM recording: remuxes the stored live pieces (init segment + clusters, no Duration, no Cues) into one
  * seekable WebM with mediabunny. Packets are copied, never decoded or re-encoded, so the result holds exactly
- * the frames that were recorded.
+ * the frames that were recorded. A terminal log: the asciicast pieces are concatenated as they are (they were
+ * cut at line boundaries and every line was checked on the way in), which is already a valid `.cast` file.
  */
 import {
   CustomSource,
@@ -14,12 +15,14 @@ import {
   WEBM,
   WebMOutputFormat,
 } from 'mediabunny';
-import { pieceKey, recordingKey } from '../protocol/ingest.ts';
+import { PIECE_CONTENT_TYPE, pieceKey, recordingKey } from '../protocol/ingest.ts';
+import type { RecordingFormat } from '../protocol/session.ts';
 import { RecordingWriter } from './recording-writer.ts';
 
 export interface StoredPieceRef {
   seq: number;
   size: number;
+  endMs: number;
 }
 
 export interface SealResult {
@@ -60,7 +63,7 @@ function piecesSource(bucket: R2Bucket, sessionId: string, pieces: readonly Stor
         const piece = pieces[i] as StoredPieceRef;
         const offset = at - (starts[i] as number);
         const length = Math.min(piece.size - offset, end - at);
-        const object = await bucket.get(pieceKey(sessionId, piece.seq), { range: { offset, length } });
+        const object = await bucket.get(pieceKey(sessionId, piece.seq, 'webm'), { range: { offset, length } });
         if (!object) throw new Error(`piece ${piece.seq} is missing from storage`);
         const bytes = new Uint8Array(await object.arrayBuffer());
         if (bytes.byteLength !== length) throw new Error(`piece ${piece.seq} is shorter than its index says`);
@@ -73,16 +76,47 @@ function piecesSource(bucket: R2Bucket, sessionId: string, pieces: readonly Stor
   });
 }
 
-/** Writes `sessions/<id>/recording.webm` from the pieces (seq 0 first, then clusters in order). */
-export async function sealRecording(
+/** Writes the session's recording from its pieces (seq 0 first, then the rest in order). */
+export function sealRecording(
   bucket: R2Bucket,
   sessionId: string,
+  format: RecordingFormat,
   pieces: readonly StoredPieceRef[],
 ): Promise<SealResult> {
+  return format === 'asciicast' ? sealCast(bucket, sessionId, pieces) : sealWebm(bucket, sessionId, pieces);
+}
+
+/** `recording.cast`: the pieces back to back, streamed through R2 multipart parts. */
+async function sealCast(bucket: R2Bucket, sessionId: string, pieces: readonly StoredPieceRef[]): Promise<SealResult> {
+  if (pieces[0]?.seq !== 0) throw new Error('the asciicast header (piece 0) never arrived');
+  const writer = new RecordingWriter(bucket, recordingKey(sessionId, 'asciicast'), {
+    httpMetadata: { contentType: PIECE_CONTENT_TYPE.asciicast },
+  });
+  try {
+    let at = 0;
+    let endMs = 0;
+    for (const piece of pieces) {
+      const object = await bucket.get(pieceKey(sessionId, piece.seq, 'asciicast'));
+      if (!object) throw new Error(`piece ${piece.seq} is missing from storage`);
+      const bytes = new Uint8Array(await object.arrayBuffer());
+      if (bytes.byteLength !== piece.size) throw new Error(`piece ${piece.seq} is not the size its index says`);
+      await writer.write(bytes, at);
+      at += bytes.byteLength;
+      endMs = Math.max(endMs, piece.endMs);
+    }
+    return { bytes: await writer.finish(), mediaDurationMs: endMs, packets: pieces.length - 1 };
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+}
+
+/** `recording.webm`: packets copied into a seekable file with Duration and Cues. */
+async function sealWebm(bucket: R2Bucket, sessionId: string, pieces: readonly StoredPieceRef[]): Promise<SealResult> {
   if (pieces[0]?.seq !== 0) throw new Error('the init segment (piece 0) never arrived');
   const input = new Input({ source: piecesSource(bucket, sessionId, pieces), formats: [WEBM] });
-  const writer = new RecordingWriter(bucket, recordingKey(sessionId), {
-    httpMetadata: { contentType: 'video/webm' },
+  const writer = new RecordingWriter(bucket, recordingKey(sessionId, 'webm'), {
+    httpMetadata: { contentType: PIECE_CONTENT_TYPE.webm },
   });
   try {
     const track = await input.getPrimaryVideoTrack();

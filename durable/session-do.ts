@@ -4,7 +4,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { LauncherMessage, ServerControlMessage } from '../protocol/control.ts';
-import type { EndReason, Policy, Protocol } from '../protocol/session.ts';
+import type { EndReason, Policy, Protocol, RecordingFormat } from '../protocol/session.ts';
 import { CloseCode, HEARTBEAT_PING, HEARTBEAT_PONG, PROTOCOL_VERSION } from '../protocol/version.ts';
 import type { Viewer } from '../protocol/viewer.ts';
 import { activitySummary } from '../worker/activity/digest.ts';
@@ -32,6 +32,7 @@ export interface SessionInit {
   user: string;
   target: string;
   protocol: Protocol;
+  format: RecordingFormat;
   policy: Policy;
   createdAt: number;
   launchExpiresAt: number;
@@ -43,7 +44,11 @@ function refuse(status: 404 | 409, code: string, message: string): Refusal {
   return { kind: 'refused', status, code, message };
 }
 
-export type BeginPiece = { kind: 'go' } | { kind: 'stored'; sha256: string; size: number } | Refusal;
+/** Whether a piece may be stored now; `format` says what the piece must be. */
+export type BeginPiece =
+  | { kind: 'go'; format: RecordingFormat }
+  | { kind: 'stored'; format: RecordingFormat; sha256: string; size: number }
+  | Refusal;
 
 export type TerminateOutcome =
   | { kind: 'done'; delivered: boolean; status: SessionRecord['status']; endReason: EndReason | null }
@@ -73,7 +78,13 @@ export class SessionDO extends DurableObject<Env> {
     super(ctx, env);
     this.#store = new SessionStore(ctx.storage.sql);
     this.#record = this.#store.load();
-    this.#fanout = new ViewerFanout(ctx, this.#store, env.RECORDINGS, () => this.#record?.sessionId ?? '');
+    this.#fanout = new ViewerFanout(
+      ctx,
+      this.#store,
+      env.RECORDINGS,
+      () => this.#record?.sessionId ?? '',
+      () => this.#record?.format ?? 'webm',
+    );
     this.#evidence = new SessionEvidence(
       this.#store,
       env.RECORDINGS,
@@ -119,11 +130,11 @@ export class SessionDO extends DurableObject<Env> {
       return refuse(409, 'seq_beyond_end', `The launcher ended the recording at piece ${record.declaredLastSeq}.`);
     }
     const stored = this.#store.piece(seq);
-    if (stored) return { kind: 'stored', sha256: stored.sha256, size: stored.size };
+    if (stored) return { kind: 'stored', format: record.format, sha256: stored.sha256, size: stored.size };
     if (!this.#store.claimUpload(seq, Date.now())) {
       return refuse(409, 'upload_in_progress', `Piece ${seq} is being uploaded; retry.`);
     }
-    return { kind: 'go' };
+    return { kind: 'go', format: record.format };
   }
 
   /** The piece is durably in R2: index it, count it as activity if need be, and fan it out to viewers. */
@@ -327,6 +338,7 @@ export class SessionDO extends DurableObject<Env> {
       status: record.status,
       policy: record.policy,
       storedSeqs: this.#store.recentSeqs(),
+      session: { user: record.user, target: record.target, protocol: record.protocol, format: record.format },
     });
     if (record.status === 'ended' && record.endReason) sendControl(ws, { type: 'ended', reason: record.endReason });
     await this.#commit();
@@ -430,8 +442,8 @@ export class SessionDO extends DurableObject<Env> {
       record.recordingStatus = 'empty';
     } else {
       try {
-        const result = await sealRecording(this.env.RECORDINGS, record.sessionId, pieces);
-        await this.#evidence.recordingSealed(record.sessionId, result.mediaDurationMs);
+        const result = await sealRecording(this.env.RECORDINGS, record.sessionId, record.format, pieces);
+        await this.#evidence.recordingSealed(record.sessionId, record.format, result.mediaDurationMs);
         record.recordingStatus = 'ready';
         record.recordingError = null;
         recordingBytes = result.bytes;

@@ -2,7 +2,14 @@
  * SessionDO's own SQLite: the session record, the live piece index and in-flight upload leases.
  * All calls are synchronous (the Durable Object SQL API), so a method's reads and writes cannot interleave.
  */
-import type { EndReason, Policy, Protocol, RecordingStatus, SessionStatus } from '../protocol/session.ts';
+import type {
+  EndReason,
+  Policy,
+  Protocol,
+  RecordingFormat,
+  RecordingStatus,
+  SessionStatus,
+} from '../protocol/session.ts';
 import type { StoredPiece } from './live-cursor.ts';
 
 export interface SessionRecord {
@@ -10,6 +17,8 @@ export interface SessionRecord {
   user: string;
   target: string;
   protocol: Protocol;
+  /** WebM video or an asciicast terminal log; records made before formats existed are WebM. */
+  format: RecordingFormat;
   status: SessionStatus;
   endReason: EndReason | null;
   policy: Policy;
@@ -67,7 +76,8 @@ export class SessionStore {
   }
 
   load(): SessionRecord | null {
-    return this.#get<SessionRecord>('session');
+    const record = this.#get<SessionRecord>('session');
+    return record && { ...record, format: record.format ?? 'webm' };
   }
 
   save(record: SessionRecord): void {

@@ -3,6 +3,7 @@
  * Media is read from R2 only while someone watches, so an unwatched session moves no media through here.
  */
 import { pieceKey } from '../protocol/ingest.ts';
+import type { RecordingFormat } from '../protocol/session.ts';
 import type { ViewerServerMessage } from '../protocol/viewer.ts';
 import { encodeMediaFrame, type Viewer } from '../protocol/viewer.ts';
 import { planCatchUp, planLiveSends } from './live-cursor.ts';
@@ -37,6 +38,7 @@ export class ViewerFanout {
     private readonly store: SessionStore,
     private readonly bucket: R2Bucket,
     private readonly sessionId: () => string,
+    private readonly format: () => RecordingFormat,
   ) {}
 
   viewerSockets(): WebSocket[] {
@@ -57,10 +59,16 @@ export class ViewerFanout {
     for (const ws of this.viewerSockets()) sendJson(ws, message);
   }
 
-  /** Sends a joining viewer the init segment and the pieces since the newest keyframe. */
+  /**
+   * Sends a joining viewer the init segment and the pieces since the newest keyframe — or, for a terminal
+   * log, every piece: a terminal's screen is the sum of everything printed so far.
+   */
   join(ws: WebSocket): Promise<void> {
     return this.#enqueue(async () => {
-      const plan = planCatchUp(this.store.catchUpPieces());
+      const plan =
+        this.format() === 'asciicast'
+          ? planCatchUp(this.store.allPieces(), 'start')
+          : planCatchUp(this.store.catchUpPieces());
       const pieces = new Map<number, Uint8Array>();
       for (const seq of plan.send) await this.#sendPiece(ws, seq, pieces);
       this.#setSentUpTo(ws, plan.sentUpTo);
@@ -97,7 +105,7 @@ export class ViewerFanout {
     if (!row) return;
     let media = cache.get(seq);
     if (!media) {
-      const object = await this.bucket.get(pieceKey(this.sessionId(), seq));
+      const object = await this.bucket.get(pieceKey(this.sessionId(), seq, this.format()));
       if (!object) throw new Error(`piece ${seq} is indexed but not in storage`);
       media = new Uint8Array(await object.arrayBuffer());
       cache.set(seq, media);

@@ -73,16 +73,45 @@ export const SshInputEvent = z.strictObject({
   redacted: z.boolean().optional(),
 });
 
+/** A command line entered in an SSH shell (best effort: the line as typed and edited, at Enter). */
+export const SshCommandEvent = z.strictObject({
+  type: z.literal('ssh.command'),
+  atMs: ms,
+  text,
+});
+
+/** A file copied over SFTP or scp through the SSH proxy. */
+export const FileTransferEvent = z.strictObject({
+  type: z.literal('file.transfer'),
+  atMs: ms,
+  endMs: ms,
+  /** `upload`: client → target; `download`: target → client. */
+  direction: z.enum(['upload', 'download']),
+  path: short,
+  size: z.number().int().min(0),
+  protocol: z.enum(['sftp', 'scp']),
+});
+
 export const ActivityEvent = z.discriminatedUnion('type', [
   KeysEvent,
   ProcessStartEvent,
   ProcessStopEvent,
   WindowFocusEvent,
   SshInputEvent,
+  SshCommandEvent,
+  FileTransferEvent,
 ]);
 export type ActivityEvent = z.infer<typeof ActivityEvent>;
 export type ActivityType = ActivityEvent['type'];
-export const ACTIVITY_TYPES = ['keys', 'process.start', 'process.stop', 'window.focus', 'ssh.input'] as const;
+export const ACTIVITY_TYPES = [
+  'keys',
+  'process.start',
+  'process.stop',
+  'window.focus',
+  'ssh.input',
+  'ssh.command',
+  'file.transfer',
+] as const;
 
 /**
  * A batch. Each event is checked on its own: a bad event is refused alone (and listed in the reply), the
@@ -104,7 +133,7 @@ export type ActivityAck = z.infer<typeof ActivityAck>;
 /** The categories the search API's `in=` takes, and the event types each covers. */
 export const SEARCH_IN = {
   keystrokes: ['keys'],
-  ssh: ['ssh.input'],
+  ssh: ['ssh.input', 'ssh.command', 'file.transfer'],
   apps: ['window.focus', 'keys'],
   processes: ['process.start', 'process.stop'],
   windows: ['window.focus', 'keys'],

@@ -3,7 +3,7 @@
  * Heartbeats are the plain text frames in version.ts, not JSON.
  */
 import { z } from 'zod';
-import { EndReason, Policy, SessionStatus } from './session.ts';
+import { EndReason, Policy, Protocol, RecordingFormat, SessionStatus } from './session.ts';
 
 const text = z.string().max(4096);
 
@@ -38,9 +38,9 @@ export const LauncherMessage = z.discriminatedUnion('type', [
 ]);
 export type LauncherMessage = z.infer<typeof LauncherMessage>;
 
-/** Server → launcher. */
+/** Server → launcher. Launchers ignore fields they do not know: the server may add some. */
 export const ServerControlMessage = z.discriminatedUnion('type', [
-  z.strictObject({
+  z.object({
     type: z.literal('welcome'),
     protocol: z.number().int(),
     sessionId: z.string(),
@@ -48,6 +48,8 @@ export const ServerControlMessage = z.discriminatedUnion('type', [
     policy: Policy,
     /** Sequence numbers already stored, so a reconnecting launcher can drop them from its spool. */
     storedSeqs: z.array(z.number().int().min(0)),
+    /** Who is recorded where, and what the recording is made of (the SSH proxy learns its target here). */
+    session: z.object({ user: z.string(), target: z.string(), protocol: Protocol, format: RecordingFormat }),
   }),
   z.strictObject({ type: z.literal('message'), id: z.string(), text }),
   z.strictObject({ type: z.literal('terminate'), id: z.string(), message: text }),

@@ -1,8 +1,19 @@
 /** The ingest HTTP contract (docs/ingest-protocol.md): paths, headers, limits and replies. */
 import { z } from 'zod';
 
+import type { RecordingFormat } from './session.ts';
+
 /** Largest media piece accepted (one Cluster, or the init segment). */
 export const MAX_PIECE_BYTES = 16 * 1024 * 1024;
+
+/** The Content-Type of a piece, per recording format. */
+export const PIECE_CONTENT_TYPE = {
+  webm: 'video/webm',
+  asciicast: 'application/x-asciicast',
+} as const satisfies Record<RecordingFormat, string>;
+
+/** File extension of pieces and of the sealed recording, per format. */
+const EXTENSION = { webm: 'webm', asciicast: 'cast' } as const satisfies Record<RecordingFormat, string>;
 /** Highest sequence number accepted; a session at 1 piece/s would need 30 years to reach it. */
 export const MAX_SEQ = 999_999_999;
 
@@ -49,19 +60,21 @@ export const ErrorBody = z.strictObject({
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
 /** Launch reply. */
-export const LaunchReply = z.strictObject({
+export const LaunchReply = z.object({
   sessionId: z.string(),
   token: z.string(),
   expiresAt: z.string(),
+  /** What to send as pieces: `webm` video or an `asciicast` terminal log. */
+  format: z.enum(['webm', 'asciicast']),
 });
 export type LaunchReply = z.infer<typeof LaunchReply>;
 
 /** R2 key of one stored piece; zero-padded so a listing sorts in sequence order. */
-export function pieceKey(sessionId: string, seq: number): string {
-  return `sessions/${sessionId}/pieces/${String(seq).padStart(10, '0')}.webm`;
+export function pieceKey(sessionId: string, seq: number, format: RecordingFormat): string {
+  return `sessions/${sessionId}/pieces/${String(seq).padStart(10, '0')}.${EXTENSION[format]}`;
 }
 
-/** R2 key of the finished, seekable recording. */
-export function recordingKey(sessionId: string): string {
-  return `sessions/${sessionId}/recording.webm`;
+/** R2 key of the finished recording: a seekable `recording.webm`, or `recording.cast` for a terminal log. */
+export function recordingKey(sessionId: string, format: RecordingFormat): string {
+  return `sessions/${sessionId}/recording.${EXTENSION[format]}`;
 }

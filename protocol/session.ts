@@ -22,6 +22,18 @@ export type RecordingStatus = z.infer<typeof RecordingStatus>;
 export const Protocol = z.enum(['desktop', 'rdp', 'ssh', 'vnc', 'web', 'other']);
 export type Protocol = z.infer<typeof Protocol>;
 
+/**
+ * What a session's recording is made of: `webm`, a live WebM video cut at Clusters (the launcher), or
+ * `asciicast`, an asciicast v2 terminal log cut at line boundaries (the SSH proxy).
+ */
+export const RecordingFormat = z.enum(['webm', 'asciicast']);
+export type RecordingFormat = z.infer<typeof RecordingFormat>;
+
+/** The format a launch gets when it does not ask for one: SSH sessions are terminal logs, the rest video. */
+export function defaultFormat(protocol: Protocol): RecordingFormat {
+  return protocol === 'ssh' ? 'asciicast' : 'webm';
+}
+
 const MINUTE_MS = 60_000;
 
 /** What a session must obey, copied from the settings at launch time (the snapshot never changes afterwards). */

@@ -17,7 +17,7 @@ export const activity = sqliteTable(
     /** Session clock, ms. */
     atMs: integer('at_ms').notNull(),
     endMs: integer('end_ms'),
-    /** Typed text (keys, ssh.input) or a process's command line. */
+    /** Typed text (keys, ssh.input), a command (ssh.command) or a process's command line. */
     text: text('text'),
     app: text('app'),
     title: text('title'),
@@ -28,9 +28,14 @@ export const activity = sqliteTable(
     user: text('user'),
     pid: integer('pid'),
     ppid: integer('ppid'),
+    /** Bytes moved by a file transfer. */
+    size: integer('size'),
     redacted: integer('redacted', { mode: 'boolean' }).notNull().default(false),
   },
-  (t) => [index('activity_session_time').on(t.sessionId, t.atMs), index('activity_session_type').on(t.sessionId, t.type)],
+  (t) => [
+    index('activity_session_time').on(t.sessionId, t.atMs),
+    index('activity_session_type').on(t.sessionId, t.type),
+  ],
 );
 
 /** Each ingested batch, for idempotent retries: same number and body → same answer. */

@@ -1,6 +1,13 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
-import type { EndReason, Policy, Protocol, RecordingStatus, SessionStatus } from '../protocol/session.ts';
+import type {
+  EndReason,
+  Policy,
+  Protocol,
+  RecordingFormat,
+  RecordingStatus,
+  SessionStatus,
+} from '../protocol/session.ts';
 
 /** One recorded session: who, where, when, how it ended, and what was recorded. */
 export const sessions = sqliteTable(
@@ -10,6 +17,8 @@ export const sessions = sqliteTable(
     user: text('user').notNull(),
     target: text('target').notNull(),
     protocol: text('protocol').$type<Protocol>().notNull(),
+    /** What the recording is: a WebM video (desktop launcher) or an asciicast v2 terminal log (SSH proxy). */
+    format: text('format').$type<RecordingFormat>().notNull().default('webm'),
     status: text('status').$type<SessionStatus>().notNull(),
     endReason: text('end_reason').$type<EndReason>(),
     /** Epoch ms. */

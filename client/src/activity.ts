@@ -16,6 +16,8 @@ export interface ActivityItem {
   title: string | null;
   name: string | null;
   path: string | null;
+  /** Bytes moved, for a file transfer. */
+  size?: number;
   user: string | null;
   pid: number | null;
   ppid: number | null;
@@ -61,6 +63,8 @@ export const TYPE_LABELS: Record<ActivityType, string> = {
   'process.stop': 'Program ended',
   'window.focus': 'Window',
   'ssh.input': 'SSH input',
+  'ssh.command': 'Command',
+  'file.transfer': 'File transfer',
 };
 
 /** One line for the grid. */
@@ -75,5 +79,9 @@ export function summary(event: ActivityItem): string {
       return event.path || event.name || '';
     case 'window.focus':
       return event.app ? `${event.title ?? ''} — ${event.app}` : (event.title ?? '');
+    case 'ssh.command':
+      return event.text ?? '';
+    case 'file.transfer':
+      return `${event.title === 'upload' ? '↑' : '↓'} ${event.path ?? ''} (${event.size ?? 0} bytes, ${event.app ?? ''})`;
   }
 }

@@ -45,6 +45,11 @@ describe('planCatchUp', () => {
   it('sends only the init segment when no cluster has a keyframe yet', () => {
     expect(planCatchUp(pieces(0))).toEqual({ send: [0], sentUpTo: 0 });
   });
+
+  it('sends a terminal its whole history, from the first piece, up to the first hole', () => {
+    expect(planCatchUp(pieces(0, '1k', '2k', '3k', '5k'), 'start')).toEqual({ send: [0, 1, 2, 3], sentUpTo: 3 });
+    expect(planCatchUp(pieces(0), 'start')).toEqual({ send: [0], sentUpTo: 0 });
+  });
 });
 
 describe('missingRanges', () => {

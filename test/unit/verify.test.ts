@@ -90,7 +90,7 @@ async function buildSession(dir: string, id: string, pattern: string, signer: Si
     lastSeq: listed.length - 1,
     chainHead: await chainHead(id, listed),
     recording: {
-      key: recordingKey(id),
+      key: recordingKey(id, 'webm'),
       size: recordingBytes.byteLength,
       sha256: await sha256Hex(recordingBytes),
       mediaDurationMs: 4000,

@@ -184,7 +184,7 @@ describe('signed manifest', () => {
   });
 
   it('ended by the user: pieces, recording digest, activity digest, all signed', async () => {
-    const s = await launch({ user: 'bob', target: 'db-02.prod', protocol: 'ssh' });
+    const s = await launch({ user: 'bob', target: 'db-02.prod', protocol: 'ssh', format: 'webm' });
     const count = fixturePieces().length;
     await recordAndEnd(s, range(count), count - 1);
     const { manifest } = await signedManifest(s.sessionId);
@@ -200,7 +200,7 @@ describe('signed manifest', () => {
       lastSeq: count - 1,
       recordingError: null,
       recording: {
-        key: recordingKey(s.sessionId),
+        key: recordingKey(s.sessionId, 'webm'),
         size: recording.byteLength,
         sha256: await sha256Hex(recording),
       },

@@ -19,7 +19,7 @@ function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
 }
 
 async function stored(sessionId: string, seq: number): Promise<Uint8Array | null> {
-  const object = await env.RECORDINGS.get(pieceKey(sessionId, seq));
+  const object = await env.RECORDINGS.get(pieceKey(sessionId, seq, 'webm'));
   return object ? new Uint8Array(await object.arrayBuffer()) : null;
 }
 
@@ -44,11 +44,11 @@ describe('PUT /ingest/v1/sessions/{id}/pieces/{seq}', () => {
   it('makes a retry idempotent: same bytes are acknowledged again, nothing is rewritten', async () => {
     const s = await launch();
     await putFixture(s, 0);
-    const first = await env.RECORDINGS.head(pieceKey(s.sessionId, 0));
+    const first = await env.RECORDINGS.head(pieceKey(s.sessionId, 0, 'webm'));
     const again = await putFixture(s, 0);
     expect(again.status).toBe(200);
     expect(((await again.json()) as { duplicate: boolean }).duplicate).toBe(true);
-    const after = await env.RECORDINGS.head(pieceKey(s.sessionId, 0));
+    const after = await env.RECORDINGS.head(pieceKey(s.sessionId, 0, 'webm'));
     expect(after?.uploaded.getTime()).toBe(first?.uploaded.getTime());
     expect(after?.etag).toBe(first?.etag);
   });

@@ -152,7 +152,7 @@ describe('GET /api/v1/sessions/{id}/recording.webm', () => {
     const view = (await (await api(`/sessions/${s.sessionId}`)).json()) as { recording: Record<string, unknown> };
     expect(view.recording).toMatchObject({ status: 'failed', url: null });
     expect(String(view.recording.error)).toContain('init segment');
-    expect(await env.RECORDINGS.head(recordingKey(s.sessionId))).toBeNull();
+    expect(await env.RECORDINGS.head(recordingKey(s.sessionId, 'webm'))).toBeNull();
   });
 });
 

@@ -39,7 +39,9 @@ function refusal(candidate: unknown, context: EventContext): string | ActivityEv
   const event = parsed.data;
   if (event.atMs > context.latestMs) return `atMs ${event.atMs} is after the session's clock allows`;
   if ('endMs' in event && event.endMs < event.atMs) return 'endMs is before atMs';
-  if (event.type === 'keys' && !context.keystrokesEnabled) return 'keystroke recording is off for this session';
+  if ((event.type === 'keys' || event.type === 'ssh.input') && !context.keystrokesEnabled) {
+    return 'keystroke recording is off for this session';
+  }
   return event;
 }
 
@@ -71,5 +73,17 @@ function toRow(event: ActivityEvent, context: EventContext, idx: number): Activi
       return { ...base, endMs: null, name: event.name, path: event.path, user: event.user, pid: event.pid };
     case 'window.focus':
       return { ...base, title: event.title, app: event.app, pid: event.pid ?? null };
+    case 'ssh.command':
+      return { ...base, text: event.text };
+    case 'file.transfer':
+      return {
+        ...base,
+        endMs: event.endMs,
+        path: event.path,
+        name: event.path.split('/').at(-1) || event.path,
+        app: event.protocol,
+        title: event.direction,
+        size: event.size,
+      };
   }
 }

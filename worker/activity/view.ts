@@ -16,5 +16,7 @@ export function eventView(row: typeof activity.$inferSelect) {
     pid: row.pid,
     ppid: row.ppid,
     redacted: row.redacted,
+    // Only file transfers carry a size; leaving it out elsewhere keeps older sessions' activity digests as sealed.
+    ...(row.size === null ? {} : { size: row.size }),
   };
 }

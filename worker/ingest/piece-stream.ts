@@ -1,7 +1,10 @@
 /**
- * Checks a media piece while it streams to R2: that it starts like WebM should for its sequence number, that it
- * has exactly the announced length, and its SHA-256. A failed check errors the stream, so R2 stores nothing.
+ * Checks a media piece while it streams to R2: that it starts like WebM should for its sequence number (or, for
+ * a terminal log, that every line is asciicast v2), that it has exactly the announced length, and its SHA-256.
+ * A failed check errors the stream, so R2 stores nothing.
  */
+import { checkCastEvents, checkCastHeader } from '../../protocol/asciicast.ts';
+import type { RecordingFormat } from '../../protocol/session.ts';
 import { checkPieceStart } from '../../protocol/webm.ts';
 import { ApiError } from '../errors.ts';
 
@@ -13,20 +16,32 @@ export interface PieceDigest {
   sha256: string;
 }
 
+/** What the piece's headers announced, checked against an asciicast piece's own event times. */
+export interface AnnouncedSpan {
+  startMs: number;
+  endMs: number;
+}
+
 export function inspectPiece(
   seq: number,
   expectedLength: number,
+  format: RecordingFormat,
+  announced: AnnouncedSpan,
 ): {
   transform: TransformStream<Uint8Array, Uint8Array>;
   digest: Promise<PieceDigest>;
 } {
   const hasher = new crypto.DigestStream('SHA-256');
   const hashWriter = hasher.getWriter();
-  const head = new Uint8Array(Math.min(HEAD_BYTES, expectedLength));
+  // A terminal log is small and checked whole (every line), and none of it goes on to storage before it passed;
+  // a WebM piece is checked by its first bytes and streams through.
+  const whole = format === 'asciicast';
+  const head = new Uint8Array(whole ? expectedLength : Math.min(HEAD_BYTES, expectedLength));
   let size = 0;
   let checked = false;
   const check = () => {
     checked = true;
+    if (whole) return checkCast(seq, head, announced);
     const problem = checkPieceStart(seq, head.subarray(0, Math.min(size, head.length)));
     if (problem) throw new ApiError(422, 'not_webm', problem);
   };
@@ -37,15 +52,16 @@ export function inspectPiece(
       if (size > expectedLength) {
         throw new ApiError(400, 'length_mismatch', `The body is longer than Content-Length (${expectedLength}).`);
       }
-      if (!checked && size >= head.length) check();
+      if (!checked && !whole && size >= head.length) check();
       await hashWriter.write(chunk);
-      controller.enqueue(chunk);
+      if (!whole) controller.enqueue(chunk);
     },
-    async flush() {
+    async flush(controller) {
       if (size !== expectedLength) {
         throw new ApiError(400, 'length_mismatch', `Got ${size} bytes, Content-Length said ${expectedLength}.`);
       }
       if (!checked) check();
+      if (whole) controller.enqueue(head);
       await hashWriter.close();
     },
   });
@@ -55,6 +71,29 @@ export function inspectPiece(
   })();
   digest.catch(() => undefined); // observed by the caller only when the stream completes
   return { transform, digest };
+}
+
+function checkCast(seq: number, bytes: Uint8Array, announced: AnnouncedSpan): void {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw new ApiError(422, 'not_asciicast', 'The piece is not valid UTF-8.');
+  }
+  if (seq === 0) {
+    const problem = checkCastHeader(text);
+    if (problem) throw new ApiError(422, 'not_asciicast', problem);
+    return;
+  }
+  const summary = checkCastEvents(text);
+  if (typeof summary === 'string') throw new ApiError(422, 'not_asciicast', summary);
+  if (summary.startMs < announced.startMs || summary.endMs > announced.endMs) {
+    throw new ApiError(
+      422,
+      'not_asciicast',
+      `The events run from ${summary.startMs} to ${summary.endMs} ms, outside the announced ${announced.startMs}–${announced.endMs} ms.`,
+    );
+  }
 }
 
 function hex(bytes: ArrayBuffer): string {

@@ -12,7 +12,8 @@ import {
   SIGNATURE_ALGORITHM,
   toBase64,
 } from '../../protocol/evidence.ts';
-import { MAX_SEQ, pieceKey } from '../../protocol/ingest.ts';
+import { MAX_SEQ, PIECE_CONTENT_TYPE, pieceKey } from '../../protocol/ingest.ts';
+import { RecordingFormat } from '../../protocol/session.ts';
 import { audit } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../db/index.ts';
@@ -25,9 +26,12 @@ import { SessionIdParam } from './params.ts';
 const PieceParam = SessionIdParam.extend({
   file: z
     .string()
-    .regex(/^\d{1,10}\.webm$/, 'name a piece as <seq>.webm')
-    .transform((name) => Number(name.slice(0, -'.webm'.length)))
-    .pipe(z.number().int().max(MAX_SEQ)),
+    .regex(/^\d{1,10}\.(webm|cast)$/, 'name a piece as <seq>.webm (or <seq>.cast for an SSH session)')
+    .transform((name) => {
+      const [seq = '', ext] = name.split('.');
+      return { seq: Number(seq), format: ext === 'cast' ? ('asciicast' as const) : ('webm' as const) };
+    })
+    .pipe(z.strictObject({ seq: z.number().int().max(MAX_SEQ), format: RecordingFormat })),
 });
 
 async function requireSession(env: Env, id: string): Promise<SessionRow> {
@@ -85,18 +89,23 @@ export const evidenceRoutes = new Hono<ApiEnv>()
     });
   })
   .get('/sessions/:id/pieces/:file', requirePermission('recordings:view'), validate('param', PieceParam), async (c) => {
-    const { id, file: seq } = c.req.valid('param');
-    await requireSession(c.env, id);
-    const object = await c.env.RECORDINGS.get(pieceKey(id, seq));
+    const { id, file } = c.req.valid('param');
+    const { seq } = file;
+    const row = await requireSession(c.env, id);
+    if (file.format !== row.format) {
+      const ext = row.format === 'asciicast' ? 'cast' : 'webm';
+      throw new ApiError(404, 'piece_not_found', `Session ${id} records ${row.format}: ask for ${seq}.${ext}.`);
+    }
+    const object = await c.env.RECORDINGS.get(pieceKey(id, seq, row.format));
     if (!object) throw new ApiError(404, 'piece_not_found', `Session ${id} has no stored piece ${seq}.`);
     await audit(c, { action: 'evidence.downloaded', target: { type: 'session', id }, details: { piece: seq } });
     return new Response(object.body, {
       headers: {
-        'content-type': 'video/webm',
+        'content-type': PIECE_CONTENT_TYPE[row.format],
         'content-length': String(object.size),
         etag: object.httpEtag,
         'cache-control': 'private, max-age=3600',
-        'content-disposition': `attachment; filename="${String(seq).padStart(10, '0')}.webm"`,
+        'content-disposition': `attachment; filename="${String(seq).padStart(10, '0')}.${row.format === 'asciicast' ? 'cast' : 'webm'}"`,
       },
     });
   });

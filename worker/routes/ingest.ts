@@ -1,16 +1,19 @@
 /** `/ingest/v1`: what launchers talk to (docs/ingest-protocol.md). Only ingest tokens get in. */
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { ActivityBatch, MAX_BATCH_BYTES } from '../../protocol/activity.ts';
+import { MAX_CAST_HEADER_BYTES, MAX_CAST_PIECE_BYTES } from '../../protocol/asciicast.ts';
 import {
   IngestHeader,
   MAX_PIECE_BYTES,
   MAX_SEQ,
+  PIECE_CONTENT_TYPE,
   type PieceAck,
   PieceHeaders,
   pieceKey,
   SeqParam,
 } from '../../protocol/ingest.ts';
-import { ActivityBatch, MAX_BATCH_BYTES } from '../../protocol/activity.ts';
+import type { RecordingFormat } from '../../protocol/session.ts';
 import { storeBatch } from '../activity/ingest.ts';
 import { requireIngestToken } from '../auth/ingest-auth.ts';
 import { database } from '../db/index.ts';
@@ -42,14 +45,32 @@ export const ingest = new Hono<{ Bindings: Env }>()
     const meta = headers.data;
     const length = contentLength(c.req.header('content-length'));
     const type = c.req.header('content-type')?.split(';')[0]?.trim();
-    if (type !== 'video/webm') throw new ApiError(415, 'unsupported_media_type', 'Send pieces as video/webm.');
+    const format = (Object.keys(PIECE_CONTENT_TYPE) as RecordingFormat[]).find((f) => PIECE_CONTENT_TYPE[f] === type);
+    if (!format)
+      throw new ApiError(415, 'unsupported_media_type', 'Send pieces as video/webm or application/x-asciicast.');
     const body = c.req.raw.body;
     if (!body) throw new ApiError(400, 'empty_piece', 'The piece has no body.');
 
     const session = sessionObject(c.env, id);
     const begin = await session.beginPiece(seq);
     if (begin.kind === 'refused') throw new ApiError(begin.status, begin.code, begin.message);
-    const { transform, digest } = inspectPiece(seq, length);
+    if (begin.format !== format) {
+      await releaseClaim(session, begin, seq);
+      throw new ApiError(
+        415,
+        'unsupported_media_type',
+        `This session records ${begin.format}: send pieces as ${PIECE_CONTENT_TYPE[begin.format]}.`,
+      );
+    }
+    const limit = castLimit(format, seq);
+    if (length > limit) {
+      await releaseClaim(session, begin, seq);
+      throw new ApiError(413, 'piece_too_large', `This piece may be at most ${limit} bytes.`);
+    }
+    const { transform, digest } = inspectPiece(seq, length, format, {
+      startMs: meta[IngestHeader.startMs],
+      endMs: meta[IngestHeader.endMs],
+    });
 
     if (begin.kind === 'stored') {
       // A retry: never overwrite. Same bytes → acknowledge again; other bytes → conflict.
@@ -64,7 +85,9 @@ export const ingest = new Hono<{ Bindings: Env }>()
     const fixed = new FixedLengthStream(length);
     const [piped, stored] = await Promise.allSettled([
       body.pipeThrough(transform).pipeTo(fixed.writable),
-      c.env.RECORDINGS.put(pieceKey(id, seq), fixed.readable, { httpMetadata: { contentType: 'video/webm' } }),
+      c.env.RECORDINGS.put(pieceKey(id, seq, format), fixed.readable, {
+        httpMetadata: { contentType: PIECE_CONTENT_TYPE[format] },
+      }),
     ]);
     if (piped.status === 'rejected' || stored.status === 'rejected' || !stored.value) {
       await session.abortPiece(seq);
@@ -112,6 +135,21 @@ export const ingest = new Hono<{ Bindings: Env }>()
     const ack = await storeBatch(c.env, session, batch, sha256, parsed.data.events);
     return c.json(ack, ack.duplicate ? 200 : 201);
   });
+
+/** Largest piece of this format and sequence number. */
+function castLimit(format: RecordingFormat, seq: number): number {
+  if (format === 'webm') return MAX_PIECE_BYTES;
+  return seq === 0 ? MAX_CAST_HEADER_BYTES : MAX_CAST_PIECE_BYTES;
+}
+
+/** A refused piece gives its sequence number back at once, so a corrected retry need not wait for the lease. */
+async function releaseClaim(
+  session: ReturnType<typeof sessionObject>,
+  begin: { kind: 'go' | 'stored' },
+  seq: number,
+): Promise<void> {
+  if (begin.kind === 'go') await session.abortPiece(seq);
+}
 
 const LengthHeader = z
   .string()

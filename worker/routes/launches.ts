@@ -2,10 +2,10 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { LaunchReply as Reply } from '../../protocol/ingest.ts';
-import { Policy, Protocol } from '../../protocol/session.ts';
+import { defaultFormat, Policy, Protocol, RecordingFormat } from '../../protocol/session.ts';
 import { audit } from '../audit.ts';
-import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { issueIngestToken } from '../auth/ingest-token.ts';
+import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../db/index.ts';
 import { insertSession } from '../db/session-directory.ts';
 import { ApiError } from '../errors.ts';
@@ -17,6 +17,8 @@ const LaunchBody = z.strictObject({
   user: z.string().trim().min(1).max(200),
   target: z.string().trim().min(1).max(500),
   protocol: Protocol.default('desktop'),
+  /** `webm` video (the launcher) or an `asciicast` terminal log (the SSH proxy); by default from `protocol`. */
+  format: RecordingFormat.optional(),
   /** Overrides of the current settings for this one session (e.g. a stricter timeout for a contractor). */
   policy: Policy.partial().optional(),
 });
@@ -35,6 +37,7 @@ export const launches = new Hono<ApiEnv>().post(
     const sessionId = crypto.randomUUID();
     const now = Date.now();
     const policy: Policy = { ...(await recordingPolicy(db)), ...body.policy };
+    const format = body.format ?? defaultFormat(body.protocol);
     const issued = await issueIngestToken(
       c.env.WITNESS_TOKEN_SECRET,
       sessionId,
@@ -46,6 +49,7 @@ export const launches = new Hono<ApiEnv>().post(
       user: body.user,
       target: body.target,
       protocol: body.protocol,
+      format,
       status: 'pending',
       createdAt: now,
       policy,
@@ -57,6 +61,7 @@ export const launches = new Hono<ApiEnv>().post(
       user: body.user,
       target: body.target,
       protocol: body.protocol,
+      format,
       policy,
       createdAt: now,
       launchExpiresAt: issued.expiresAt.getTime(),
@@ -64,8 +69,9 @@ export const launches = new Hono<ApiEnv>().post(
     await audit(c, {
       action: 'session.launched',
       target: { type: 'session', id: sessionId },
-      details: { user: body.user, target: body.target, protocol: body.protocol, policy },
+      details: { user: body.user, target: body.target, protocol: body.protocol, format, policy },
     });
-    return c.json({ sessionId, token: issued.token, expiresAt: issued.expiresAt.toISOString() } satisfies Reply, 201);
+    const reply: Reply = { sessionId, token: issued.token, expiresAt: issued.expiresAt.toISOString(), format };
+    return c.json(reply, 201);
   },
 );

@@ -1,13 +1,14 @@
 /** `/api/v1/sessions`: list, inspect, watch live, terminate, and download recordings. */
 import { and, desc, eq, gte, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { z } from 'zod';
-import { recordingKey } from '../../protocol/ingest.ts';
+import type { LiveState } from '../../durable/session-do.ts';
 import { SEARCH_IN } from '../../protocol/activity.ts';
-import { SessionStatus } from '../../protocol/session.ts';
+import { PIECE_CONTENT_TYPE, recordingKey } from '../../protocol/ingest.ts';
+import { type RecordingFormat, SessionStatus } from '../../protocol/session.ts';
+import { sessions } from '../../schema/index.ts';
 import { activityPartitions } from '../activity/partitions.ts';
 import { searchSessions } from '../activity/search.ts';
-import { sessions } from '../../schema/index.ts';
 import { audit } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../db/index.ts';
@@ -17,7 +18,6 @@ import { parseRange } from '../http-range.ts';
 import { sessionObject } from '../stubs.ts';
 import { validate } from '../validate.ts';
 import { requireUpgrade, SessionIdParam } from './params.ts';
-import type { LiveState } from '../../durable/session-do.ts';
 
 type SearchIn = keyof typeof SEARCH_IN;
 const SearchIn = z.enum(Object.keys(SEARCH_IN) as [keyof typeof SEARCH_IN, ...Array<keyof typeof SEARCH_IN>]);
@@ -70,6 +70,7 @@ function sessionView(row: SessionRow, live: LiveState | null = null) {
     user: row.user,
     target: row.target,
     protocol: row.protocol,
+    format: row.format,
     status,
     endReason: live?.endReason ?? row.endReason,
     createdAt: iso(row.createdAt),
@@ -85,7 +86,7 @@ function sessionView(row: SessionRow, live: LiveState | null = null) {
       recordingBytes: row.recordingBytes,
       mediaDurationMs: row.mediaDurationMs,
       error: row.recordingError,
-      url: recordingStatus === 'ready' ? `/api/v1/sessions/${row.id}/recording.webm` : null,
+      url: recordingStatus === 'ready' ? `/api/v1/sessions/${row.id}/${RECORDING_FILE[row.format]}` : null,
     },
     live: live && !ended ? { launcherConnected: live.launcherConnected, viewers: live.viewers } : null,
   };
@@ -234,47 +235,68 @@ export const sessionRoutes = new Hono<ApiEnv>()
     requirePermission('recordings:view'),
     validate('param', SessionIdParam),
     validate('query', DownloadQuery),
-    async (c) => {
-      const { id } = c.req.valid('param');
-      const { download } = c.req.valid('query');
-      const row = await requireSession(c.env, id);
-      if (row.recordingStatus !== 'ready') {
-        throw new ApiError(409, 'recording_not_ready', `The recording is ${row.recordingStatus}, not ready to play.`);
-      }
-      const key = recordingKey(id);
-      const head = await c.env.RECORDINGS.head(key);
-      if (!head) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
-      const headers = new Headers({
-        'content-type': 'video/webm',
-        'accept-ranges': 'bytes',
-        etag: head.httpEtag,
-        'cache-control': 'private, max-age=3600',
-        'content-disposition': `${download ? 'attachment' : 'inline'}; filename="witness-${id}.webm"`,
-      });
-      const range = parseRange(c.req.header('range'), head.size);
-      if (range.kind === 'unsatisfiable') {
-        return c.json({ error: { code: 'range_not_satisfiable', message: 'The range is outside the file.' } }, 416, {
-          'content-range': `bytes */${head.size}`,
-        });
-      }
-      if (range.kind === 'range') {
-        headers.set('content-range', `bytes ${range.offset}-${range.offset + range.length - 1}/${head.size}`);
-        headers.set('content-length', String(range.length));
-      } else {
-        headers.set('content-length', String(head.size));
-      }
-      const status = range.kind === 'range' ? 206 : 200;
-      if (c.req.method === 'HEAD') return new Response(null, { status, headers });
-      // A player fetches many ranges; one entry per viewing (the request from the first byte) is enough.
-      if (range.kind === 'none' || range.offset === 0) {
-        await audit(c, {
-          action: download ? 'recording.downloaded' : 'recording.viewed',
-          target: { type: 'session', id },
-          details: { user: row.user, target: row.target },
-        });
-      }
-      const object = await c.env.RECORDINGS.get(key, range.kind === 'range' ? { range } : {});
-      if (!object) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
-      return new Response(object.body, { status, headers });
-    },
+    (c) => serveRecording(c, 'webm', c.req.valid('param').id, c.req.valid('query').download),
+  )
+  .on(
+    ['GET', 'HEAD'],
+    '/:id/recording.cast',
+    requirePermission('recordings:view'),
+    validate('param', SessionIdParam),
+    validate('query', DownloadQuery),
+    (c) => serveRecording(c, 'asciicast', c.req.valid('param').id, c.req.valid('query').download),
   );
+
+/** The sealed file of each format, as the API names it. */
+const RECORDING_FILE = { webm: 'recording.webm', asciicast: 'recording.cast' } as const satisfies Record<
+  RecordingFormat,
+  string
+>;
+
+/**
+ * Serves a sealed recording with HTTP Range: WebM video for desktop sessions, an asciicast v2 `.cast` for SSH
+ * sessions (plays in asciinema).
+ */
+async function serveRecording(c: Context<ApiEnv>, format: RecordingFormat, id: string, download: boolean) {
+  const row = await requireSession(c.env, id);
+  if (row.format !== format) {
+    throw new ApiError(404, 'wrong_format', `This session's recording is ${RECORDING_FILE[row.format]}.`);
+  }
+  if (row.recordingStatus !== 'ready') {
+    throw new ApiError(409, 'recording_not_ready', `The recording is ${row.recordingStatus}, not ready to play.`);
+  }
+  const key = recordingKey(id, format);
+  const head = await c.env.RECORDINGS.head(key);
+  if (!head) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
+  const headers = new Headers({
+    'content-type': PIECE_CONTENT_TYPE[format],
+    'accept-ranges': 'bytes',
+    etag: head.httpEtag,
+    'cache-control': 'private, max-age=3600',
+    'content-disposition': `${download ? 'attachment' : 'inline'}; filename="witness-${id}.${format === 'asciicast' ? 'cast' : 'webm'}"`,
+  });
+  const range = parseRange(c.req.header('range'), head.size);
+  if (range.kind === 'unsatisfiable') {
+    return c.json({ error: { code: 'range_not_satisfiable', message: 'The range is outside the file.' } }, 416, {
+      'content-range': `bytes */${head.size}`,
+    });
+  }
+  if (range.kind === 'range') {
+    headers.set('content-range', `bytes ${range.offset}-${range.offset + range.length - 1}/${head.size}`);
+    headers.set('content-length', String(range.length));
+  } else {
+    headers.set('content-length', String(head.size));
+  }
+  const status = range.kind === 'range' ? 206 : 200;
+  if (c.req.method === 'HEAD') return new Response(null, { status, headers });
+  // A player fetches many ranges; one entry per viewing (the request from the first byte) is enough.
+  if (range.kind === 'none' || range.offset === 0) {
+    await audit(c, {
+      action: download ? 'recording.downloaded' : 'recording.viewed',
+      target: { type: 'session', id },
+      details: { user: row.user, target: row.target },
+    });
+  }
+  const object = await c.env.RECORDINGS.get(key, range.kind === 'range' ? { range } : {});
+  if (!object) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
+  return new Response(object.body, { status, headers });
+}

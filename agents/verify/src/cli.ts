@@ -11,7 +11,7 @@ export const USAGE = `Usage:
 verify checks, offline: the manifest's Ed25519 signature with the key you trust (a PEM or JSON file from
 GET /api/v1/evidence/public-key, or the raw key in base64), the manifest's own consistency, the recording's
 SHA-256, and with --pieces each piece's SHA-256 and the hash chain recomputed from the files
-(NNNNNNNNNN.webm or <seq>.webm). --recording is required when the manifest names a recording.
+(NNNNNNNNNN.webm or <seq>.webm; .cast for SSH sessions). --recording is required when the manifest names a recording.
 
 Exit codes: 0 everything verified; 1 a check failed (or a download failed); 2 bad usage or an unexpected error.`;
 

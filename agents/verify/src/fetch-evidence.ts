@@ -76,18 +76,20 @@ export async function fetchEvidence(options: FetchOptions): Promise<FetchedEvide
   const signed = parsed.data;
   log(`manifest: ${signed.manifest.pieces.length} pieces, key ${signed.manifest.keyId} → ${manifestFile}`);
 
+  // A desktop session is WebM video, an SSH session an asciicast terminal log: the file names follow.
+  const ext = signed.manifest.recording?.key.endsWith('.cast') ? 'cast' : await sessionExtension(get, session);
   let recordingFile: string | null = null;
   if (signed.manifest.recording) {
-    recordingFile = path.join(options.out, 'recording.webm');
-    await save(`/sessions/${session}/recording.webm?download=1`, recordingFile);
+    recordingFile = path.join(options.out, `recording.${ext}`);
+    await save(`/sessions/${session}/recording.${ext}?download=1`, recordingFile);
     log(`recording: ${signed.manifest.recording.size} bytes → ${recordingFile}`);
   }
 
   const queue = [...signed.manifest.pieces];
   const worker = async () => {
     for (let piece = queue.shift(); piece; piece = queue.shift()) {
-      const name = `${String(piece.seq).padStart(10, '0')}.webm`;
-      await save(`/sessions/${session}/pieces/${piece.seq}.webm`, path.join(piecesDir, name));
+      const name = `${String(piece.seq).padStart(10, '0')}.${ext}`;
+      await save(`/sessions/${session}/pieces/${piece.seq}.${ext}`, path.join(piecesDir, name));
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
@@ -103,4 +105,10 @@ export async function fetchEvidence(options: FetchOptions): Promise<FetchedEvide
     log(`server public key: not saved (${(error as Error).message})`);
   }
   return { manifest: manifestFile, recording: recordingFile, pieces: piecesDir, publicKey: publicKeyFile, signed };
+}
+
+/** The piece file extension of a session without a sealed recording, from its format in the API. */
+async function sessionExtension(get: (url: string) => Promise<Response>, session: string): Promise<'webm' | 'cast'> {
+  const body = (await (await get(`/sessions/${session}`)).json()) as { format?: unknown };
+  return body.format === 'asciicast' ? 'cast' : 'webm';
 }

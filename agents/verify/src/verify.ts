@@ -103,7 +103,8 @@ async function inconsistency(manifest: Manifest): Promise<Check | null> {
   if ((manifest.recordingStatus === 'ready') !== (manifest.recording !== null)) {
     return invalid(`recordingStatus ${manifest.recordingStatus} contradicts the recording entry`);
   }
-  if (manifest.recording && manifest.recording.key !== recordingKey(manifest.sessionId)) {
+  const keys = [recordingKey(manifest.sessionId, 'webm'), recordingKey(manifest.sessionId, 'asciicast')];
+  if (manifest.recording && !keys.includes(manifest.recording.key)) {
     return invalid(`the recording key ${manifest.recording.key} belongs to another session`);
   }
   if ((await chainHead(manifest.sessionId, manifest.pieces)) !== manifest.chainHead) {
@@ -113,12 +114,12 @@ async function inconsistency(manifest: Manifest): Promise<Check | null> {
   return null;
 }
 
-/** Piece files in `dir`: `NNNNNNNNNN.webm` (as stored and fetched) or `<seq>.webm`. */
+/** Piece files in `dir`: `NNNNNNNNNN.webm` (as stored and fetched) or `<seq>.webm`; `.cast` for a terminal log. */
 function pieceFiles(dir: string): { files: Map<number, string>; duplicate: number | null } {
   const files = new Map<number, string>();
   let duplicate: number | null = null;
   for (const name of readdirSync(dir)) {
-    const match = name.match(/^(\d{1,10})\.webm$/);
+    const match = name.match(/^(\d{1,10})\.(?:webm|cast)$/);
     if (!match) continue;
     const seq = Number(match[1]);
     if (files.has(seq)) duplicate = seq;

@@ -1,0 +1,104 @@
+/**
+ * asciicast v2, the recording format of SSH sessions (https://docs.asciinema.org/manual/asciicast/v2/):
+ * a header line (a JSON object), then one JSON array `[seconds, code, data]` per line. Pieces are cut at line
+ * boundaries, so concatenating pieces 0, 1, 2, … gives a `.cast` file asciinema plays.
+ *
+ * The Worker checks every piece with these functions before it is stored; the console and the SSH proxy use
+ * the same types.
+ */
+import { z } from 'zod';
+
+/** Largest header piece (seq 0). */
+export const MAX_CAST_HEADER_BYTES = 64 * 1024;
+/** Largest event piece; the proxy cuts a piece every second or at 256 KiB. */
+export const MAX_CAST_PIECE_BYTES = 1024 * 1024;
+
+export const CastHeader = z.looseObject({
+  version: z.literal(2),
+  width: z.number().int().min(1).max(1000),
+  height: z.number().int().min(1).max(1000),
+  timestamp: z.number().int().min(0).optional(),
+  title: z.string().max(4096).optional(),
+  env: z.record(z.string(), z.string().max(4096)).optional(),
+});
+export type CastHeader = z.infer<typeof CastHeader>;
+
+/** `o` output the server printed, `i` input the client sent, `r` resize (`COLSxROWS`), `m` marker. */
+export const CastCode = z.enum(['o', 'i', 'r', 'm']);
+export type CastCode = z.infer<typeof CastCode>;
+
+/** Seven days in seconds: no event of a session can be later than its maximum length allows. */
+const MAX_SECONDS = 7 * 24 * 3600;
+
+export const CastEvent = z.tuple([z.number().min(0).max(MAX_SECONDS), CastCode, z.string()]);
+export type CastEvent = z.infer<typeof CastEvent>;
+
+const RESIZE = /^\d{1,4}x\d{1,4}$/;
+
+/** What a valid event piece holds, as the ingest headers should have announced it. */
+export interface CastPieceSummary {
+  events: number;
+  /** Time of the first event, ms, rounded down. */
+  startMs: number;
+  /** Time of the last event, ms, rounded up. */
+  endMs: number;
+}
+
+/** Splits a piece into its lines; a piece must end with "\n" and hold no empty line. */
+function lines(text: string): string[] | string {
+  if (!text.endsWith('\n')) return 'the piece must end with a newline';
+  const parts = text.slice(0, -1).split('\n');
+  if (parts.some((line) => line.trim() === '')) return 'the piece holds an empty line';
+  return parts;
+}
+
+function parseJson(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Checks the header piece (seq 0). Returns a problem, or null when it is a valid asciicast v2 header. */
+export function checkCastHeader(text: string): string | null {
+  const parts = lines(text);
+  if (typeof parts === 'string') return parts;
+  if (parts.length !== 1) return 'piece 0 must be exactly one line: the asciicast v2 header';
+  const header = CastHeader.safeParse(parseJson(parts[0] as string));
+  if (!header.success) return 'piece 0 is not an asciicast v2 header ({"version": 2, "width", "height", …})';
+  return null;
+}
+
+/**
+ * Checks an event piece (seq ≥ 1): every line an event, times never going back, resize data well formed.
+ * Returns the summary, or a problem naming the first bad line.
+ */
+export function checkCastEvents(text: string): CastPieceSummary | string {
+  const parts = lines(text);
+  if (typeof parts === 'string') return parts;
+  let previous = 0;
+  let first = 0;
+  for (const [index, line] of parts.entries()) {
+    const event = CastEvent.safeParse(parseJson(line));
+    if (!event.success) return `line ${index + 1} is not an asciicast event [seconds, "o"|"i"|"r"|"m", text]`;
+    const [time, code, data] = event.data;
+    if (index === 0) first = time;
+    else if (time < previous) return `line ${index + 1} goes back in time (${time} s after ${previous} s)`;
+    if (code === 'r' && !RESIZE.test(data)) return `line ${index + 1}: a resize must read COLSxROWS`;
+    previous = time;
+  }
+  return { events: parts.length, startMs: Math.floor(first * 1000), endMs: Math.ceil(previous * 1000) };
+}
+
+/** Parses a whole `.cast` file (header + events) for players; throws on the first malformed line. */
+export function parseCast(text: string): { header: CastHeader; events: CastEvent[] } {
+  const [head = '', ...rest] = text.split('\n');
+  const header = CastHeader.parse(JSON.parse(head));
+  const events: CastEvent[] = [];
+  for (const line of rest) {
+    if (line.trim() === '') continue;
+    events.push(CastEvent.parse(JSON.parse(line)));
+  }
+  return { header, events };
+}
