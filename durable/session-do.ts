@@ -73,6 +73,8 @@ export class SessionDO extends DurableObject<Env> {
   readonly #evidence: SessionEvidence;
   #record: SessionRecord | null;
   readonly #deliveries = new Map<string, () => void>();
+  /** The alarm as last set by this instance; undefined until read from storage. */
+  #alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -287,6 +289,7 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    this.#alarmAt = null; // the runtime cleared the alarm that fired
     const record = this.#record;
     if (!record) return;
     const due = dueDeadline(record, Date.now());
@@ -481,12 +484,23 @@ export class SessionDO extends DurableObject<Env> {
     for (const ws of this.#launchers()) ws.close(CloseCode.sessionEnded, 'recording sealed');
   }
 
-  /** Saves the record and points the alarm at the next deadline. */
+  /**
+   * Saves the record and makes sure the alarm fires no later than the next deadline. An alarm already set
+   * earlier is left alone: alarms are wake-ups, and one that finds nothing due sets itself again. So the
+   * inactivity deadline, which moves with every piece, costs no storage operation per piece.
+   */
   async #commit(): Promise<void> {
     const record = this.#requireRecord();
     this.#store.save(record);
     const next = nextAlarm(record);
-    if (next === null) await this.ctx.storage.deleteAlarm();
-    else if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
+    if (next === null) {
+      if (this.#alarmAt !== null) await this.ctx.storage.deleteAlarm();
+    } else if (this.#alarmAt === null || next < this.#alarmAt) {
+      await this.ctx.storage.setAlarm(next);
+    } else {
+      return;
+    }
+    this.#alarmAt = next;
   }
 }
