@@ -7,6 +7,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { type ApiEnv, authenticate } from './auth/principal.ts';
 import { ApiError, onError, onNotFound } from './errors.ts';
+import { serveOpenApi } from './openapi/route.ts';
 import { activityRoutes } from './routes/activity.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -47,6 +48,7 @@ const api = new Hono<ApiEnv>()
 const app = new Hono<{ Bindings: Env }>()
   // API answers are JSON for scripts and the console: no framing, no sniffing, no caching by default.
   .use('/api/*', secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } }))
+  .get('/api/v1/openapi.json', serveOpenApi) // before the API's `authenticate`: the document is public
   .route('/api/v1', api)
   .route('/ingest/v1', ingest)
   .get('/api/health', (c) => c.json({ ok: true }));

@@ -12,12 +12,20 @@ export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<Prope
     .join('; ');
 }
 
+/**
+ * What each `validate` middleware checks, keyed by the middleware: the OpenAPI document (worker/openapi) reads
+ * the request schemas from the routes themselves, so it cannot describe input the routes do not accept.
+ */
+export const validatedInput = new WeakMap<object, { target: keyof ValidationTargets; schema: ZodType }>();
+
 /** Hono validator for one request part; a failure becomes `400 {error:{code:'invalid_<target>'}}`. */
 export function validate<Target extends keyof ValidationTargets, Schema extends ZodType>(
   target: Target,
   schema: Schema,
 ) {
-  return zValidator(target, schema, (result) => {
+  const middleware = zValidator(target, schema, (result) => {
     if (!result.success) throw new ApiError(400, `invalid_${target}`, describeIssues(result.error.issues));
   });
+  validatedInput.set(middleware, { target, schema });
+  return middleware;
 }

@@ -6,16 +6,18 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { ActivityBatch, type ActivityAck, ActivityEvent } from '../../protocol/activity.ts';
+import { type ActivityAck, ActivityBatch, ActivityEvent } from '../../protocol/activity.ts';
 import { LauncherMessage, type ServerControlMessage } from '../../protocol/control.ts';
-import { checkPieceStart } from '../../protocol/webm.ts';
 import { IngestHeader, PieceHeaders } from '../../protocol/ingest.ts';
-import { DEFAULT_POLICY, type EndReason } from '../../protocol/session.ts';
+import { DEFAULT_POLICY, type EndReason, type Protocol, type RecordingFormat } from '../../protocol/session.ts';
 import { CloseCode, HEARTBEAT_PING, HEARTBEAT_PONG, PROTOCOL_VERSION } from '../../protocol/version.ts';
+import { checkPieceStart } from '../../protocol/webm.ts';
 
 export interface FakeIngestOptions {
   sessionId?: string;
   apiKey?: string;
+  /** What the welcome says of the session (who, where, which format). */
+  session?: { user: string; target: string; protocol: Protocol; format: RecordingFormat };
   /** Answer the first PUT of each of these seqs with 503. */
   failFirstPutOf?: number[];
   /** Answer every PUT of the seqs this picks with 503. */
@@ -366,6 +368,7 @@ export class FakeIngestServer {
               recordingEnabled: this.options.recordingEnabled ?? true,
             },
             storedSeqs: [...this.pieces.keys()].sort((a, b) => a - b),
+            session: this.options.session ?? { user: 'alice', target: 'db-01', protocol: 'desktop', format: 'webm' },
           } satisfies ServerControlMessage),
         );
         if (this.options.dropControlAfterMs !== undefined && !this.#dropped) {

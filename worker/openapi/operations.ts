@@ -1,0 +1,358 @@
+/**
+ * What the OpenAPI document says about each route beyond its request schemas (which come from the route's own
+ * `validate` middleware): summary, who may call it, and its replies. One entry per method and path registered
+ * on the app; test/workers/openapi.test.ts fails when a route has no entry here, or an entry has no route.
+ */
+import type { ZodType } from 'zod';
+import { ActivityBatch } from '../../protocol/activity.ts';
+import { PieceHeaders } from '../../protocol/ingest.ts';
+import type { Permission } from '../../protocol/permissions.ts';
+import type { SchemaName } from './schemas.ts';
+
+/** `public`: no credentials; `api`: API key, login cookie or Cloudflare Access; `ingest`: a session's token. */
+export type Access = 'public' | 'api' | 'ingest';
+
+/** A success reply: a named JSON body, or other media (recordings, pieces) described in words. */
+export interface Reply {
+  description: string;
+  json?: SchemaName;
+  media?: Record<string, string>;
+  headers?: Record<string, string>;
+}
+
+export interface Operation {
+  summary: string;
+  description?: string;
+  tag:
+    | 'health'
+    | 'auth'
+    | 'launches'
+    | 'sessions'
+    | 'activity'
+    | 'evidence'
+    | 'settings'
+    | 'users'
+    | 'keys'
+    | 'audit'
+    | 'ingest';
+  access: Access;
+  permission?: Permission;
+  /** Success replies by status. */
+  replies: Record<number, Reply>;
+  /** Errors this route answers besides the ones every route of its kind may (400, 401, 403, 429, 500). */
+  errors?: Record<number, string>;
+  /** Request parts the route checks by hand rather than with `validate` (raw bodies, piece headers). */
+  body?: { mediaTypes: string[]; description: string; schema?: ZodType };
+  headers?: ZodType;
+}
+
+const RECORDING_REPLY = (mediaType: string, what: string): Record<number, Reply> => ({
+  200: { description: `The whole ${what}.`, media: { [mediaType]: what } },
+  206: { description: 'The requested byte range (HTTP Range).', media: { [mediaType]: `part of the ${what}` } },
+});
+
+const RECORDING_ERRORS = {
+  404: 'No such session, the session records another format, or the file is missing from storage.',
+  409: 'The recording is not ready (still recording, finalizing, empty or failed).',
+  416: 'The range is outside the file.',
+};
+
+const WEBSOCKET_REPLY: Record<number, Reply> = { 101: { description: 'Switching Protocols: the WebSocket opens.' } };
+
+/** Keyed `METHOD /path/{param}`, in the order the console's reference lists them. */
+export const OPERATIONS: Record<string, Operation> = {
+  'GET /api/health': {
+    summary: 'Liveness check',
+    tag: 'health',
+    access: 'public',
+    replies: { 200: { description: 'The Worker answers.', json: 'Health' } },
+  },
+  'GET /api/v1/openapi.json': {
+    summary: 'This document',
+    tag: 'health',
+    access: 'public',
+    replies: { 200: { description: 'The OpenAPI 3.1 document of the API.', media: { 'application/json': 'OpenAPI' } } },
+  },
+
+  'POST /api/v1/auth/login': {
+    summary: 'Sign in with a password',
+    description: 'Sets the login cookie and returns the CSRF token that cookie-authenticated writes must send.',
+    tag: 'auth',
+    access: 'public',
+    replies: { 200: { description: 'Signed in.', json: 'LoginReply', headers: { 'set-cookie': 'witness_session' } } },
+    errors: { 401: 'Wrong username or password.', 429: 'Too many attempts, or the account is locked (Retry-After).' },
+  },
+  'GET /api/v1/auth/me': {
+    summary: 'Who is calling, and what they may do',
+    tag: 'auth',
+    access: 'api',
+    replies: { 200: { description: 'The caller.', json: 'Me' } },
+  },
+  'POST /api/v1/auth/logout': {
+    summary: 'Sign out (ends this login)',
+    tag: 'auth',
+    access: 'api',
+    replies: { 200: { description: 'Signed out; the cookie is cleared.', json: 'Ok' } },
+  },
+  'POST /api/v1/auth/password': {
+    summary: 'Change your password',
+    description: 'Ends every other login of the user.',
+    tag: 'auth',
+    access: 'api',
+    replies: { 200: { description: 'Changed.', json: 'Ok' } },
+    errors: { 401: 'The current password is wrong.' },
+  },
+
+  'POST /api/v1/launches': {
+    summary: 'Launch a recorded session',
+    description: 'Returns the session id and the ingest token a launcher records with (docs/ingest-protocol.md).',
+    tag: 'launches',
+    access: 'api',
+    permission: 'sessions:launch',
+    replies: { 201: { description: 'The session is waiting for its launcher.', json: 'LaunchReply' } },
+  },
+
+  'GET /api/v1/sessions': {
+    summary: 'List or search sessions',
+    description:
+      'Newest first. With `q`, sessions whose activity contains the text, each with its matches (one page); `in` ' +
+      'narrows where it looks (comma-separated: keystrokes, ssh, apps, processes, windows). Otherwise pages with ' +
+      '`cursor` = the previous `nextCursor`.',
+    tag: 'sessions',
+    access: 'api',
+    permission: 'sessions:monitor',
+    replies: { 200: { description: 'One page of sessions.', json: 'SessionPage' } },
+  },
+  'GET /api/v1/sessions/{id}': {
+    summary: 'One session',
+    tag: 'sessions',
+    access: 'api',
+    permission: 'sessions:monitor',
+    replies: { 200: { description: 'The session, with live state while it runs.', json: 'Session' } },
+    errors: { 404: 'No such session.' },
+  },
+  'POST /api/v1/sessions/{id}/terminate': {
+    summary: 'Message the user, or terminate the session',
+    tag: 'sessions',
+    access: 'api',
+    permission: 'sessions:terminate',
+    replies: {
+      200: { description: 'Sent to the launcher (or recorded if none is connected).', json: 'TerminateReply' },
+    },
+    errors: { 404: 'No such session.', 409: 'The session has already ended.' },
+  },
+  'GET /api/v1/sessions/{id}/live': {
+    summary: 'Watch live (WebSocket)',
+    description: 'Send `Upgrade: websocket`. Frames: the session’s media as it arrives, then control messages.',
+    tag: 'sessions',
+    access: 'api',
+    permission: 'sessions:watch-live',
+    replies: WEBSOCKET_REPLY,
+    errors: { 404: 'No such session.', 426: 'Not a WebSocket request.' },
+  },
+  'GET /api/v1/sessions/{id}/recording.webm': {
+    summary: 'The sealed recording of a desktop session',
+    description: 'Seekable WebM (Duration and Cues). Supports HTTP Range; `download=1` asks to save it.',
+    tag: 'sessions',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: RECORDING_REPLY('video/webm', 'WebM recording'),
+    errors: RECORDING_ERRORS,
+  },
+  'HEAD /api/v1/sessions/{id}/recording.webm': {
+    summary: 'Size and type of the WebM recording',
+    tag: 'sessions',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: { 200: { description: 'Headers only (content-length, etag, accept-ranges).' } },
+    errors: RECORDING_ERRORS,
+  },
+  'GET /api/v1/sessions/{id}/recording.cast': {
+    summary: 'The sealed recording of an SSH session',
+    description: 'An asciicast v2 terminal log (plays in asciinema). Supports HTTP Range; `download=1` to save it.',
+    tag: 'sessions',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: RECORDING_REPLY('application/x-asciicast', 'asciicast recording'),
+    errors: RECORDING_ERRORS,
+  },
+  'HEAD /api/v1/sessions/{id}/recording.cast': {
+    summary: 'Size and type of the asciicast recording',
+    tag: 'sessions',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: { 200: { description: 'Headers only (content-length, etag, accept-ranges).' } },
+    errors: RECORDING_ERRORS,
+  },
+
+  'GET /api/v1/sessions/{id}/activity': {
+    summary: 'A session’s activity events',
+    description:
+      'Events on the session clock (`offsetMs`), oldest first; `q` searches their text, `type`, `from` and `to` ' +
+      '(ms) narrow them. Pages with `cursor` = the previous `nextCursor`.',
+    tag: 'activity',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: { 200: { description: 'One page of events.', json: 'ActivityPage' } },
+    errors: { 404: 'No such session.' },
+  },
+  'GET /api/v1/sessions/{id}/activity/density': {
+    summary: 'The activity map: screen change, keystrokes and process events per time bucket',
+    tag: 'activity',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: { 200: { description: 'Buckets over the whole session.', json: 'Density' } },
+    errors: { 404: 'No such session.' },
+  },
+
+  'GET /api/v1/evidence/public-key': {
+    summary: 'The key evidence manifests are signed with',
+    tag: 'evidence',
+    access: 'api',
+    replies: { 200: { description: 'Ed25519 public key (raw base64 and PEM).', json: 'PublicKeyReply' } },
+    errors: { 503: 'No (valid) signing key is configured.' },
+  },
+  'GET /api/v1/sessions/{id}/manifest': {
+    summary: 'A sealed session’s signed evidence manifest',
+    description: 'Verify it offline with `witness verify` (docs/evidence.md).',
+    tag: 'evidence',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: { 200: { description: 'The signed manifest.', json: 'SignedManifest' } },
+    errors: {
+      404: 'No such session.',
+      409: 'The session is not sealed yet.',
+      503: 'The manifest could not be written.',
+    },
+  },
+  'GET /api/v1/sessions/{id}/pieces/{file}': {
+    summary: 'One stored piece, exactly as the launcher sent it',
+    description: 'Name it `<seq>.webm`, or `<seq>.cast` for an SSH session.',
+    tag: 'evidence',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: {
+      200: {
+        description: 'The piece’s bytes.',
+        media: { 'video/webm': 'a WebM piece', 'application/x-asciicast': 'an asciicast piece' },
+      },
+    },
+    errors: { 404: 'No such session or piece.' },
+  },
+
+  'GET /api/v1/settings/recording': {
+    summary: 'The recording policy new sessions get',
+    tag: 'settings',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'The current policy.', json: 'Policy' } },
+  },
+  'PUT /api/v1/settings/recording': {
+    summary: 'Change the recording policy (fields not sent stay as they are)',
+    tag: 'settings',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'The new policy.', json: 'Policy' } },
+  },
+
+  'GET /api/v1/users': {
+    summary: 'Console users',
+    tag: 'users',
+    access: 'api',
+    permission: 'users:manage',
+    replies: { 200: { description: 'Every user, by username.', json: 'UserList' } },
+  },
+  'POST /api/v1/users': {
+    summary: 'Create a console user',
+    description: 'The user must change the password at first sign-in.',
+    tag: 'users',
+    access: 'api',
+    permission: 'users:manage',
+    replies: { 201: { description: 'Created.', json: 'User' } },
+    errors: { 409: 'The username is taken.' },
+  },
+  'PATCH /api/v1/users/{id}': {
+    summary: 'Change, disable or reset the password of a user',
+    tag: 'users',
+    access: 'api',
+    permission: 'users:manage',
+    replies: { 200: { description: 'The user as changed.', json: 'User' } },
+    errors: { 404: 'No such user.', 409: 'You cannot lock yourself out.' },
+  },
+
+  'GET /api/v1/keys': {
+    summary: 'API keys',
+    tag: 'keys',
+    access: 'api',
+    permission: 'users:manage',
+    replies: { 200: { description: 'Every key, newest first (never the secret).', json: 'KeyList' } },
+  },
+  'POST /api/v1/keys': {
+    summary: 'Create an API key',
+    tag: 'keys',
+    access: 'api',
+    permission: 'users:manage',
+    replies: { 201: { description: 'Created; the secret is in this reply only.', json: 'NewKeyReply' } },
+  },
+  'DELETE /api/v1/keys/{id}': {
+    summary: 'Revoke an API key',
+    tag: 'keys',
+    access: 'api',
+    permission: 'users:manage',
+    replies: { 200: { description: 'The key as revoked.', json: 'ApiKey' } },
+    errors: { 404: 'No such key.' },
+  },
+
+  'GET /api/v1/audit': {
+    summary: 'Search the audit log',
+    description: 'Newest first; pages with `cursor` = the previous `nextCursor`.',
+    tag: 'audit',
+    access: 'api',
+    permission: 'audit:view',
+    replies: { 200: { description: 'One page of entries.', json: 'AuditPage' } },
+  },
+
+  'GET /ingest/v1/sessions/{id}/control': {
+    summary: 'The launcher’s control socket (WebSocket)',
+    description: 'Messages are specified in docs/ingest-protocol.md.',
+    tag: 'ingest',
+    access: 'ingest',
+    replies: WEBSOCKET_REPLY,
+    errors: { 426: 'Not a WebSocket request.' },
+  },
+  'PUT /ingest/v1/sessions/{id}/pieces/{seq}': {
+    summary: 'Upload one recording piece',
+    description:
+      'Pieces are stored exactly as sent and never overwritten: a retry with the same bytes is acknowledged ' +
+      'again (200), other bytes are a conflict (409). Content-Length is required.',
+    tag: 'ingest',
+    access: 'ingest',
+    body: {
+      mediaTypes: ['video/webm', 'application/x-asciicast'],
+      description: 'One WebM Cluster (seq 0: the init segment), or for SSH sessions a piece of the asciicast log.',
+    },
+    headers: PieceHeaders,
+    replies: {
+      200: { description: 'Already stored with these bytes.', json: 'PieceAck' },
+      201: { description: 'Stored.', json: 'PieceAck' },
+    },
+    errors: {
+      409: 'The sequence number is stored with other bytes, or the session is sealed.',
+      411: 'Content-Length is missing.',
+      413: 'The piece is too large.',
+      415: 'Wrong Content-Type for this session’s format.',
+    },
+  },
+  'POST /ingest/v1/sessions/{id}/events/{batch}': {
+    summary: 'Upload one batch of activity events',
+    description: 'Each event is checked on its own; refused events are listed in the reply, the others stored.',
+    tag: 'ingest',
+    access: 'ingest',
+    body: { mediaTypes: ['application/json'], description: 'Up to 500 events.', schema: ActivityBatch },
+    replies: {
+      200: { description: 'This batch was already stored with the same body.', json: 'ActivityAck' },
+      201: { description: 'Stored.', json: 'ActivityAck' },
+    },
+    errors: { 404: 'No such session.', 409: 'The session is sealed.', 413: 'The batch is too large.' },
+  },
+};

@@ -1,0 +1,205 @@
+/**
+ * Response bodies, for the OpenAPI document only (the routes build their replies inline; request schemas come
+ * from the routes' own validators). Objects are loose so that a field added to a reply does not break them;
+ * test/workers/openapi.test.ts parses real replies with them so they cannot drift from what is sent.
+ */
+import { z } from 'zod';
+import { ACTIVITY_TYPES, ActivityAck } from '../../protocol/activity.ts';
+import { PublicKeyReply, SignedManifest } from '../../protocol/evidence.ts';
+import { ErrorBody, LaunchReply, PieceAck } from '../../protocol/ingest.ts';
+import { ApiKeyScope, Permission } from '../../protocol/permissions.ts';
+import {
+  EndReason,
+  Policy,
+  Protocol,
+  RecordingFormat,
+  RecordingStatus,
+  SessionStatus,
+} from '../../protocol/session.ts';
+
+const Timestamp = z.iso.datetime({ offset: true });
+
+const Recording = z.looseObject({
+  status: RecordingStatus,
+  pieces: z.number().int(),
+  bytes: z.number().int(),
+  missingPieces: z
+    .array(z.looseObject({ from: z.number().int(), to: z.number().int() }))
+    .describe('Ranges of sequence numbers that never arrived.'),
+  recordingBytes: z.number().int().nullable(),
+  mediaDurationMs: z.number().int().nullable(),
+  error: z.string().nullable(),
+  url: z.string().nullable().describe('Where the finished recording plays from; null until it is ready.'),
+});
+
+const Viewer = z.looseObject({ id: z.string(), name: z.string(), since: Timestamp });
+
+export const Session = z.looseObject({
+  id: z.uuid(),
+  user: z.string(),
+  target: z.string(),
+  protocol: Protocol,
+  format: RecordingFormat,
+  status: SessionStatus,
+  endReason: EndReason.nullable(),
+  createdAt: Timestamp.nullable(),
+  startedAt: Timestamp.nullable(),
+  endedAt: Timestamp.nullable(),
+  durationMs: z.number().int().nullable(),
+  policy: Policy,
+  recording: Recording,
+  live: z.looseObject({ launcherConnected: z.boolean(), viewers: z.array(Viewer) }).nullable(),
+});
+
+const SearchMatch = z.looseObject({ type: z.string(), offsetMs: z.number().int(), snippet: z.string() });
+
+export const SessionPage = z.looseObject({
+  sessions: z.array(
+    Session.extend({
+      matches: z.array(SearchMatch).optional().describe('With `q`: where the text was found in the session.'),
+    }),
+  ),
+  nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
+});
+
+export const TerminateReply = z.looseObject({
+  delivered: z.boolean().describe('Whether a launcher was connected to receive the command.'),
+  status: SessionStatus,
+  endReason: EndReason.nullable(),
+});
+
+const EventView = z.looseObject({
+  id: z.number().int(),
+  type: z.enum(ACTIVITY_TYPES),
+  offsetMs: z.number().int().describe('Milliseconds on the session clock (0 = recording start).'),
+  endMs: z.number().int().nullable(),
+  text: z.string().nullable(),
+  app: z.string().nullable(),
+  title: z.string().nullable(),
+  name: z.string().nullable(),
+  path: z.string().nullable(),
+  user: z.string().nullable(),
+  pid: z.number().int().nullable(),
+  ppid: z.number().int().nullable(),
+  redacted: z.boolean(),
+  size: z.number().int().optional(),
+});
+
+export const ActivityPage = z.looseObject({ events: z.array(EventView), nextCursor: z.string().nullable() });
+
+export const Density = z.looseObject({
+  durationMs: z.number().int(),
+  bucketMs: z.number().int(),
+  buckets: z.array(
+    z.looseObject({
+      startMs: z.number().int(),
+      screenBytes: z.number().int(),
+      keystrokes: z.number().int(),
+      processEvents: z.number().int(),
+      windowChanges: z.number().int(),
+    }),
+  ),
+});
+
+export const Me = z.looseObject({
+  kind: z.enum(['user', 'api-key', 'bootstrap']),
+  name: z.string(),
+  permissions: z.array(Permission),
+  csrfToken: z.string().nullable().describe('Send as `x-csrf-token` on writes made with the login cookie.'),
+  mustChangePassword: z.boolean(),
+});
+
+export const LoginReply = z.looseObject({
+  user: z.looseObject({
+    id: z.uuid(),
+    username: z.string(),
+    displayName: z.string(),
+    permissions: z.array(Permission),
+    mustChangePassword: z.boolean(),
+  }),
+  csrfToken: z.string(),
+});
+
+export const Ok = z.looseObject({ ok: z.literal(true) });
+
+export const User = z.looseObject({
+  id: z.uuid(),
+  username: z.string(),
+  displayName: z.string(),
+  permissions: z.array(Permission),
+  disabled: z.boolean(),
+  mustChangePassword: z.boolean(),
+  createdAt: Timestamp,
+  lastLoginAt: Timestamp.nullable(),
+});
+
+export const UserList = z.looseObject({ users: z.array(User) });
+
+export const ApiKey = z.looseObject({
+  id: z.uuid(),
+  name: z.string(),
+  prefix: z.string().describe('The first characters of the secret, to recognise a key by.'),
+  scopes: z.array(ApiKeyScope),
+  host: z.string().nullable(),
+  createdBy: z.string(),
+  createdAt: Timestamp,
+  expiresAt: Timestamp.nullable(),
+  lastUsedAt: Timestamp.nullable(),
+  revokedAt: Timestamp.nullable(),
+});
+
+export const KeyList = z.looseObject({ keys: z.array(ApiKey) });
+
+export const NewKeyReply = z.looseObject({
+  key: ApiKey,
+  secret: z.string().describe('The key itself; shown this once, stored only as a hash.'),
+});
+
+export const AuditPage = z.looseObject({
+  entries: z.array(
+    z.looseObject({
+      id: z.number().int(),
+      at: Timestamp,
+      actorKind: z.string(),
+      actorId: z.string().nullable(),
+      actorName: z.string(),
+      action: z.string(),
+      targetType: z.string().nullable(),
+      targetId: z.string().nullable(),
+      ip: z.string().nullable(),
+      userAgent: z.string().nullable(),
+      details: z.record(z.string(), z.unknown()).nullable(),
+    }),
+  ),
+  nextCursor: z.number().int().nullable(),
+});
+
+export const Health = z.looseObject({ ok: z.literal(true) });
+
+/** Every named body, as it appears under `components.schemas`. */
+export const SCHEMAS = {
+  Error: ErrorBody,
+  Session,
+  SessionPage,
+  TerminateReply,
+  ActivityPage,
+  Density,
+  Me,
+  LoginReply,
+  Ok,
+  User,
+  UserList,
+  ApiKey,
+  KeyList,
+  NewKeyReply,
+  AuditPage,
+  Policy,
+  LaunchReply,
+  PieceAck,
+  ActivityAck,
+  SignedManifest,
+  PublicKeyReply,
+  Health,
+} as const;
+
+export type SchemaName = keyof typeof SCHEMAS;
