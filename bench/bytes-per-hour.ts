@@ -1,8 +1,10 @@
 /**
  * Bytes per hour of recording: an Xvfb desktop (1920x1080) with a terminal workload (top refreshing, a shell
  * where xdotool types commands and scrolls), captured at the same time as (a) WebM exactly as the launcher
- * encodes it (agents/launcher/src/ffmpeg.ts) and (b) one JPEG a second, which is roughly what screenshot-based
- * session recording stores. Sizes are scaled to an hour from the frames each capture holds.
+ * encodes it (agents/launcher/src/ffmpeg.ts), (b) one JPEG a second, which is roughly what screenshot-based
+ * session recording stores, and (c) a lossless reference (FFV1). Sizes are scaled to an hour from the frames
+ * each capture holds. Then the reference is encoded again both ways, so that both encodings hold the same
+ * frames: their SSIM against it (over the terminals, where the text is) and their encoder CPU per frame.
  *
  *   node bench/bytes-per-hour.ts [--seconds 120] [--variants] [--keep DIR] [--summary FILE]
  */
@@ -11,16 +13,17 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_CODEC, DEFAULT_FPS } from '../agents/launcher/src/args.ts';
-import { ffmpegArgs } from '../agents/launcher/src/ffmpeg.ts';
-import { cpuBetween, snapshotTree, warnIfMachineBusy } from './lib/cpu.ts';
+import { type Codec, DEFAULT_CODEC, DEFAULT_FPS } from '../agents/launcher/src/args.ts';
+import { ffmpegArgs, inputArgs } from '../agents/launcher/src/ffmpeg.ts';
+import { cpuBetween, percentOfCore, snapshotTree, warnIfMachineBusy } from './lib/cpu.ts';
+import { ffmpegCpuSeconds, type Region, type Ssim, ssimAgainst } from './lib/screen-quality.ts';
 import { bytes, sleep, table } from './lib/stats.ts';
 import { verdict, writeSummary } from './lib/summary.ts';
 
 const USAGE = `Usage: node bench/bytes-per-hour.ts [options]
   --seconds N     how long the scripted terminal session is captured (default 120)
-  --variants      also capture a few other encoder settings, for information
-  --keep DIR      keep the WebM files and the last JPEG of each capture in DIR
+  --variants      also encode the same frames with a few other settings, for information
+  --keep DIR      keep the WebM files, the last JPEG and the lossless reference in DIR
   --summary FILE  write the figures as JSON (bench/run.ts reads it)`;
 
 const { values } = parseArgs({
@@ -28,9 +31,9 @@ const { values } = parseArgs({
     help: { type: 'boolean', short: 'h', default: false },
     seconds: { type: 'string', default: '120' },
     summary: { type: 'string' },
-    /** Keep the WebM files and the last JPEG of each capture here, to look at what was measured. */
+    /** Keep the WebM files, the last JPEG and the reference here, to look at what was measured. */
     keep: { type: 'string' },
-    /** Also capture a few encoder settings beside the launcher's, for information. */
+    /** Also encode the reference with a few settings beside the launcher's, for information. */
     variants: { type: 'boolean', default: false },
   },
 });
@@ -43,6 +46,8 @@ const SIZE = { width: 1920, height: 1080 };
 /** ffmpeg's mjpeg qscale (2 best … 31 worst). */
 const JPEG_QSCALE = 5;
 const GOAL_RATIO = 5;
+/** Luma SSIM that the worst frame of the launcher's WebM must keep over the terminals: text stays legible. */
+const MIN_TEXT_SSIM = 0.95;
 
 /** Commands typed into the shell: read-only, with screenfuls of output, as an admin's session has. */
 const COMMANDS = [
@@ -144,9 +149,7 @@ function probe(file: string, entries: string): string {
 
 interface CaptureSpec {
   name: string;
-  kind: 'webm' | 'jpeg';
-  /** The two captures the goal compares; variants are for information. */
-  primary: boolean;
+  kind: 'webm' | 'jpeg' | 'reference';
   /** ffmpeg arguments without the output. */
   args: string[];
 }
@@ -168,10 +171,15 @@ function withValue(args: string[], flag: string, value: string): string[] {
   return args.map((a, i) => (i === at + 1 ? value : a));
 }
 
+function outputFile(spec: CaptureSpec, output: string): string {
+  if (spec.kind === 'jpeg') return path.join(output, 'img%05d.jpg');
+  return spec.kind === 'webm' ? `${output}.webm` : `${output}.mkv`;
+}
+
 /** Sizes a finished capture; an hour's worth is scaled from the frames it holds (1 frame a second). */
 function measureCapture(spec: CaptureSpec, output: string, stderr: () => string): Measured {
-  if (spec.kind === 'webm') {
-    const file = `${output}.webm`;
+  if (spec.kind !== 'jpeg') {
+    const file = outputFile(spec, output);
     if (!existsSync(file)) throw new Error(`${spec.name}: ffmpeg wrote nothing:\n${stderr()}`);
     const size = statSync(file).size;
     const packets = probe(file, '-show_entries packet=size,flags')
@@ -201,6 +209,86 @@ function measureCapture(spec: CaptureSpec, output: string, stderr: () => string)
     format: `${probe(sample, '-show_entries stream=pix_fmt')}, ≈ IJG quality ${jpegQuality(sample) ?? '?'}`,
     note: '',
     sample,
+  };
+}
+
+/** The launcher's whole ffmpeg command line for `codec`, with its input and its `pipe:1` output. */
+function launcherCommand(codec: Codec, display: string, env: NodeJS.ProcessEnv): string[] {
+  const settings = { source: 'x11', display, fps: DEFAULT_FPS, codec } as const;
+  const args = ffmpegArgs(settings, env);
+  const input = inputArgs(settings, env);
+  if (args.at(-1) !== 'pipe:1' || args.indexOf(display) !== args.indexOf('-i') + 1 || input.at(-1) !== display) {
+    throw new Error("the launcher's ffmpeg command line has changed shape; update this bench");
+  }
+  return args;
+}
+
+function jpegOutput(qscale: number): string[] {
+  return ['-f', 'image2', '-q:v', String(qscale)];
+}
+
+/** The box around the two terminals, where the text is (the rest of the screen is empty desktop). */
+function terminalsRegion(env: NodeJS.ProcessEnv): Region {
+  const boxes = ['bench-top', 'bench-shell'].map((name) => {
+    const shell = execFileSync('xdotool', ['search', '--name', name, 'getwindowgeometry', '--shell'], {
+      env,
+      encoding: 'utf8',
+    });
+    const value = (key: string) => Number(new RegExp(`^${key}=(\\d+)$`, 'm').exec(shell)?.[1]);
+    return { x: value('X'), y: value('Y'), right: value('X') + value('WIDTH'), bottom: value('Y') + value('HEIGHT') };
+  });
+  if (boxes.some((b) => Object.values(b).some((v) => !Number.isFinite(v)))) throw new Error('no terminal geometry');
+  const x = Math.min(...boxes.map((b) => b.x));
+  const y = Math.min(...boxes.map((b) => b.y));
+  const right = Math.min(SIZE.width, Math.max(...boxes.map((b) => b.right)));
+  const bottom = Math.min(SIZE.height, Math.max(...boxes.map((b) => b.bottom)));
+  return { x, y, width: right - x, height: bottom - y };
+}
+
+/** One way of encoding the reference's frames again. */
+interface Encoding {
+  name: string;
+  kind: 'webm' | 'jpeg';
+  /** ffmpeg arguments after the input, without the output file. */
+  output: string[];
+}
+
+interface Encoded {
+  encoding: Encoding;
+  frames: number;
+  perHour: number;
+  ssim: Ssim;
+  /** CPU of the encoding run less that of decoding the reference alone. */
+  cpuMsPerFrame: number;
+}
+
+function encodeReference(
+  encoding: Encoding,
+  reference: string,
+  output: string,
+  region: Region,
+  decodeCpuSeconds: number,
+): Encoded {
+  const target = encoding.kind === 'webm' ? `${output}.webm` : path.join(output, 'img%05d.jpg');
+  if (encoding.kind === 'jpeg') mkdirSync(output);
+  const cpu = ffmpegCpuSeconds(['-i', reference, ...encoding.output, target]);
+  let size: number;
+  let frames: number;
+  if (encoding.kind === 'webm') {
+    size = statSync(target).size;
+    frames = probe(target, '-count_packets -show_entries stream=nb_read_packets').split('\n').map(Number)[0] as number;
+  } else {
+    const files = readdirSync(output).filter((f) => f.endsWith('.jpg'));
+    size = files.reduce((a, f) => a + statSync(path.join(output, f)).size, 0);
+    frames = files.length;
+  }
+  const input = encoding.kind === 'webm' ? ['-i', target] : ['-framerate', '1', '-i', target];
+  return {
+    encoding,
+    frames,
+    perHour: (size * 3600 * DEFAULT_FPS) / frames,
+    ssim: ssimAgainst(input, reference, region, `${output}.ssim.log`),
+    cpuMsPerFrame: ((cpu - decodeCpuSeconds) * 1000) / frames,
   };
 }
 
@@ -242,46 +330,17 @@ try {
   xdotool(env, 'search', '--sync', '--name', 'bench-top');
   await sleep(1000);
 
-  const launcherArgs = ffmpegArgs({ source: 'x11', display, fps: DEFAULT_FPS, codec: DEFAULT_CODEC }, env);
-  if (launcherArgs.at(-1) !== 'pipe:1') throw new Error('the launcher no longer writes to pipe:1; update this bench');
-  const launcherInput = launcherArgs.slice(0, -1);
+  const launcherInput = launcherCommand(DEFAULT_CODEC, display, env).slice(0, -1);
   const jpegInput = ['-hide_banner', '-loglevel', 'error', '-f', 'x11grab', '-framerate', '1', '-i', display];
   const captures: CaptureSpec[] = [
-    { name: `WebM: the launcher (${DEFAULT_CODEC})`, kind: 'webm', primary: true, args: launcherInput },
-    {
-      name: `JPEG a second, -q:v ${JPEG_QSCALE}`,
-      kind: 'jpeg',
-      primary: true,
-      args: [...jpegInput, '-f', 'image2', '-q:v', String(JPEG_QSCALE)],
-    },
+    { name: `WebM: the launcher (${DEFAULT_CODEC})`, kind: 'webm', args: launcherInput },
+    { name: `JPEG a second, -q:v ${JPEG_QSCALE}`, kind: 'jpeg', args: [...jpegInput, ...jpegOutput(JPEG_QSCALE)] },
+    { name: 'lossless reference (FFV1)', kind: 'reference', args: [...jpegInput, '-c:v', 'ffv1', '-f', 'matroska'] },
   ];
-  if (values.variants) {
-    captures.push(
-      {
-        name: 'WebM variant: launcher with -crf 40',
-        kind: 'webm',
-        primary: false,
-        args: withValue(launcherInput, '-crf', '40'),
-      },
-      {
-        name: 'WebM variant: launcher with a keyframe every 60 s',
-        kind: 'webm',
-        primary: false,
-        args: withValue(launcherInput, '-g', String(60 * DEFAULT_FPS)),
-      },
-      {
-        name: `JPEG variant: -q:v ${JPEG_QSCALE}, 4:2:0 chroma`,
-        kind: 'jpeg',
-        primary: false,
-        args: [...jpegInput, '-pix_fmt', 'yuvj420p', '-f', 'image2', '-q:v', String(JPEG_QSCALE)],
-      },
-    );
-  }
   const running = captures.map((spec, i) => {
     const output = path.join(work, `capture-${i}`);
-    const target = spec.kind === 'webm' ? `${output}.webm` : path.join(output, 'img%05d.jpg');
     if (spec.kind === 'jpeg') mkdirSync(output);
-    const ffmpeg = start('ffmpeg', ['-y', ...spec.args, target], env, 'pipe');
+    const ffmpeg = start('ffmpeg', ['-y', ...spec.args, outputFile(spec, output)], env, 'pipe');
     return { spec, output, ffmpeg, cpuBefore: snapshotTree(ffmpeg.child.pid as number) };
   });
   console.log(`bytes per hour: ${SIZE.width}x${SIZE.height} Xvfb ${display}, terminal workload for ${SECONDS} s`);
@@ -302,6 +361,7 @@ try {
     }
   }
   const cpuSeconds = running.map((r) => cpuBetween(r.cpuBefore, snapshotTree(r.ffmpeg.child.pid as number)).seconds);
+  const region = terminalsRegion(env);
   await Promise.all(running.map((r) => stopFfmpeg(r.ffmpeg.child)));
 
   const results = running.map((r, i) => ({
@@ -309,17 +369,23 @@ try {
     measured: measureCapture(r.spec, r.output, r.ffmpeg.stderr),
     cpu: cpuSeconds[i] as number,
   }));
+  const find = (kind: CaptureSpec['kind']) => {
+    const found = results.find((r) => r.spec.kind === kind);
+    if (!found) throw new Error(`the ${kind} capture is missing`);
+    return found;
+  };
+  const reference = find('reference').measured.sample;
   if (values.keep) {
     mkdirSync(values.keep, { recursive: true });
     for (const [i, r] of results.entries()) {
-      if (r.spec.kind === 'webm') copyFileSync(`${r.output}.webm`, path.join(values.keep, `capture-${i}.webm`));
-      else copyFileSync(r.measured.sample, path.join(values.keep, `capture-${i}-last.jpg`));
+      const name = r.spec.kind === 'jpeg' ? `capture-${i}-last.jpg` : path.basename(r.measured.sample);
+      copyFileSync(r.measured.sample, path.join(values.keep, name));
     }
   }
 
   console.log(
-    `\n${typed} commands typed\n${table([
-      ['capture', 'format', 'frames', 'bytes', 'per frame', 'bytes/hour', 'ffmpeg CPU'],
+    `\n${typed} commands typed; live captures, each from its own x11grab\n${table([
+      ['capture', 'format', 'frames', 'bytes', 'per frame', 'bytes/hour', 'ffmpeg CPU (of one core)'],
       ...results.map((r) => [
         r.spec.name,
         r.measured.format,
@@ -327,31 +393,116 @@ try {
         bytes(r.measured.bytes),
         bytes(r.measured.bytes / r.measured.frames),
         bytes(r.measured.perHour),
-        `${((100 * r.cpu) / SECONDS).toFixed(0)} %`,
+        percentOfCore(r.cpu, SECONDS),
       ]),
     ])}`,
   );
   for (const r of results.filter((r) => r.spec.kind === 'webm')) {
     console.log(`${r.spec.name}: keyframes are ${r.measured.note}`);
   }
-  const webm = results.find((r) => r.spec.primary && r.spec.kind === 'webm')?.measured;
-  const jpeg = results.find((r) => r.spec.primary && r.spec.kind === 'jpeg')?.measured;
-  if (!webm || !jpeg) throw new Error('a primary capture is missing');
-  const ratio = jpeg.perHour / webm.perHour;
+
+  // The same frames encoded both ways (and, with --variants, other ways): quality and encoder cost.
+  const launcherOutput = launcherInput.slice(launcherInput.indexOf(display) + 1);
+  const encodings: Encoding[] = [
+    { name: `WebM: the launcher (${DEFAULT_CODEC})`, kind: 'webm', output: launcherOutput },
+    {
+      name: `JPEG, -q:v ${JPEG_QSCALE}`,
+      kind: 'jpeg',
+      output: ['-fps_mode', 'passthrough', ...jpegOutput(JPEG_QSCALE)],
+    },
+  ];
+  if (values.variants) {
+    const g = (seconds: number) => String(seconds * DEFAULT_FPS);
+    encodings.push(
+      {
+        name: 'WebM: previous defaults (speed 8, CRF 36, keyframe every 10 s)',
+        kind: 'webm',
+        output: withValue(withValue(withValue(launcherOutput, '-cpu-used', '8'), '-crf', '36'), '-g', g(10)),
+      },
+      { name: 'WebM: launcher, keyframe every 10 s', kind: 'webm', output: withValue(launcherOutput, '-g', g(10)) },
+      { name: 'WebM: launcher, keyframe every 60 s', kind: 'webm', output: withValue(launcherOutput, '-g', g(60)) },
+      { name: 'WebM: launcher, -cpu-used 8', kind: 'webm', output: withValue(launcherOutput, '-cpu-used', '8') },
+      { name: 'WebM: launcher, -cpu-used 5', kind: 'webm', output: withValue(launcherOutput, '-cpu-used', '5') },
+      { name: 'WebM: launcher, -crf 44', kind: 'webm', output: withValue(launcherOutput, '-crf', '44') },
+      {
+        name: 'WebM: launcher, -tile-columns 2 (libvpx default at 1080p)',
+        kind: 'webm',
+        output: withValue(launcherOutput, '-tile-columns', '2'),
+      },
+      {
+        name: 'WebM: launcher --codec vp8',
+        kind: 'webm',
+        output: launcherCommand('vp8', display, env).slice(launcherInput.indexOf(display) + 1, -1),
+      },
+      { name: 'JPEG, -q:v 2', kind: 'jpeg', output: ['-fps_mode', 'passthrough', ...jpegOutput(2)] },
+      {
+        name: `JPEG, -q:v ${JPEG_QSCALE}, 4:2:0 chroma`,
+        kind: 'jpeg',
+        output: ['-fps_mode', 'passthrough', '-pix_fmt', 'yuvj420p', ...jpegOutput(JPEG_QSCALE)],
+      },
+    );
+  }
+  const decodeCpu = ffmpegCpuSeconds(['-i', reference, '-f', 'null', '-']);
+  const encoded = encodings.map((encoding, i) =>
+    encodeReference(encoding, reference, path.join(work, `encoding-${i}`), region, decodeCpu),
+  );
+  const [webmSame, jpegSame] = encoded as [Encoded, Encoded];
   console.log(
-    `goal: WebM ≥ ${GOAL_RATIO}× smaller than JPEG screenshots: ${ratio.toFixed(1)}× — ${verdict(ratio >= GOAL_RATIO)}`,
+    `\nthe reference's ${find('reference').measured.frames} frames encoded again; SSIM over the terminals ` +
+      `(${region.width}x${region.height}+${region.x}+${region.y}) against the reference\n${table([
+        ['encoding', 'frames', 'bytes/hour', 'JPEG / it', 'SSIM Y mean', 'SSIM Y worst', 'SSIM all', 'encoder CPU'],
+        ...encoded.map((e) => [
+          e.encoding.name,
+          String(e.frames),
+          bytes(e.perHour),
+          `${(jpegSame.perHour / e.perHour).toFixed(1)}×`,
+          e.ssim.meanY.toFixed(4),
+          e.ssim.minY.toFixed(4),
+          e.ssim.meanAll.toFixed(4),
+          `${e.cpuMsPerFrame.toFixed(0)} ms a frame`,
+        ]),
+      ])}`,
+  );
+
+  const webm = find('webm');
+  const jpeg = find('jpeg');
+  const ratio = jpeg.measured.perHour / webm.measured.perHour;
+  const legible = webmSame.ssim.minY >= MIN_TEXT_SSIM;
+  const encoderCpu = percentOfCore(webm.cpu, SECONDS);
+  console.log(
+    `goal: WebM ≥ ${GOAL_RATIO}× smaller than JPEG screenshots: ${ratio.toFixed(1)}× — ${verdict(ratio >= GOAL_RATIO)}` +
+      ` (same frames: ${(jpegSame.perHour / webmSame.perHour).toFixed(1)}×)\n` +
+      `quality: text SSIM (luma, worst frame) ≥ ${MIN_TEXT_SSIM}: WebM ${webmSame.ssim.minY.toFixed(4)} ` +
+      `(mean ${webmSame.ssim.meanY.toFixed(4)}), JPEG ${jpegSame.ssim.minY.toFixed(4)} ` +
+      `(mean ${jpegSame.ssim.meanY.toFixed(4)}) — ${verdict(legible)}\n` +
+      `encoder CPU while recording: ${encoderCpu} of one core ` +
+      `(${webm.measured.frames} frames in ${SECONDS} s: ${verdict(webm.measured.frames >= SECONDS - 2)} real time)`,
   );
   writeSummary(values.summary, {
     bench: 'bytes-per-hour',
     rows: [
       {
         figure: `bytes/hour, 1920x1080 terminal desktop (${SECONDS} s)`,
-        witness: bytes(webm.perHour),
-        baseline: `${bytes(jpeg.perHour)} (JPEG/s)`,
+        witness: bytes(webm.measured.perHour),
+        baseline: `${bytes(jpeg.measured.perHour)} (JPEG/s)`,
         goal: `≥ ${GOAL_RATIO}× smaller`,
         met: ratio >= GOAL_RATIO,
       },
       { figure: 'ratio JPEG / WebM', witness: `${ratio.toFixed(1)}×`, baseline: '', goal: '', met: null },
+      {
+        figure: 'text SSIM (luma, worst frame)',
+        witness: webmSame.ssim.minY.toFixed(4),
+        baseline: `${jpegSame.ssim.minY.toFixed(4)} (JPEG)`,
+        goal: `≥ ${MIN_TEXT_SSIM}`,
+        met: legible,
+      },
+      {
+        figure: 'encoder CPU while recording',
+        witness: encoderCpu,
+        baseline: `${percentOfCore(jpeg.cpu, SECONDS)} (JPEG)`,
+        goal: '',
+        met: null,
+      },
     ],
   });
 } finally {

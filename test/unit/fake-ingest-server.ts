@@ -167,9 +167,16 @@ export class FakeIngestServer {
         const { status, code, message } = this.options.refuseLaunch;
         return error(status, code, message);
       }
-      const launch = JSON.parse(body.toString('utf8')) as { user?: string; target?: string };
+      const launch = JSON.parse(body.toString('utf8')) as {
+        user?: string;
+        target?: string;
+        protocol?: string;
+        format?: RecordingFormat;
+      };
       if (!launch.user || !launch.target) return error(400, 'invalid_request', 'user and target are required');
-      return reply(201, { sessionId: this.sessionId, ...this.issueToken() });
+      const format =
+        launch.format ?? this.options.session?.format ?? (launch.protocol === 'ssh' ? 'asciicast' : 'webm');
+      return reply(201, { sessionId: this.sessionId, ...this.issueToken(), format });
     }
 
     const events = /^\/ingest\/v1\/sessions\/([^/]+)\/events\/(\d+)$/.exec(url.pathname);

@@ -49,7 +49,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   let reply: Awaited<ReturnType<typeof requestLaunch>>;
   try {
-    reply = await requestLaunch({ ...command, server: command.recording.server });
+    // The launcher records the screen: WebM, whatever the protocol (an SSH client window is recorded as video).
+    reply = await requestLaunch({ ...command, server: command.recording.server, format: 'webm' });
   } catch (error) {
     if (!(error instanceof LaunchError)) throw error;
     log.error(error.message);

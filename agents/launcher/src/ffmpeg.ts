@@ -14,8 +14,12 @@ export interface CaptureSettings {
   codec: Codec;
 }
 
-/** Seconds between keyframes: a late viewer waits at most this long, a seek decodes at most this much. */
-export const KEYFRAME_INTERVAL_S = 10;
+/**
+ * Seconds between keyframes. A joining live viewer is sent the pieces since the newest keyframe (at most this
+ * many, about 1.3 MB on a busy 1080p screen) and a seek decodes at most this much; a keyframe re-encodes the
+ * whole screen, so at 10 s they were 30 % of the bytes (docs/benchmarks.md, "Bytes per hour").
+ */
+export const KEYFRAME_INTERVAL_S = 30;
 
 /** Cluster size at which the muxer starts a new one; well under the 16 MiB piece limit (MAX_PIECE_BYTES). */
 export const CLUSTER_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
@@ -69,17 +73,19 @@ function filterArgs(source: Source): string[] {
 
 /**
  * Encoder arguments. Realtime libvpx with no lookahead (the default lag of 25 frames would hold 25 s of
- * video at 1 fps), constant quality, a keyframe every KEYFRAME_INTERVAL_S. The quality levels give both
- * codecs about 45 dB PSNR on a terminal desktop (docs/launcher.md, "Codec").
+ * video at 1 fps), constant quality, a keyframe every KEYFRAME_INTERVAL_S. VP9 at speed 6 rather than 8, CRF
+ * 40 rather than 36, one tile column (row-mt still spreads the rows over threads): on a 1080p terminal desktop
+ * the same text SSIM (0.998, above a JPEG at quality 82) in a third fewer bytes, for a few ms more CPU a
+ * frame (docs/benchmarks.md, "Bytes per hour").
  */
 export function encoderArgs(codec: Codec, fps: number): string[] {
-  const g = String(keyframeInterval(fps));
-  const common = ['-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-g', g];
+  const common = ['-deadline', 'realtime', '-lag-in-frames', '0', '-g', String(keyframeInterval(fps))];
   if (codec === 'vp9') {
-    return ['-c:v', 'libvpx-vp9', ...common, '-row-mt', '1', '-tune-content', 'screen', '-b:v', '0', '-crf', '36'];
+    const screen = ['-row-mt', '1', '-tile-columns', '0', '-tune-content', 'screen'];
+    return ['-c:v', 'libvpx-vp9', ...common, '-cpu-used', '6', ...screen, '-b:v', '0', '-crf', '40'];
   }
   // VP8 needs a bitrate ceiling with -crf; 2 Mb/s is never reached by a desktop at a few fps.
-  return ['-c:v', 'libvpx', ...common, '-b:v', '2M', '-crf', '30'];
+  return ['-c:v', 'libvpx', ...common, '-cpu-used', '8', '-b:v', '2M', '-crf', '30'];
 }
 
 /** The whole ffmpeg command line (without the program name). */

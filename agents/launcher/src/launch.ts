@@ -1,6 +1,6 @@
 /** `POST /api/v1/launches`: asks the server for a recorded session and its ingest token. */
 import { ErrorBody, LaunchReply } from '../../../protocol/ingest.ts';
-import type { Protocol } from '../../../protocol/session.ts';
+import type { Protocol, RecordingFormat } from '../../../protocol/session.ts';
 
 export interface LaunchRequest {
   server: string;
@@ -8,6 +8,8 @@ export interface LaunchRequest {
   user: string;
   target: string;
   protocol: Protocol | undefined;
+  /** What will be recorded; the server's default follows `protocol` (asciicast for ssh, else webm). */
+  format?: RecordingFormat;
 }
 
 /** The server refused or could not be asked; the message is meant for the user. */
@@ -20,6 +22,7 @@ export async function requestLaunch(request: LaunchRequest, fetchImpl: typeof fe
     user: request.user,
     target: request.target,
     ...(request.protocol ? { protocol: request.protocol } : {}),
+    ...(request.format ? { format: request.format } : {}),
   };
   let response: Response;
   try {
@@ -46,5 +49,8 @@ export async function requestLaunch(request: LaunchRequest, fetchImpl: typeof fe
   }
   const reply = LaunchReply.safeParse(json);
   if (!reply.success) throw new LaunchError(`unexpected launch reply: ${text.slice(0, 200)}`);
+  if (request.format && reply.data.format !== request.format) {
+    throw new LaunchError(`the server launched a ${reply.data.format} recording, not ${request.format}`);
+  }
   return reply.data;
 }
