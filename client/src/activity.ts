@@ -3,7 +3,6 @@
  * map's buckets. Everything here was recorded on the watched machine: it is shown as text, never as markup.
  */
 import type { ActivityType } from '../../protocol/activity.ts';
-import { request } from './api.ts';
 
 export interface ActivityItem {
   id: number;
@@ -41,20 +40,6 @@ export interface Density {
   durationMs: number;
   bucketMs: number;
   buckets: DensityBucket[];
-}
-
-export function activityPage(
-  sessionId: string,
-  options: { cursor?: string | null; q?: string; limit: number },
-): Promise<ActivityPage> {
-  const params = new URLSearchParams({ limit: String(options.limit) });
-  if (options.cursor) params.set('cursor', options.cursor);
-  if (options.q) params.set('q', options.q);
-  return request<ActivityPage>(`/sessions/${sessionId}/activity?${params}`);
-}
-
-export function activityDensity(sessionId: string, buckets: number): Promise<Density> {
-  return request<Density>(`/sessions/${sessionId}/activity/density?buckets=${buckets}`);
 }
 
 export const TYPE_LABELS: Record<ActivityType, string> = {

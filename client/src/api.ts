@@ -1,9 +1,13 @@
 /**
- * The console's calls to /api/v1. The login cookie authenticates (the browser sends it); cookie-authenticated
- * writes must also carry the login's CSRF token, which is added here and nowhere else.
+ * The console's calls to /api/v1, through Hono's typed client: paths, parameters, bodies and replies are
+ * checked against the Worker's own routes (`AppType`). The login cookie authenticates (the browser sends it);
+ * cookie-authenticated writes must also carry the login's CSRF token, which is added here and nowhere else.
  */
+import { type ClientResponse, hc, type parseResponse } from 'hono/client';
 import type { ApiKeyScope, Permission } from '../../protocol/permissions.ts';
 import type { Policy } from '../../protocol/session.ts';
+import type { AppType } from '../../worker/index.ts';
+import type { ActivityPage, Density } from './activity.ts';
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Codes meaning "no valid login": the console goes back to the sign-in page. */
@@ -41,17 +45,26 @@ export function describeFailure(error: unknown): string {
   return String(error);
 }
 
-export async function request<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const method = init.method ?? 'GET';
-  const headers = new Headers();
-  if (init.body !== undefined) headers.set('content-type', 'application/json');
-  if (WRITE_METHODS.has(method) && csrfToken) headers.set('x-csrf-token', csrfToken);
-  const res = await fetch(`/api/v1${path}`, {
-    method,
-    headers,
-    body: init.body === undefined ? null : JSON.stringify(init.body),
-  });
-  const body = (await res.json().catch(() => null)) as (T & { error?: { code: string; message: string } }) | null;
+/** `fetch` with the CSRF header on writes. */
+function fetchWithCsrf(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
+  if (csrfToken && WRITE_METHODS.has((init.method ?? 'GET').toUpperCase())) {
+    const headers = new Headers(init.headers);
+    headers.set('x-csrf-token', csrfToken);
+    init = { ...init, headers };
+  }
+  return fetch(input, init);
+}
+
+/** `/api/v1`, typed: `api.sessions[':id'].$get({ param: { id } })`. Pass the call to `call` for its body. */
+export const api = hc<AppType>('/', { fetch: fetchWithCsrf }).api.v1;
+
+/** The body of a successful reply, as the route declares it. */
+type Reply<R extends ClientResponse<unknown>> = Awaited<ReturnType<typeof parseResponse<R>>>;
+
+/** Waits for a call on `api`: its JSON body when it succeeds, else an `ApiFailure` with the API's error. */
+export async function call<R extends ClientResponse<unknown>>(pending: Promise<R>): Promise<Reply<R>> {
+  const res = await pending;
+  const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
   if (!res.ok) {
     const retryAfter = Number(res.headers.get('retry-after'));
     const failure = new ApiFailure(
@@ -63,77 +76,39 @@ export async function request<T>(path: string, init: { method?: string; body?: u
     if (res.status === 401 && SIGNED_OUT_CODES.has(failure.code)) onSignedOut(failure);
     throw failure;
   }
-  return body as T;
+  return body as Reply<R>;
 }
 
-export interface Me {
-  kind: 'user' | 'api-key' | 'bootstrap';
-  name: string;
-  permissions: Permission[];
-  csrfToken: string | null;
-  mustChangePassword: boolean;
+/** The success body of an `api` method. */
+type Body<Method extends (...args: never[]) => Promise<ClientResponse<unknown>>> = Reply<Awaited<ReturnType<Method>>>;
+
+// The console's names for what the routes send, inferred from the Worker so the two cannot disagree.
+export type Me = Body<typeof api.auth.me.$get>;
+export type LoginReply = Body<typeof api.auth.login.$post>;
+export type SessionSummary = Body<typeof api.sessions.$get>['sessions'][number];
+/** `GET /sessions/{id}`: the list's view plus live state while the session runs. */
+export type SessionDetail = Body<(typeof api.sessions)[':id']['$get']>;
+export type User = Body<typeof api.users.$get>['users'][number];
+export type ApiKey = Body<typeof api.keys.$get>['keys'][number];
+export type AuditEntry = Body<typeof api.audit.$get>['entries'][number];
+
+// A session's activity. These live here rather than in activity.ts so that activity.ts, which the e2e tests
+// import and type-check without the Worker's types, does not reach the Worker's routes through this module.
+
+export function activityPage(
+  sessionId: string,
+  options: { cursor?: string | null; q?: string; limit: number },
+): Promise<ActivityPage> {
+  const params = new URLSearchParams({ limit: String(options.limit) });
+  if (options.cursor) params.set('cursor', options.cursor);
+  if (options.q) params.set('q', options.q);
+  return call(api.sessions[':id'].activity.$get({ param: { id: sessionId }, query: Object.fromEntries(params) }));
 }
 
-export interface LoginReply {
-  user: { id: string; username: string; displayName: string; permissions: Permission[]; mustChangePassword: boolean };
-  csrfToken: string;
-}
-
-export interface SessionSummary {
-  id: string;
-  user: string;
-  target: string;
-  protocol: string;
-  status: 'pending' | 'active' | 'ended';
-  endReason: string | null;
-  startedAt: string | null;
-  durationMs: number | null;
-  recording: { status: string; url: string | null; bytes: number };
-}
-
-/** `GET /sessions/{id}`: the list's view plus what only the session's detail carries. */
-export interface SessionDetail extends SessionSummary {
-  endedAt: string | null;
-  recording: SessionSummary['recording'] & { mediaDurationMs: number | null; pieces: number };
-  live: { launcherConnected: boolean; viewers: Array<{ id: string; name: string; since: string }> } | null;
-}
-
-export interface User {
-  id: string;
-  username: string;
-  displayName: string;
-  permissions: Permission[];
-  disabled: boolean;
-  mustChangePassword: boolean;
-  createdAt: string;
-  lastLoginAt: string | null;
-}
-
-export interface ApiKey {
-  id: string;
-  name: string;
-  prefix: string;
-  scopes: ApiKeyScope[];
-  host: string | null;
-  createdBy: string;
-  createdAt: string;
-  expiresAt: string | null;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
-
-export interface AuditEntry {
-  id: number;
-  at: string;
-  actorKind: string;
-  actorId: string | null;
-  actorName: string;
-  action: string;
-  targetType: string | null;
-  targetId: string | null;
-  ip: string | null;
-  userAgent: string | null;
-  details: unknown;
+export function activityDensity(sessionId: string, buckets: number): Promise<Density> {
+  return call(
+    api.sessions[':id'].activity.density.$get({ param: { id: sessionId }, query: { buckets: String(buckets) } }),
+  );
 }
 
 export type { ApiKeyScope, Permission, Policy };

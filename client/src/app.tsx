@@ -6,10 +6,11 @@ import type { FunctionComponent } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import {
   type ApiFailure,
+  api,
+  call,
   type LoginReply,
   type Me,
   type Permission,
-  request,
   setCsrfToken,
   whenSignedOut,
 } from './api.ts';
@@ -17,6 +18,7 @@ import { AuditPage } from './pages/audit.tsx';
 import { SessionsPage } from './pages/sessions.tsx';
 import { SettingsPage } from './pages/settings.tsx';
 import { ChangePassword, SignIn } from './pages/sign-in.tsx';
+import { loadWatchPage, type WatchKind, type WatchProps } from './terminal/watch-route.ts';
 
 const PAGES = [
   { hash: '#/sessions', title: 'Sessions', needs: 'sessions:monitor' },
@@ -46,8 +48,12 @@ function Lazy<P extends object>({ load, props }: { load: () => Promise<FunctionC
 }
 
 const loadUsers = () => import('./pages/users.tsx').then((m) => m.UsersAndKeysPage);
-const loadLive = () => import('./watch/live-page.tsx').then((m) => m.WatchLivePage);
-const loadRecording = () => import('./watch/recording-page.tsx').then((m) => m.WatchRecordingPage);
+
+/** One session's player: a video, or a terminal for an SSH session (terminal/watch-route.ts picks). */
+function WatchPage({ sessionId, kind, can }: WatchProps & { kind: WatchKind }) {
+  const load = useCallback(() => loadWatchPage(sessionId, kind), [sessionId, kind]);
+  return <Lazy load={load} props={{ sessionId, can }} />;
+}
 
 /** `#/sessions/{id}/live` and `#/sessions/{id}/recording`: one session's players. */
 const WATCH_ROUTE = /^#\/sessions\/([0-9a-f-]{36})\/(live|recording)$/;
@@ -65,7 +71,7 @@ export function App() {
   const [hash, setHash] = useState(currentHash());
 
   const loadMe = useCallback(() => {
-    request<Me>('/auth/me')
+    call(api.auth.me.$get())
       .then((me) => {
         setCsrfToken(me.csrfToken);
         setAuth({ state: 'signed-in', me });
@@ -109,7 +115,7 @@ export function App() {
   const page = watching ? pages.find((p) => p.hash === '#/sessions') : (pages.find((p) => p.hash === hash) ?? pages[0]);
 
   const signOut = async () => {
-    await request('/auth/logout', { method: 'POST' }).catch(() => {});
+    await call(api.auth.logout.$post()).catch(() => {});
     setCsrfToken(null);
     setAuth({ state: 'signed-out', notice: 'You are signed out.' });
   };
@@ -153,11 +159,7 @@ export function App() {
         {me.mustChangePassword ? (
           <ChangePassword name={me.name} onChanged={loadMe} />
         ) : watching ? (
-          watching.kind === 'live' ? (
-            <Lazy key={watching.id} load={loadLive} props={{ sessionId: watching.id, can }} />
-          ) : (
-            <Lazy key={watching.id} load={loadRecording} props={{ sessionId: watching.id }} />
-          )
+          <WatchPage key={`${watching.id}/${watching.kind}`} sessionId={watching.id} kind={watching.kind} can={can} />
         ) : page ? (
           content(page.hash)
         ) : (

@@ -1,6 +1,6 @@
 /** Send a message to a session's user, or terminate the session with one (`sessions:terminate`). */
 import { useState } from 'preact/hooks';
-import { describeFailure, request, type SessionSummary } from './api.ts';
+import { api, call, describeFailure, type SessionSummary } from './api.ts';
 import { Dialog } from './dialog.tsx';
 
 export function TerminateDialog({
@@ -21,10 +21,9 @@ export function TerminateDialog({
     e.preventDefault();
     setBusy(true);
     try {
-      const reply = await request<{ delivered: boolean }>(`/sessions/${session.id}/terminate`, {
-        method: 'POST',
-        body: { mode, message },
-      });
+      const reply = await call(
+        api.sessions[':id'].terminate.$post({ param: { id: session.id }, json: { mode, message } }),
+      );
       const what = mode === 'terminate' ? 'Session terminated' : 'Message sent';
       onDone(reply.delivered ? `${what}.` : `${what}; the launcher was not connected to receive it.`);
     } catch (failure) {

@@ -1,8 +1,8 @@
 /** The audit log: search and filter who did what, page back through older entries. */
 import { useEffect, useState } from 'preact/hooks';
-import { type AuditEntry, describeFailure, request } from '../api.ts';
-import { dateTime } from '../format.ts';
 import { AUDIT_ACTIONS } from '../../../protocol/audit.ts';
+import { type AuditEntry, api, call, describeFailure } from '../api.ts';
+import { dateTime } from '../format.ts';
 
 const PAGE_SIZE = 50;
 
@@ -17,7 +17,7 @@ interface Filters {
 
 const NO_FILTERS: Filters = { q: '', actor: '', action: '', from: '', to: '' };
 
-function query(filters: Filters, cursor: number | null): string {
+function query(filters: Filters, cursor: number | null): Record<string, string> {
   const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
   if (filters.q.trim()) params.set('q', filters.q.trim());
   if (filters.actor.trim()) params.set('actor', filters.actor.trim());
@@ -25,7 +25,7 @@ function query(filters: Filters, cursor: number | null): string {
   if (filters.from) params.set('from', new Date(filters.from).toISOString());
   if (filters.to) params.set('to', new Date(filters.to).toISOString());
   if (cursor !== null) params.set('cursor', String(cursor));
-  return params.toString();
+  return Object.fromEntries(params);
 }
 
 function target(entry: AuditEntry): string {
@@ -44,7 +44,7 @@ export function AuditPage() {
 
   useEffect(() => {
     let current = true;
-    request<{ entries: AuditEntry[]; nextCursor: number | null }>(`/audit?${query(filters, cursor)}`)
+    call(api.audit.$get({ query: query(filters, cursor) }))
       .then((reply) => {
         if (!current) return;
         setPage(reply);

@@ -1,6 +1,6 @@
 /** API keys: list, create (the secret is shown once), revoke. */
 import { useCallback, useEffect, useId, useState } from 'preact/hooks';
-import { type ApiKey, type ApiKeyScope, describeFailure, request } from '../api.ts';
+import { type ApiKey, type ApiKeyScope, api, call, describeFailure } from '../api.ts';
 import { Dialog } from '../dialog.tsx';
 import { dateTime } from '../format.ts';
 
@@ -40,7 +40,7 @@ function NewKeyDialog({
         ...(host.trim() ? { host: host.trim() } : {}),
         ...(days ? { expiresInDays: Number(days) } : {}),
       };
-      onCreated(await request<{ key: ApiKey; secret: string }>('/keys', { method: 'POST', body }));
+      onCreated(await call(api.keys.$post({ json: body })));
     } catch (failure) {
       setError(describeFailure(failure));
     }
@@ -164,7 +164,7 @@ export function KeysSection() {
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
 
   const load = useCallback(() => {
-    request<{ keys: ApiKey[] }>('/keys')
+    call(api.keys.$get())
       .then((r) => setKeys(r.keys))
       .catch((e: unknown) => setError(describeFailure(e)));
   }, []);
@@ -173,7 +173,7 @@ export function KeysSection() {
   const revoke = async (key: ApiKey) => {
     setRevoking(null);
     try {
-      await request(`/keys/${key.id}`, { method: 'DELETE' });
+      await call(api.keys[':id'].$delete({ param: { id: key.id } }));
       setError(null);
     } catch (failure) {
       setError(describeFailure(failure));

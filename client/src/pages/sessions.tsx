@@ -1,9 +1,9 @@
 /** Sessions: active and ended, with terminate and recording playback for those allowed to. */
 import { useEffect, useState } from 'preact/hooks';
-import { describeFailure, type Permission, request, type SessionSummary } from '../api.ts';
+import { api, call, describeFailure, type Permission, type SessionSummary } from '../api.ts';
 import { Dialog } from '../dialog.tsx';
-import { TerminateDialog } from '../terminate-dialog.tsx';
 import { dateTime, duration } from '../format.ts';
+import { TerminateDialog } from '../terminate-dialog.tsx';
 
 const REFRESH_MS = 5000;
 
@@ -42,7 +42,7 @@ export function SessionsPage({ can }: { can: (permission: Permission) => boolean
   useEffect(() => {
     let current = true;
     const load = () =>
-      request<{ sessions: SessionSummary[] }>(status === 'all' ? '/sessions' : `/sessions?status=${status}`)
+      call(api.sessions.$get({ query: status === 'all' ? {} : { status } }))
         .then((r) => {
           if (!current) return;
           setSessions(r.sessions);
@@ -125,7 +125,14 @@ export function SessionsPage({ can }: { can: (permission: Permission) => boolean
                         Terminate
                       </button>
                     )}
-                    {canView && s.recording.url && (
+                    {canView && s.recording.url && s.format === 'asciicast' && (
+                      // A terminal log plays in the terminal player (with its activity); it downloads as .cast.
+                      <>
+                        <a href={`#/sessions/${s.id}/recording`}>Watch recording</a>
+                        <a href={`${s.recording.url}?download=1`}>Download .cast</a>
+                      </>
+                    )}
+                    {canView && s.recording.url && s.format !== 'asciicast' && (
                       <>
                         <button type="button" onClick={() => setPlaying(s)}>
                           Watch recording

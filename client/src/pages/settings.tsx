@@ -1,6 +1,6 @@
 /** Settings → Session Recording: the policy new sessions start with. */
 import { useEffect, useState } from 'preact/hooks';
-import { describeFailure, type Policy, request } from '../api.ts';
+import { api, call, describeFailure, type Policy } from '../api.ts';
 
 const MINUTE_MS = 60_000;
 
@@ -10,7 +10,7 @@ export function SettingsPage() {
   const [notice, setNotice] = useState<string | null>(null);
 
   useEffect(() => {
-    request<Policy>('/settings/recording')
+    call(api.settings.recording.$get())
       .then(setPolicy)
       .catch((e: unknown) => setError(describeFailure(e)));
   }, []);
@@ -40,7 +40,7 @@ export function SettingsPage() {
     e.preventDefault();
     if (!policy) return;
     try {
-      setPolicy(await request<Policy>('/settings/recording', { method: 'PUT', body: policy }));
+      setPolicy(await call(api.settings.recording.$put({ json: policy })));
       setError(null);
       setNotice('Saved. New sessions use these settings; running sessions keep the ones they started with.');
     } catch (failure) {

@@ -1,6 +1,6 @@
 /** Signing in with a username and password, and the password change a new account must make first. */
 import { useState } from 'preact/hooks';
-import { ApiFailure, describeFailure, type LoginReply, request } from '../api.ts';
+import { ApiFailure, api, call, describeFailure, type LoginReply } from '../api.ts';
 
 const MIN_PASSWORD = 12;
 
@@ -36,7 +36,7 @@ export function SignIn({ notice, onSignedIn }: { notice: string | null; onSigned
     setBusy(true);
     setError(null);
     try {
-      onSignedIn(await request<LoginReply>('/auth/login', { method: 'POST', body: { username, password } }));
+      onSignedIn(await call(api.auth.login.$post({ json: { username, password } })));
     } catch (failure) {
       setError(signInError(failure));
       setPassword('');
@@ -92,7 +92,7 @@ export function ChangePassword({ name, onChanged }: { name: string; onChanged: (
     if (next !== repeat) return setError('The new passwords do not match.');
     if (next === current) return setError('Choose a password different from the current one.');
     try {
-      await request('/auth/password', { method: 'POST', body: { currentPassword: current, newPassword: next } });
+      await call(api.auth.password.$post({ json: { currentPassword: current, newPassword: next } }));
       onChanged();
     } catch (failure) {
       setError(describeFailure(failure));

@@ -4,7 +4,7 @@
  */
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { PERMISSION_LABELS, Permission, ROLES } from '../../../protocol/permissions.ts';
-import { describeFailure, request, type User } from '../api.ts';
+import { api, call, describeFailure, type User } from '../api.ts';
 import { Dialog } from '../dialog.tsx';
 import { dateTime } from '../format.ts';
 import { KeysSection } from './keys.tsx';
@@ -58,7 +58,7 @@ function NewUserDialog({ onCreated, onClose }: { onCreated: (user: User) => void
     e.preventDefault();
     try {
       const body = { username, password, permissions, ...(displayName.trim() ? { displayName } : {}) };
-      onCreated(await request<User>('/users', { method: 'POST', body }));
+      onCreated(await call(api.users.$post({ json: body })));
     } catch (failure) {
       setError(describeFailure(failure));
     }
@@ -183,7 +183,7 @@ function UsersSection() {
   const [editing, setEditing] = useState<Editing | null>(null);
 
   const load = useCallback(() => {
-    request<{ users: User[] }>('/users')
+    call(api.users.$get())
       .then((r) => setUsers(r.users))
       .catch((e: unknown) => setError(describeFailure(e)));
   }, []);
@@ -191,7 +191,7 @@ function UsersSection() {
 
   const change = async (user: User, body: Partial<Pick<User, 'permissions' | 'disabled'>> & { password?: string }) => {
     try {
-      await request<User>(`/users/${user.id}`, { method: 'PATCH', body });
+      await call(api.users[':id'].$patch({ param: { id: user.id }, json: body }));
       setEditing(null);
       setError(null);
       setNotice(

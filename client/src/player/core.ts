@@ -1,7 +1,8 @@
 /**
- * The player core: one event set (play/pause, time, seeking, ended, speed…) over a `<video>` element, fed by a
- * driver (recorded: a seekable file; live: a WebSocket into MediaSource). Views only subscribe and call the
- * core's commands; they never touch the video element's state themselves.
+ * The player core: one event set (play/pause, time, seeking, ended, speed…) over a media element, fed by a
+ * driver (recorded: a seekable file; live: a WebSocket into MediaSource). The media element is a `<video>`
+ * for desktop sessions and a terminal screen (client/src/terminal/screen.ts) for SSH sessions. Views only
+ * subscribe and call the core's commands; they never touch the media element's state themselves.
  */
 import type { IdleStretch } from './idle.ts';
 import type { LiveStatus } from './live.ts';
@@ -45,16 +46,36 @@ export interface PlayerEvents {
 }
 type Listener<K extends keyof PlayerEvents> = (detail: PlayerEvents[K]) => void;
 
+/**
+ * What the core needs of its media element: the part of HTMLMediaElement it reads and commands, with the
+ * media events (play, pause, timeupdate, seeking, seeked, ended, ratechange, durationchange, waiting, playing,
+ * canplay, error) dispatched as a `<video>` does.
+ */
+export interface PlayerMedia {
+  readonly paused: boolean;
+  /** Seconds. */
+  currentTime: number;
+  playbackRate: number;
+  defaultPlaybackRate: number;
+  /** Seconds; NaN while unknown, Infinity while live. */
+  readonly duration: number;
+  readonly error: { readonly code: number; readonly message: string } | null;
+  play(): Promise<void>;
+  pause(): void;
+  addEventListener(type: string, listener: () => void): void;
+  removeEventListener(type: string, listener: () => void): void;
+}
+
 /** What a driver may do with the core it is attached to. */
-export interface DriverContext {
-  video: HTMLVideoElement;
+export interface DriverContext<M extends PlayerMedia = HTMLVideoElement> {
+  video: M;
   emit<K extends keyof PlayerEvents>(type: K, detail: PlayerEvents[K]): void;
 }
 
-/** A source of media for the core's video element. */
-export interface Driver {
+/** A source of media for the core's media element. */
+export interface Driver<M extends PlayerMedia = HTMLVideoElement> {
   /** Starts feeding `context.video`. */
-  attach(context: DriverContext): void;
+  attach(context: DriverContext<M>): void;
   /** Called instead of setting `currentTime` directly, so a driver can fetch what a seek needs first. */
   seek?(ms: number): void;
   /** Before play(): a live driver moves to the live edge. */
@@ -65,9 +86,9 @@ export interface Driver {
 /** How often `time` fires while playing (the video's own timeupdate comes only every ~250 ms). */
 const TIME_TICK_MS = 100;
 
-export class PlayerCore {
-  readonly #video: HTMLVideoElement;
-  readonly #driver: Driver;
+export class PlayerCore<M extends PlayerMedia = PlayerMedia> {
+  readonly #video: M;
+  readonly #driver: Driver<M>;
   readonly #listeners = new Map<keyof PlayerEvents, Set<Listener<keyof PlayerEvents>>>();
   readonly #teardown: Array<() => void> = [];
   #state: PlayerState;
@@ -75,7 +96,7 @@ export class PlayerCore {
   #frame = 0;
   #lastTick = 0;
 
-  constructor(video: HTMLVideoElement, driver: Driver) {
+  constructor(video: M, driver: Driver<M>) {
     this.#video = video;
     this.#driver = driver;
     this.#state = {

@@ -5,7 +5,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { EndReason } from '../../../protocol/session.ts';
-import { ApiFailure, describeFailure, type Permission, request, type SessionDetail } from '../api.ts';
+import { ApiFailure, api, call, describeFailure, type Permission, type SessionDetail } from '../api.ts';
 import { dateTime } from '../format.ts';
 import { liveDriver } from '../player/live.ts';
 import { usePlayerCore, usePlayerEvent, usePlayerState } from '../player/use-player.ts';
@@ -24,14 +24,14 @@ function reasonText(reason: EndReason | null): string {
   return reason ? ` (${reason.replaceAll('_', ' ')})` : '';
 }
 
-/** After the end: the recording's link once it is sealed. */
-function RecordingLink({ sessionId, canView }: { sessionId: string; canView: boolean }) {
+/** After the end: the recording's link once it is sealed (the terminal live page shows it too). */
+export function RecordingLink({ sessionId, canView }: { sessionId: string; canView: boolean }) {
   const [status, setStatus] = useState<string | null>(null);
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let current = true;
     const poll = () =>
-      request<SessionDetail>(`/sessions/${sessionId}`).then(
+      call(api.sessions[':id'].$get({ param: { id: sessionId } })).then(
         (detail) => {
           if (!current) return;
           setStatus(detail.recording.status);
@@ -75,7 +75,7 @@ function LivePlayer({
   const core = usePlayerCore(video, () =>
     liveDriver(sessionId, {
       sessionEnded: async () => {
-        const detail = await request<SessionDetail>(`/sessions/${sessionId}`);
+        const detail = await call(api.sessions[':id'].$get({ param: { id: sessionId } }));
         return detail.status === 'ended' ? ((detail.endReason as EndReason | null) ?? 'ended_by_user') : null;
       },
     }),
@@ -173,7 +173,7 @@ export function WatchLivePage({ sessionId, can }: { sessionId: string; can: (per
   const [notice, setNotice] = useState<string | null>(null);
 
   useEffect(() => {
-    request<SessionDetail>(`/sessions/${sessionId}`).then(setSession, (failure: unknown) => {
+    call(api.sessions[':id'].$get({ param: { id: sessionId } })).then(setSession, (failure: unknown) => {
       // Without Session Monitoring the session's details are hidden; the picture itself still plays.
       if (!(failure instanceof ApiFailure && failure.status === 403)) setError(describeFailure(failure));
     });

@@ -1,12 +1,15 @@
 /**
  * Watch Recording (`recordings:view`): the recorded player with its timeline, the activity map under it, and
- * beside it the session's activity (grid, details, search within the session). Loaded on first use.
+ * beside it the session's activity (grid, details, search within the session). Loaded on first use. SSH
+ * sessions use the same parts around a terminal (client/src/terminal/recording-page.tsx).
  */
+import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { type ActivityItem, activityDensity, activityPage, type Density } from '../activity.ts';
-import { ApiFailure, describeFailure, request, type SessionDetail } from '../api.ts';
+import type { ActivityItem, Density } from '../activity.ts';
+import { ApiFailure, activityDensity, activityPage, api, call, describeFailure, type SessionDetail } from '../api.ts';
 import { dateTime, duration } from '../format.ts';
-import { idleStretches } from '../player/idle.ts';
+import type { PlayerCore } from '../player/core.ts';
+import { type IdleStretch, idleStretches } from '../player/idle.ts';
 import { recordedDriver } from '../player/recorded.ts';
 import { usePlayerCore, usePlayerEvent } from '../player/use-player.ts';
 import { ActivityGrid, EventDetails } from './activity-grid.tsx';
@@ -38,8 +41,49 @@ function RecordingPlayer({
   sessionId: string;
 }) {
   const video = useRef<HTMLVideoElement>(null);
-  const mapHost = useRef<HTMLDivElement>(null);
   const core = usePlayerCore(video, () => recordedDriver(url));
+  return (
+    <PlayerWithActivity
+      core={core}
+      session={session}
+      sessionId={sessionId}
+      screen={
+        <video
+          ref={video}
+          class="player-video"
+          muted
+          playsInline
+          aria-label="Screen recording"
+          onClick={() => core?.togglePlay()}
+        />
+      }
+    />
+  );
+}
+
+/**
+ * A recorded session's screen (a video, or an SSH session's terminal) with the player's controls, the
+ * activity map, and beside them the activity grid and search within the session.
+ */
+export function PlayerWithActivity({
+  core,
+  session,
+  sessionId,
+  screen,
+  idle,
+  children,
+}: {
+  core: PlayerCore | null;
+  session: SessionDetail | null;
+  sessionId: string;
+  /** The element the core plays: rendered first, before the core exists. */
+  screen: ComponentChildren;
+  /** Quiet stretches for skip inactivity; when not given, they come from the activity map's data. */
+  idle?: readonly IdleStretch[];
+  /** Shown under the activity map. */
+  children?: ComponentChildren;
+}) {
+  const mapHost = useRef<HTMLDivElement>(null);
   useShortcuts(core);
   const duration = usePlayerEvent(core, 'duration');
 
@@ -74,11 +118,15 @@ function RecordingPlayer({
 
   useEffect(() => loadPage(null), [loadPage]);
 
-  const spanMs = Math.max(1, duration?.durationMs ?? session?.recording.mediaDurationMs ?? density?.durationMs ?? 1);
+  const spanMs = Math.max(
+    1,
+    duration?.durationMs ?? core?.state.durationMs ?? session?.recording.mediaDurationMs ?? density?.durationMs ?? 1,
+  );
 
   useEffect(() => {
-    if (core && density) core.setIdleStretches(idleStretches(density.buckets, density.bucketMs, spanMs));
-  }, [core, density, spanMs]);
+    if (core && idle) core.setIdleStretches(idle);
+    else if (core && density) core.setIdleStretches(idleStretches(density.buckets, density.bucketMs, spanMs));
+  }, [core, idle, density, spanMs]);
 
   const select = (event: ActivityItem) => {
     setSelected(event);
@@ -100,14 +148,7 @@ function RecordingPlayer({
   return (
     <div class="watch-body">
       <div class="watch-main">
-        <video
-          ref={video}
-          class="player-video"
-          muted
-          playsInline
-          aria-label="Screen recording"
-          onClick={() => core?.togglePlay()}
-        />
+        {screen}
         {core && <Controls core={core} spanMs={spanMs} />}
         <div ref={mapHost}>
           {core && density ? (
@@ -116,6 +157,7 @@ function RecordingPlayer({
             <p class="muted">Loading the activity map…</p>
           )}
         </div>
+        {children}
         <p class="muted help">{SHORTCUTS_HELP}</p>
       </div>
 
@@ -172,7 +214,7 @@ function RecordingPlayer({
             window={selected.type === 'window.focus' ? null : windowAt(events, selected)}
           />
         ) : (
-          <p class="muted event-details">Select an event to see its details and move the video to it.</p>
+          <p class="muted event-details">Select an event to see its details and move the player to it.</p>
         )}
       </aside>
     </div>
@@ -185,7 +227,7 @@ export function WatchRecordingPage({ sessionId }: { sessionId: string }) {
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
-    request<SessionDetail>(`/sessions/${sessionId}`).then(
+    call(api.sessions[':id'].$get({ param: { id: sessionId } })).then(
       (detail) => {
         setSession(detail);
         setState('ready');
