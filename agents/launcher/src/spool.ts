@@ -2,7 +2,7 @@
  * On-disk spool: every piece is written here before it is uploaded and deleted only once the server has
  * acknowledged it, so a crash, a network outage or a refused piece never loses video; activity batches
  * likewise, in `events/`.
- * Layout: `<seq>.webm` (the bytes) and `<seq>.json` (metadata, written last: a piece exists once it has one).
+ * Layout: `<seq>.webm` (the bytes; `<seq>.cast` for asciicast) and `<seq>.json` (metadata, written last: a piece exists once it has one).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,9 +25,12 @@ const name = (seq: number) => String(seq).padStart(10, '0');
 
 export class Spool {
   readonly dir: string;
+  /** File extension of the pieces' bytes: `webm`, or `cast` for the SSH proxy's asciicast pieces. */
+  readonly #extension: string;
 
-  constructor(dir: string) {
+  constructor(dir: string, extension = 'webm') {
     this.dir = dir;
+    this.#extension = extension;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
@@ -42,22 +45,22 @@ export class Spool {
       endMs: piece.endMs,
     };
     const base = join(this.dir, name(piece.seq));
-    writeFileSync(`${base}.webm.tmp`, piece.bytes, { mode: 0o600 });
-    renameSync(`${base}.webm.tmp`, `${base}.webm`);
+    writeFileSync(`${base}.${this.#extension}.tmp`, piece.bytes, { mode: 0o600 });
+    renameSync(`${base}.${this.#extension}.tmp`, `${base}.${this.#extension}`);
     writeFileSync(`${base}.json.tmp`, JSON.stringify(meta), { mode: 0o600 });
     renameSync(`${base}.json.tmp`, `${base}.json`);
     return meta;
   }
 
   read(seq: number): Buffer {
-    return readFileSync(`${join(this.dir, name(seq))}.webm`);
+    return readFileSync(`${join(this.dir, name(seq))}.${this.#extension}`);
   }
 
   /** Forgets a stored piece. */
   remove(seq: number): void {
     const base = join(this.dir, name(seq));
     rmSync(`${base}.json`, { force: true });
-    rmSync(`${base}.webm`, { force: true });
+    rmSync(`${base}.${this.#extension}`, { force: true });
   }
 
   /** Complete pieces on disk, in seq order. */

@@ -54,6 +54,8 @@ export interface UploaderOptions {
 
 export interface PieceUploaderOptions extends UploaderOptions {
   spool: Spool;
+  /** The pieces' Content-Type: `video/webm` (the default), `application/x-asciicast` for the SSH proxy. */
+  contentType?: string;
 }
 
 export class SpooledUploader<Item> {
@@ -283,7 +285,7 @@ export class PieceUploader extends SpooledUploader<SpooledPiece> {
           body: spool.read(piece.seq),
           headers: {
             authorization: `Bearer ${token}`,
-            'content-type': 'video/webm',
+            'content-type': options.contentType ?? 'video/webm',
             [IngestHeader.keyframe]: piece.keyframe ? '1' : '0',
             [IngestHeader.startMs]: String(piece.startMs),
             [IngestHeader.endMs]: String(piece.endMs),

@@ -1,0 +1,336 @@
+/**
+ * The SSH proxy end to end on one machine: the real OpenSSH client → the proxy → a real sshd, recording into
+ * the fake Witness server (test/unit/ssh/fake-witness.ts).
+ */
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { parseCast } from '../../protocol/asciicast.ts';
+import type { FakeSession } from './ssh/fake-witness.ts';
+import { type Sshd, ssh, sshOptions, startSshd } from './ssh/openssh.ts';
+import { type Harness, startHarness } from './ssh/proxy-harness.ts';
+
+/** Async: the proxy runs in this process, so a synchronous child would block it. */
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The cast's events of one code, with their times in ms. */
+function eventsOf(cast: string, code: string): { ms: number; data: string }[] {
+  return parseCast(cast)
+    .events.filter(([, c]) => c === code)
+    .map(([time, , data]) => ({ ms: Math.round(time * 1000), data }));
+}
+
+/** Waits until the session's recording is finished (`end` received and every piece stored). */
+async function finished(h: Harness, session: () => FakeSession | undefined): Promise<FakeSession> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const s = session();
+    if (s?.received.some((m) => m.type === 'end')) {
+      await h.proxy.drained();
+      return s;
+    }
+    if (Date.now() > deadline) throw new Error(`the session did not end; log:\n${h.log.join('\n')}`);
+    await sleep(50);
+  }
+}
+
+let sshd: Sshd;
+beforeAll(async () => {
+  sshd = await startSshd();
+});
+afterAll(async () => {
+  await sshd?.stop();
+});
+
+describe('a shell through the proxy', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ sshd });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  test('records what was typed and printed as asciicast, at the right offsets, with commands', async () => {
+    const client = ssh([...sshOptions(h.port, h.alice.path), '-tt', 'alice+target@127.0.0.1']);
+    client.type("PS1='$ '; echo ready-$((40+2))\r");
+    await client.waitFor('ready-42');
+    await sleep(2_500);
+    client.type('echo second-$((1+1))\r');
+    await client.waitFor('second-2');
+    client.type('exit\r');
+    expect(await client.exited).toBe(0);
+
+    const session = await finished(h, () => h.witness.only());
+    expect(session.user).toBe('alice');
+    expect(session.target).toBe('target');
+    const cast = h.witness.cast(session);
+    const { header } = parseCast(cast);
+    expect(header).toMatchObject({ version: 2, width: 80, height: 24 });
+    // What the client saw is exactly what the "o" events hold.
+    expect(
+      eventsOf(cast, 'o')
+        .map((e) => e.data)
+        .join(''),
+    ).toBe(client.stdout());
+    const input = eventsOf(cast, 'i');
+    expect(input.map((e) => e.data).join('')).toBe("PS1='$ '; echo ready-$((40+2))\recho second-$((1+1))\rexit\r");
+    const secondTyped = input.find((e) => e.data.includes('second'))?.ms ?? -1;
+    const firstTyped = input[0]?.ms ?? -1;
+    expect(secondTyped - firstTyped).toBeGreaterThanOrEqual(2_400);
+    // The echo comes after the keys that caused it.
+    const echoed = eventsOf(cast, 'o').find((e) => e.data.includes('second-2'))?.ms ?? -1;
+    expect(echoed).toBeGreaterThanOrEqual(secondTyped);
+
+    const events = h.witness.events(session);
+    const commands = events.filter((e) => e.type === 'ssh.command');
+    expect(commands.map((e) => e.text)).toEqual(["PS1='$ '; echo ready-$((40+2))", 'echo second-$((1+1))', 'exit']);
+    expect(commands[1]?.atMs).toBe(secondTyped);
+    const runs = events.filter((e) => e.type === 'ssh.input');
+    expect(runs.map((e) => e.text)).toContain('echo second-$((1+1))<Enter>');
+    // Pieces are announced with the times they hold, and the recording ended with the highest seq.
+    const lastSeq = Math.max(...session.pieces.keys());
+    expect(session.received.find((m) => m.type === 'end')).toEqual({ type: 'end', lastSeq });
+    expect(session.received[0]).toMatchObject({ type: 'hello', launcher: { name: 'witness-ssh-proxy' } });
+  });
+
+  test('in a real terminal (tmux): the pty size is the header, a resize is an "r" event', async () => {
+    const name = `witness-${process.pid}-${Date.now()}`;
+    const tmux = (...args: string[]) => run('tmux', args, { env: { ...process.env, TERM: 'xterm-256color' } });
+    const screen = async () => (await tmux('capture-pane', '-p', '-t', name)).stdout;
+    const waitForScreen = async (text: string) => {
+      const deadline = Date.now() + 15_000;
+      while (!(await screen()).includes(text)) {
+        if (Date.now() > deadline) throw new Error(`tmux never showed ${text}:\n${await screen()}`);
+        await sleep(100);
+      }
+    };
+    const before = h.witness.sessions.size;
+    const command = ['ssh', ...sshOptions(h.port, h.alice.path), 'alice+target@127.0.0.1'].join(' ');
+    await tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '30', command);
+    try {
+      await tmux('send-keys', '-t', name, 'echo tm-$((20+1))', 'Enter');
+      await waitForScreen('tm-21');
+      await tmux('resize-window', '-t', name, '-x', '120', '-y', '40');
+      await sleep(300);
+      await tmux('send-keys', '-t', name, 'stty size', 'Enter');
+      await waitForScreen('40 120');
+      await tmux('send-keys', '-t', name, 'exit', 'Enter');
+    } finally {
+      await tmux('kill-session', '-t', name).catch(() => undefined);
+    }
+    const session = await finished(h, () =>
+      h.witness.sessions.size > before ? [...h.witness.sessions.values()].at(-1) : undefined,
+    );
+    const cast = h.witness.cast(session);
+    expect(parseCast(cast).header).toMatchObject({ width: 100, height: 30, env: { TERM: 'tmux-256color' } });
+    expect(eventsOf(cast, 'r').map((e) => e.data)).toContain('120x40');
+  });
+
+  test('relays exec with its exit status and stderr, and records the command', async () => {
+    const client = ssh([
+      ...sshOptions(h.port, h.alice.path),
+      'alice+target@127.0.0.1',
+      'echo exec-out; echo exec-err >&2; exit 7',
+    ]);
+    expect(await client.exited).toBe(7);
+    expect(client.stdout()).toBe('exec-out\n');
+    expect(client.stderr()).toContain('exec-err');
+    const session = await finished(h, () => [...h.witness.sessions.values()].at(-1));
+    const cast = h.witness.cast(session);
+    expect(
+      eventsOf(cast, 'o')
+        .map((e) => e.data)
+        .join(''),
+    ).toContain('exec-out\n');
+    expect(h.witness.events(session)).toContainEqual(
+      expect.objectContaining({ type: 'ssh.command', text: 'echo exec-out; echo exec-err >&2; exit 7' }),
+    );
+  });
+
+  test('redacts what is typed into a password prompt, in the cast and in activity', async () => {
+    const client = ssh([...sshOptions(h.port, h.alice.path), '-tt', 'alice+target@127.0.0.1']);
+    // The prompt text is built by the shell, so the typed command line does not itself look like a prompt.
+    const command = ['P=Passw; read -s -p "$', '{P}ord: " pw; echo; echo got-$', '{#pw}'].join('');
+    client.type(`${command}\r`);
+    await client.waitFor('Password: ');
+    await sleep(200);
+    client.type('hunter2\r');
+    await client.waitFor('got-7');
+    client.type('exit\r');
+    expect(await client.exited).toBe(0);
+    const session = await finished(h, () => [...h.witness.sessions.values()].at(-1));
+    const cast = h.witness.cast(session);
+    expect(cast).not.toContain('hunter2');
+    expect(eventsOf(cast, 'i').map((e) => e.data)).toContain('<redacted>\r');
+    const events = h.witness.events(session);
+    expect(JSON.stringify(events)).not.toContain('hunter2');
+    expect(events).toContainEqual(expect.objectContaining({ type: 'ssh.input', text: '<redacted>', redacted: true }));
+    expect(events.filter((e) => e.type === 'ssh.command').map((e) => e.text)).toEqual([command, 'exit']);
+  });
+
+  test('copies files over sftp and scp, recorded as file transfers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'witness-transfer-'));
+    try {
+      const local = join(dir, 'up.bin');
+      writeFileSync(local, Buffer.alloc(300_000, 7));
+      const remote = join(dir, 'remote.bin');
+      writeFileSync(join(dir, 'batch'), `put ${local} ${remote}\nget ${remote} ${join(dir, 'down.bin')}\n`);
+      const sftp = await run('sftp', [
+        ...sshOptions(h.port, h.alice.path).map((a) => (a === '-p' ? '-P' : a)),
+        '-b',
+        join(dir, 'batch'),
+        'alice+target@127.0.0.1',
+      ]);
+      expect(sftp.stdout).toContain('put');
+      expect(readFileSync(join(dir, 'down.bin')).length).toBe(300_000);
+      const sftpSession = await finished(h, () => [...h.witness.sessions.values()].at(-1));
+      const transfers = h.witness.events(sftpSession).filter((e) => e.type === 'file.transfer');
+      expect(transfers).toEqual([
+        expect.objectContaining({ direction: 'upload', path: remote, size: 300_000, protocol: 'sftp' }),
+        expect.objectContaining({ direction: 'download', path: remote, size: 300_000, protocol: 'sftp' }),
+      ]);
+
+      // Legacy scp (-O): `scp -t` on the server for an upload, `scp -f` for a download.
+      const scpArgs = sshOptions(h.port, h.alice.path).map((a) => (a === '-p' ? '-P' : a));
+      await run('scp', ['-O', ...scpArgs, local, `alice+target@127.0.0.1:${join(dir, 'scp-up.bin')}`]);
+      const up = await finished(h, () => [...h.witness.sessions.values()].at(-1));
+      await run('scp', [
+        '-O',
+        ...scpArgs,
+        `alice+target@127.0.0.1:${join(dir, 'scp-up.bin')}`,
+        join(dir, 'scp-down.bin'),
+      ]);
+      const down = await finished(h, () => [...h.witness.sessions.values()].at(-1));
+      expect(readFileSync(join(dir, 'scp-down.bin')).length).toBe(300_000);
+      expect(h.witness.events(up).filter((e) => e.type === 'file.transfer')).toEqual([
+        expect.objectContaining({ direction: 'upload', path: join(dir, 'scp-up.bin'), size: 300_000, protocol: 'scp' }),
+      ]);
+      expect(h.witness.events(down).filter((e) => e.type === 'file.transfer')).toEqual([
+        expect.objectContaining({
+          direction: 'download',
+          path: join(dir, 'scp-up.bin'),
+          size: 300_000,
+          protocol: 'scp',
+        }),
+      ]);
+      expect(eventsOf(h.witness.cast(down), 'm').map((e) => e.data)).toEqual([
+        `scp download ${join(dir, 'scp-up.bin')} (300000 bytes)`,
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('terminate shows the admin message on the terminal and ends the ssh client', async () => {
+    const before = h.witness.sessions.size;
+    const client = ssh([...sshOptions(h.port, h.alice.path), '-tt', 'alice+target@127.0.0.1']);
+    client.type('echo up-$((2+3))\r');
+    await client.waitFor('up-5');
+    const session = [...h.witness.sessions.values()].at(-1) as FakeSession;
+    expect(h.witness.sessions.size).toBe(before + 1);
+    h.witness.send(session, { type: 'terminate', id: 'cmd-1', message: 'Policy violation' });
+    expect(await client.exited).not.toBe(0);
+    expect(client.stdout()).toContain('*** Session terminated by administrator: Policy violation ***');
+    await finished(h, () => session);
+    expect(session.received).toContainEqual({ type: 'delivered', id: 'cmd-1' });
+    expect(h.witness.cast(session)).toContain('Session terminated by administrator: Policy violation');
+  });
+
+  test('a session the server ends (inactivity) is closed with a line for the user', async () => {
+    const client = ssh([...sshOptions(h.port, h.alice.path), '-tt', 'alice+target@127.0.0.1']);
+    client.type('echo idle-$((3+4))\r');
+    await client.waitFor('idle-7');
+    const session = [...h.witness.sessions.values()].at(-1) as FakeSession;
+    h.witness.end(session, 'inactivity_timeout');
+    expect(await client.exited).not.toBe(0);
+    expect(client.stdout()).toContain('*** Session ended by Witness: inactivity timeout ***');
+    await h.proxy.drained();
+  });
+
+  test('refuses wrong keys, unknown and forbidden targets and odd logins with a clear message', async () => {
+    const sessions = h.witness.sessions.size;
+    const refused = async (key: string | undefined, login: string, message: string) => {
+      const client = ssh([...sshOptions(h.port, key, 'INFO'), login, 'true']);
+      expect(await client.exited).toBe(255);
+      expect(client.stderr()).toContain(message);
+    };
+    await refused(h.stranger.path, 'alice+target@127.0.0.1', 'witness: no key you offered is authorized for "alice"');
+    await refused(h.alice.path, 'alice+nowhere@127.0.0.1', 'witness: unknown target "nowhere"');
+    await refused(h.alice.path, 'alice+other@127.0.0.1', 'witness: "alice" may not use target "other"');
+    await refused(h.alice.path, 'mallory+target@127.0.0.1', 'witness: no key you offered is authorized for "mallory"');
+    await refused(h.alice.path, 'alice@127.0.0.1', '"alice" is not a login this proxy knows');
+    // A target whose host key is not the pinned one is not connected to, and no session is launched.
+    const pinned = ssh([...sshOptions(h.port, h.alice.path), 'alice+pinned-wrong@127.0.0.1', 'true']);
+    expect(await pinned.exited).toBe(1);
+    expect(pinned.stderr()).toMatch(/presented the host key SHA256:\S+, not the pinned SHA256:AAAA/);
+    expect(h.witness.sessions.size).toBe(sessions);
+  });
+
+  test('a session launched elsewhere is joined with its ingest token as the password', async () => {
+    const session = h.witness.createSession('bob', 'target');
+    const dir = mkdtempSync(join(tmpdir(), 'witness-askpass-'));
+    try {
+      const askpass = join(dir, 'askpass');
+      const answer = (token: string) => {
+        writeFileSync(askpass, `#!/bin/sh\necho '${token}'\n`);
+        chmodSync(askpass, 0o755);
+      };
+      const env = { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' };
+
+      answer('not-the-token');
+      const wrong = ssh([...sshOptions(h.port, undefined, 'INFO'), `${session.id}@127.0.0.1`, 'true'], env);
+      expect(await wrong.exited).toBe(255);
+      expect(wrong.stderr()).toContain(`witness: the Witness server refused session ${session.id}`);
+
+      answer(h.witness.token(session));
+      const client = ssh([...sshOptions(h.port), `${session.id}@127.0.0.1`, 'echo via-token'], env);
+      expect(await client.exited).toBe(0);
+      expect(client.stdout()).toBe('via-token\n');
+      await finished(h, () => session);
+      expect(h.witness.cast(session)).toContain('via-token');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('when the edge connection drops', () => {
+  let h: Harness;
+  let blocked = true;
+  beforeAll(async () => {
+    h = await startHarness({ sshd, witness: { unavailable: (seq) => blocked && seq >= 1 } });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  test('no recorded byte is lost: pieces wait in the spool and go out when the server is back', async () => {
+    const client = ssh([...sshOptions(h.port, h.alice.path), '-tt', 'alice+target@127.0.0.1']);
+    client.type('echo one-$((0+1))\r');
+    await client.waitFor('one-1');
+    const session = h.witness.only();
+    h.witness.dropControl(session);
+    client.type('seq 1 2000 | tail -n 1; echo two-$((1+1))\r');
+    await client.waitFor('two-2');
+    await sleep(1_500);
+    expect(session.puts.filter((p) => p.status === 503).length).toBeGreaterThan(0);
+    blocked = false;
+    client.type('exit\r');
+    expect(await client.exited).toBe(0);
+    await finished(h, () => session);
+    expect(session.controlConnections).toBeGreaterThanOrEqual(2);
+    const cast = h.witness.cast(session);
+    expect(
+      eventsOf(cast, 'o')
+        .map((e) => e.data)
+        .join(''),
+    ).toBe(client.stdout());
+    const lastSeq = Math.max(...session.pieces.keys());
+    expect(session.received).toContainEqual({ type: 'end', lastSeq });
+  });
+});
