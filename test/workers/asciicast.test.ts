@@ -228,6 +228,12 @@ describe('SSH activity', () => {
       }),
     ]);
 
+    const density = (await (await api(`/sessions/${s.sessionId}/activity/density?buckets=3`)).json()) as {
+      buckets: Array<{ keystrokes: number; processEvents: number }>;
+    };
+    expect(density.buckets.reduce((n, b) => n + b.processEvents, 0)).toBe(2); // the command and the transfer
+    expect(density.buckets.reduce((n, b) => n + b.keystrokes, 0)).toBe('pg_dump customers<Enter>'.length);
+
     const found = (await (await api('/sessions?q=pg_dump&in=ssh')).json()) as {
       sessions: Array<{ id: string; matches: Array<{ type: string; offsetMs: number }> }>;
     };

@@ -37,7 +37,7 @@ export async function activityDensity(
     .prepare(
       `SELECT at_ms / ?2 AS b,
               SUM(CASE WHEN type IN ('keys', 'ssh.input') AND NOT redacted THEN length(text) ELSE 0 END) AS keys,
-              SUM(CASE WHEN type IN ('process.start', 'process.stop') THEN 1 ELSE 0 END) AS processes,
+              SUM(CASE WHEN type IN ('process.start', 'process.stop', 'ssh.command', 'file.transfer') THEN 1 ELSE 0 END) AS processes,
               SUM(CASE WHEN type = 'window.focus' THEN 1 ELSE 0 END) AS windows
          FROM activity WHERE session_id = ?1 GROUP BY b`,
     )

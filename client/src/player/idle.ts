@@ -2,7 +2,7 @@
  * Screen change, as the activity map draws it, and the quiet stretches "skip inactivity" jumps over: no
  * keystrokes, processes or window changes, and no more screen change than a still screen makes.
  *
- * The screen figure is media bytes, and a still screen is not free: every keyframe (one per ~10 s) re-encodes
+ * The screen figure is media bytes, and a still screen is not free: every keyframe (one per ~30 s) re-encodes
  * it. So a bucket counts as still when its bytes are near the quietest level, and a short burst between still
  * buckets counts as still too when it matches the previous burst within a quarter (an unchanged screen
  * re-encodes to about the same size; a new dialog does not). Anything else stops the skip.
