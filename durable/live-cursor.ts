@@ -72,6 +72,31 @@ export function planCatchUp(
   return { send, sentUpTo: position };
 }
 
+/** How much of a terminal's history a joining viewer is sent at most (the recording keeps all of it). */
+export const TERMINAL_HISTORY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Bounds a terminal catch-up (`planCatchUp(…, 'start')`) to the newest `budget` bytes after the header, so a
+ * session that printed gigabytes cannot make one viewer's join hold them all. Returns what to send and the
+ * pieces left out, if any, as an inclusive range.
+ */
+export function trimHistory(
+  send: readonly number[],
+  sizeOf: (seq: number) => number,
+  budget = TERMINAL_HISTORY_BYTES,
+): { send: number[]; skipped: [number, number] | null } {
+  const [header, ...rest] = send;
+  if (header === undefined) return { send: [], skipped: null };
+  let first = rest.length;
+  for (let used = 0; first > 0; first--) {
+    used += sizeOf(rest[first - 1] as number);
+    if (used > budget && first < rest.length) break;
+  }
+  const kept = rest.slice(first);
+  const skipped: [number, number] | null = first > 0 ? [rest[0] as number, (kept[0] as number) - 1] : null;
+  return { send: [header, ...kept], skipped };
+}
+
 /** An inclusive range of sequence numbers. */
 export interface SeqRange {
   from: number;

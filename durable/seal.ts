@@ -86,20 +86,35 @@ export function sealRecording(
   return format === 'asciicast' ? sealCast(bucket, sessionId, pieces) : sealWebm(bucket, sessionId, pieces);
 }
 
+/** Cast pieces read ahead of the writer: a long session has tens of thousands of them. */
+const CAST_READ_AHEAD = 8;
+
 /** `recording.cast`: the pieces back to back, streamed through R2 multipart parts. */
 async function sealCast(bucket: R2Bucket, sessionId: string, pieces: readonly StoredPieceRef[]): Promise<SealResult> {
   if (pieces[0]?.seq !== 0) throw new Error('the asciicast header (piece 0) never arrived');
   const writer = new RecordingWriter(bucket, recordingKey(sessionId, 'asciicast'), {
     httpMetadata: { contentType: PIECE_CONTENT_TYPE.asciicast },
   });
+  const read = async (piece: StoredPieceRef): Promise<Uint8Array> => {
+    const object = await bucket.get(pieceKey(sessionId, piece.seq, 'asciicast'));
+    if (!object) throw new Error(`piece ${piece.seq} is missing from storage`);
+    const bytes = new Uint8Array(await object.arrayBuffer());
+    if (bytes.byteLength !== piece.size) throw new Error(`piece ${piece.seq} is not the size its index says`);
+    return bytes;
+  };
+  const reads: Array<Promise<Uint8Array>> = [];
   try {
     let at = 0;
     let endMs = 0;
-    for (const piece of pieces) {
-      const object = await bucket.get(pieceKey(sessionId, piece.seq, 'asciicast'));
-      if (!object) throw new Error(`piece ${piece.seq} is missing from storage`);
-      const bytes = new Uint8Array(await object.arrayBuffer());
-      if (bytes.byteLength !== piece.size) throw new Error(`piece ${piece.seq} is not the size its index says`);
+    for (const [i, piece] of pieces.entries()) {
+      // Keep CAST_READ_AHEAD reads in flight; write strictly in sequence order.
+      for (let next = reads.length; next < Math.min(pieces.length, i + CAST_READ_AHEAD); next++) {
+        const read$ = read(pieces[next] as StoredPieceRef);
+        read$.catch(() => undefined); // awaited in order below; a failure there aborts the seal
+        reads.push(read$);
+      }
+      const bytes = await (reads[i] as Promise<Uint8Array>);
+      delete reads[i]; // let the written piece go
       await writer.write(bytes, at);
       at += bytes.byteLength;
       endMs = Math.max(endMs, piece.endMs);

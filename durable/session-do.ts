@@ -73,6 +73,8 @@ export class SessionDO extends DurableObject<Env> {
   readonly #evidence: SessionEvidence;
   #record: SessionRecord | null;
   readonly #deliveries = new Map<string, () => void>();
+  /** True while a seal runs: a piece stored now could miss the sealed file, so uploads wait (and retry). */
+  #sealing = false;
   /** The alarm as last set by this instance; undefined until read from storage. */
   #alarmAt: number | null | undefined;
 
@@ -128,6 +130,7 @@ export class SessionDO extends DurableObject<Env> {
     if (record.status === 'ended' && record.sealAt === null) {
       return refuse(409, 'recording_sealed', 'The session ended and its recording is sealed.');
     }
+    if (this.#sealing) return refuse(409, 'upload_in_progress', 'The recording is being sealed; retry shortly.');
     if (record.declaredLastSeq !== null && seq > record.declaredLastSeq) {
       return refuse(409, 'seq_beyond_end', `The launcher ended the recording at piece ${record.declaredLastSeq}.`);
     }
@@ -425,6 +428,7 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   async #seal(): Promise<void> {
+    if (this.#sealing) return;
     const record = this.#requireRecord();
     const now = Date.now();
     const uploadsUntil = this.#store.uploadsInFlightUntil(now);
@@ -432,6 +436,17 @@ export class SessionDO extends DurableObject<Env> {
       record.sealAt = uploadsUntil + 1_000; // let in-flight pieces land first
       return this.#commit();
     }
+    this.#sealing = true;
+    try {
+      await this.#sealPieces(now);
+    } finally {
+      this.#sealing = false;
+    }
+  }
+
+  /** Seals what is stored now: nothing new can be stored meanwhile (`beginPiece` refuses while sealing). */
+  async #sealPieces(now: number): Promise<void> {
+    const record = this.#requireRecord();
     const pieces = this.#store.allPieces();
     const totals = this.#store.totals();
     const last = Math.max(totals.lastSeq ?? -1, record.declaredLastSeq ?? -1);

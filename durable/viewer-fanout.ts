@@ -6,10 +6,17 @@ import { pieceKey } from '../protocol/ingest.ts';
 import type { RecordingFormat } from '../protocol/session.ts';
 import type { ViewerServerMessage } from '../protocol/viewer.ts';
 import { encodeMediaFrame, type Viewer } from '../protocol/viewer.ts';
-import { planCatchUp, planLiveSends } from './live-cursor.ts';
+import { planCatchUp, planLiveSends, trimHistory } from './live-cursor.ts';
 import type { PieceRow, SessionStore } from './session-store.ts';
 
 export const VIEWER_TAG = 'viewer';
+
+/** Pieces read once and sent to several viewers in one pump, bounded so a backlog cannot fill memory. */
+interface PieceCache {
+  pieces: Map<number, Uint8Array>;
+  bytes: number;
+}
+const PUMP_CACHE_BYTES = 8 * 1024 * 1024;
 
 /** What a viewer socket remembers across hibernation. */
 export interface ViewerAttachment {
@@ -61,16 +68,27 @@ export class ViewerFanout {
 
   /**
    * Sends a joining viewer the init segment and the pieces since the newest keyframe — or, for a terminal
-   * log, every piece: a terminal's screen is the sum of everything printed so far.
+   * log, its history (a terminal's screen is the sum of everything printed), the newest few MiB of it.
+   * Each piece is read, sent and let go: a join never holds more than one piece in memory.
    */
   join(ws: WebSocket): Promise<void> {
     return this.#enqueue(async () => {
-      const plan =
-        this.format() === 'asciicast'
-          ? planCatchUp(this.store.allPieces(), 'start')
-          : planCatchUp(this.store.catchUpPieces());
-      const pieces = new Map<number, Uint8Array>();
-      for (const seq of plan.send) await this.#sendPiece(ws, seq, pieces);
+      let plan: { send: number[]; sentUpTo: number };
+      if (this.format() === 'asciicast') {
+        const stored = this.store.allPieces();
+        const sizes = new Map(stored.map((p) => [p.seq, p.size]));
+        const whole = planCatchUp(stored, 'start');
+        const { send, skipped } = trimHistory(whole.send, (seq) => sizes.get(seq) ?? 0);
+        plan = { send, sentUpTo: whole.sentUpTo };
+        if (skipped) {
+          await this.#sendPiece(ws, send[0] as number, null);
+          sendJson(ws, { type: 'gap', fromSeq: skipped[0], toSeq: skipped[1] });
+          send.shift();
+        }
+      } else {
+        plan = planCatchUp(this.store.catchUpPieces());
+      }
+      for (const seq of plan.send) await this.#sendPiece(ws, seq, null);
       this.#setSentUpTo(ws, plan.sentUpTo);
     }).then(() => this.pump());
   }
@@ -80,7 +98,7 @@ export class ViewerFanout {
     return this.#enqueue(async () => {
       const sockets = this.viewerSockets();
       if (sockets.length === 0) return;
-      const pieces = new Map<number, Uint8Array>();
+      const pieces: PieceCache = { pieces: new Map(), bytes: 0 };
       for (const ws of sockets) {
         const { sentUpTo, caughtUp } = ws.deserializeAttachment() as ViewerAttachment;
         if (!caughtUp) continue;
@@ -100,15 +118,19 @@ export class ViewerFanout {
     return run;
   }
 
-  async #sendPiece(ws: WebSocket, seq: number, cache: Map<number, Uint8Array>): Promise<void> {
+  /** Sends one piece; `cache` shares a read between the viewers of one pump (none for a lone join). */
+  async #sendPiece(ws: WebSocket, seq: number, cache: PieceCache | null): Promise<void> {
     const row = this.store.piece(seq);
     if (!row) return;
-    let media = cache.get(seq);
+    let media = cache?.pieces.get(seq);
     if (!media) {
       const object = await this.bucket.get(pieceKey(this.sessionId(), seq, this.format()));
       if (!object) throw new Error(`piece ${seq} is indexed but not in storage`);
       media = new Uint8Array(await object.arrayBuffer());
-      cache.set(seq, media);
+      if (cache && cache.bytes + media.byteLength <= PUMP_CACHE_BYTES) {
+        cache.pieces.set(seq, media);
+        cache.bytes += media.byteLength;
+      }
     }
     try {
       ws.send(encodeMediaFrame(frameHeader(row), media));

@@ -27,21 +27,27 @@ export type CastHeader = z.infer<typeof CastHeader>;
 export const CastCode = z.enum(['o', 'i', 'r', 'm']);
 export type CastCode = z.infer<typeof CastCode>;
 
-/** Seven days in seconds: no event of a session can be later than its maximum length allows. */
-const MAX_SECONDS = 7 * 24 * 3600;
-
-export const CastEvent = z.tuple([z.number().min(0).max(MAX_SECONDS), CastCode, z.string()]);
+/** No upper bound on time: a session with no maximum length may run for weeks. */
+export const CastEvent = z.tuple([z.number().min(0), CastCode, z.string()]);
 export type CastEvent = z.infer<typeof CastEvent>;
 
 const RESIZE = /^\d{1,4}x\d{1,4}$/;
 
-/** What a valid event piece holds, as the ingest headers should have announced it. */
+/** What a valid event piece holds: its span on the session clock, read from its own lines. */
 export interface CastPieceSummary {
   events: number;
   /** Time of the first event, ms, rounded down. */
   startMs: number;
   /** Time of the last event, ms, rounded up. */
   endMs: number;
+}
+
+/**
+ * Seconds to milliseconds without binary floating-point noise: 1.001 s is 1000.9999999999999 ms when
+ * multiplied out, which `Math.floor` would make 1000. Rounding at the microsecond first keeps it 1001.
+ */
+export function castMs(seconds: number): number {
+  return Math.round(seconds * 1e6) / 1e3;
 }
 
 /** Splits a piece into its lines; a piece must end with "\n" and hold no empty line. */
@@ -88,7 +94,7 @@ export function checkCastEvents(text: string): CastPieceSummary | string {
     if (code === 'r' && !RESIZE.test(data)) return `line ${index + 1}: a resize must read COLSxROWS`;
     previous = time;
   }
-  return { events: parts.length, startMs: Math.floor(first * 1000), endMs: Math.ceil(previous * 1000) };
+  return { events: parts.length, startMs: Math.floor(castMs(first)), endMs: Math.ceil(castMs(previous)) };
 }
 
 /** Parses a whole `.cast` file (header + events) for players; throws on the first malformed line. */

@@ -49,7 +49,7 @@ export const ServerControlMessage = z.discriminatedUnion('type', [
     /** Sequence numbers already stored, so a reconnecting launcher can drop them from its spool. */
     storedSeqs: z.array(z.number().int().min(0)),
     /** Who is recorded where, and what the recording is made of (the SSH proxy learns its target here). */
-    session: z.object({ user: z.string(), target: z.string(), protocol: Protocol, format: RecordingFormat }),
+    session: z.object({ user: z.string(), target: z.string(), protocol: Protocol, format: RecordingFormat }).optional(),
   }),
   z.strictObject({ type: z.literal('message'), id: z.string(), text }),
   z.strictObject({ type: z.literal('terminate'), id: z.string(), message: text }),

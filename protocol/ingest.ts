@@ -1,7 +1,7 @@
 /** The ingest HTTP contract (docs/ingest-protocol.md): paths, headers, limits and replies. */
 import { z } from 'zod';
 
-import type { RecordingFormat } from './session.ts';
+import { RecordingFormat } from './session.ts';
 
 /** Largest media piece accepted (one Cluster, or the init segment). */
 export const MAX_PIECE_BYTES = 16 * 1024 * 1024;
@@ -13,7 +13,7 @@ export const PIECE_CONTENT_TYPE = {
 } as const satisfies Record<RecordingFormat, string>;
 
 /** File extension of pieces and of the sealed recording, per format. */
-const EXTENSION = { webm: 'webm', asciicast: 'cast' } as const satisfies Record<RecordingFormat, string>;
+export const EXTENSION = { webm: 'webm', asciicast: 'cast' } as const satisfies Record<RecordingFormat, string>;
 /** Highest sequence number accepted; a session at 1 piece/s would need 30 years to reach it. */
 export const MAX_SEQ = 999_999_999;
 
@@ -64,8 +64,8 @@ export const LaunchReply = z.object({
   sessionId: z.string(),
   token: z.string(),
   expiresAt: z.string(),
-  /** What to send as pieces: `webm` video or an `asciicast` terminal log. */
-  format: z.enum(['webm', 'asciicast']),
+  /** What to send as pieces: `webm` video or an `asciicast` terminal log (servers before formats: webm). */
+  format: RecordingFormat.default('webm'),
 });
 export type LaunchReply = z.infer<typeof LaunchReply>;
 

@@ -57,7 +57,7 @@ beforeAll(async () => {
     [0.4, 'o', PROMPT],
     [2.1, 'i', 'hostname\r'],
     [2.2, 'o', 'hostname\r\nMINUTE-ONE-db-09\r\n'],
-    [2.3, 'o', `\x1b[1;32m${PROMPT}\x1b[0m`],
+    [2.3, 'o', `\x1b[1;32m${PROMPT}\x1b[0m\x1b[38;2;255;128;0mtruecolour\x1b[48;2;0;0;128m ok\x1b[0m `],
     [9.5, 'o', `echo '${HOSTILE}'\r\n${HOSTILE}\r\n${PROMPT}`],
   ]);
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { LIVE_HOLE_TOLERANCE, missingRanges, planCatchUp, planLiveSends } from '../../durable/live-cursor.ts';
+import {
+  LIVE_HOLE_TOLERANCE,
+  missingRanges,
+  planCatchUp,
+  planLiveSends,
+  trimHistory,
+} from '../../durable/live-cursor.ts';
 
 const pieces = (...specs: Array<number | `${number}k`>) =>
   specs.map((s) =>
@@ -49,6 +55,26 @@ describe('planCatchUp', () => {
   it('sends a terminal its whole history, from the first piece, up to the first hole', () => {
     expect(planCatchUp(pieces(0, '1k', '2k', '3k', '5k'), 'start')).toEqual({ send: [0, 1, 2, 3], sentUpTo: 3 });
     expect(planCatchUp(pieces(0), 'start')).toEqual({ send: [0], sentUpTo: 0 });
+  });
+});
+
+describe('trimHistory', () => {
+  const size = (seq: number) => seq * 10;
+
+  it('keeps the header and the newest pieces that fit the budget, and names what it left out', () => {
+    expect(trimHistory([0, 1, 2, 3, 4], size, 70)).toEqual({ send: [0, 3, 4], skipped: [1, 2] });
+  });
+
+  it('keeps everything that fits', () => {
+    expect(trimHistory([0, 1, 2, 3], size, 60)).toEqual({ send: [0, 1, 2, 3], skipped: null });
+  });
+
+  it('always keeps the newest piece, even one larger than the budget', () => {
+    expect(trimHistory([0, 5, 6], size, 10)).toEqual({ send: [0, 6], skipped: [5, 5] });
+  });
+
+  it('sends nothing without a header', () => {
+    expect(trimHistory([], size, 10)).toEqual({ send: [], skipped: null });
   });
 });
 

@@ -32,6 +32,9 @@ export function checkEvents(raw: readonly unknown[], context: EventContext): Che
   return { rows, rejected };
 }
 
+/** Events that carry what the user typed: refused when the session's policy turns keystroke recording off. */
+const TYPED = new Set<ActivityEvent['type']>(['keys', 'ssh.input', 'ssh.command']);
+
 /** Why an event is refused, or the event itself when it is fine. */
 function refusal(candidate: unknown, context: EventContext): string | ActivityEvent {
   const parsed = ActivityEvent.safeParse(candidate);
@@ -39,7 +42,7 @@ function refusal(candidate: unknown, context: EventContext): string | ActivityEv
   const event = parsed.data;
   if (event.atMs > context.latestMs) return `atMs ${event.atMs} is after the session's clock allows`;
   if ('endMs' in event && event.endMs < event.atMs) return 'endMs is before atMs';
-  if ((event.type === 'keys' || event.type === 'ssh.input') && !context.keystrokesEnabled) {
+  if (TYPED.has(event.type) && !context.keystrokesEnabled) {
     return 'keystroke recording is off for this session';
   }
   return event;

@@ -12,7 +12,7 @@ import {
   SIGNATURE_ALGORITHM,
   toBase64,
 } from '../../protocol/evidence.ts';
-import { MAX_SEQ, PIECE_CONTENT_TYPE, pieceKey } from '../../protocol/ingest.ts';
+import { EXTENSION, MAX_SEQ, PIECE_CONTENT_TYPE, pieceKey } from '../../protocol/ingest.ts';
 import { RecordingFormat } from '../../protocol/session.ts';
 import { audit } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
@@ -93,8 +93,11 @@ export const evidenceRoutes = new Hono<ApiEnv>()
     const { seq } = file;
     const row = await requireSession(c.env, id);
     if (file.format !== row.format) {
-      const ext = row.format === 'asciicast' ? 'cast' : 'webm';
-      throw new ApiError(404, 'piece_not_found', `Session ${id} records ${row.format}: ask for ${seq}.${ext}.`);
+      throw new ApiError(
+        404,
+        'piece_not_found',
+        `Session ${id} records ${row.format}: ask for ${seq}.${EXTENSION[row.format]}.`,
+      );
     }
     const object = await c.env.RECORDINGS.get(pieceKey(id, seq, row.format));
     if (!object) throw new ApiError(404, 'piece_not_found', `Session ${id} has no stored piece ${seq}.`);
@@ -105,7 +108,7 @@ export const evidenceRoutes = new Hono<ApiEnv>()
         'content-length': String(object.size),
         etag: object.httpEtag,
         'cache-control': 'private, max-age=3600',
-        'content-disposition': `attachment; filename="${String(seq).padStart(10, '0')}.${row.format === 'asciicast' ? 'cast' : 'webm'}"`,
+        'content-disposition': `attachment; filename="${String(seq).padStart(10, '0')}.${EXTENSION[row.format]}"`,
       },
     });
   });

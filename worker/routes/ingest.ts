@@ -48,6 +48,8 @@ export const ingest = new Hono<{ Bindings: Env }>()
     const format = (Object.keys(PIECE_CONTENT_TYPE) as RecordingFormat[]).find((f) => PIECE_CONTENT_TYPE[f] === type);
     if (!format)
       throw new ApiError(415, 'unsupported_media_type', 'Send pieces as video/webm or application/x-asciicast.');
+    const limit = pieceLimit(format, seq);
+    if (length > limit) throw new ApiError(413, 'piece_too_large', `This piece may be at most ${limit} bytes.`);
     const body = c.req.raw.body;
     if (!body) throw new ApiError(400, 'empty_piece', 'The piece has no body.');
 
@@ -55,22 +57,15 @@ export const ingest = new Hono<{ Bindings: Env }>()
     const begin = await session.beginPiece(seq);
     if (begin.kind === 'refused') throw new ApiError(begin.status, begin.code, begin.message);
     if (begin.format !== format) {
-      await releaseClaim(session, begin, seq);
+      // Give the sequence number back at once, so a corrected retry need not wait for the lease.
+      if (begin.kind === 'go') await session.abortPiece(seq);
       throw new ApiError(
         415,
         'unsupported_media_type',
         `This session records ${begin.format}: send pieces as ${PIECE_CONTENT_TYPE[begin.format]}.`,
       );
     }
-    const limit = castLimit(format, seq);
-    if (length > limit) {
-      await releaseClaim(session, begin, seq);
-      throw new ApiError(413, 'piece_too_large', `This piece may be at most ${limit} bytes.`);
-    }
-    const { transform, digest } = inspectPiece(seq, length, format, {
-      startMs: meta[IngestHeader.startMs],
-      endMs: meta[IngestHeader.endMs],
-    });
+    const { transform, digest } = inspectPiece(seq, length, format);
 
     if (begin.kind === 'stored') {
       // A retry: never overwrite. Same bytes → acknowledge again; other bytes → conflict.
@@ -95,14 +90,15 @@ export const ingest = new Hono<{ Bindings: Env }>()
       if (piped.status === 'rejected') throw piped.reason;
       throw stored.status === 'rejected' ? stored.reason : new Error('R2 did not store the piece');
     }
-    const { sha256 } = await digest;
+    const { sha256, span } = await digest;
     await session.pieceStored({
       seq,
       size: length,
       sha256,
       keyframe: meta[IngestHeader.keyframe],
-      startMs: meta[IngestHeader.startMs],
-      endMs: meta[IngestHeader.endMs],
+      // A terminal log's times come from its own lines; a WebM piece's from its headers.
+      startMs: span?.startMs ?? meta[IngestHeader.startMs],
+      endMs: span?.endMs ?? meta[IngestHeader.endMs],
     });
     return c.json({ seq, size: length, sha256, duplicate: false } satisfies PieceAck, 201);
   })
@@ -137,18 +133,9 @@ export const ingest = new Hono<{ Bindings: Env }>()
   });
 
 /** Largest piece of this format and sequence number. */
-function castLimit(format: RecordingFormat, seq: number): number {
+function pieceLimit(format: RecordingFormat, seq: number): number {
   if (format === 'webm') return MAX_PIECE_BYTES;
   return seq === 0 ? MAX_CAST_HEADER_BYTES : MAX_CAST_PIECE_BYTES;
-}
-
-/** A refused piece gives its sequence number back at once, so a corrected retry need not wait for the lease. */
-async function releaseClaim(
-  session: ReturnType<typeof sessionObject>,
-  begin: { kind: 'go' | 'stored' },
-  seq: number,
-): Promise<void> {
-  if (begin.kind === 'go') await session.abortPiece(seq);
 }
 
 const LengthHeader = z

@@ -4,6 +4,9 @@
  * dropped (no colours, wrong row heights) with a violation each. While the terminal opens, its `<style>`
  * elements are stand-ins whose text goes into constructable stylesheets instead: CSSOM, which the policy
  * allows, and the rules are xterm's own (colours and sizes it computed), never recorded text.
+ *
+ * Truecolour cells are different: xterm's DOM renderer sets them as `style` attributes, which the policy
+ * allows with `style-src-attr 'unsafe-inline'` (attributes only; `<style>` elements stay refused).
  */
 import type { Terminal } from '@xterm/xterm';
 
