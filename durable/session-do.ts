@@ -224,8 +224,16 @@ export class SessionDO extends DurableObject<Env> {
       if (record.status === 'ended')
         return jsonError(409, 'session_ended', 'The session has ended; play its recording.');
       const viewer = JSON.parse(request.headers.get('x-witness-viewer') ?? '{}') as Viewer;
+      const tab = request.headers.get('x-witness-viewer-tab');
       this.ctx.acceptWebSocket(server, [VIEWER_TAG]);
-      server.serializeAttachment({ role: 'viewer', viewer, sentUpTo: -1, caughtUp: false } satisfies ViewerAttachment);
+      server.serializeAttachment({
+        role: 'viewer',
+        viewer,
+        tab,
+        sentUpTo: -1,
+        caughtUp: false,
+      } satisfies ViewerAttachment);
+      this.#fanout.replaceTab(server, tab);
       sendJson(server, {
         type: 'hello',
         protocol: PROTOCOL_VERSION,

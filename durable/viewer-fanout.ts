@@ -4,6 +4,7 @@
  */
 import { pieceKey } from '../protocol/ingest.ts';
 import type { RecordingFormat } from '../protocol/session.ts';
+import { CloseCode } from '../protocol/version.ts';
 import type { ViewerServerMessage } from '../protocol/viewer.ts';
 import { encodeMediaFrame, type Viewer } from '../protocol/viewer.ts';
 import { planCatchUp, planLiveSends, trimHistory } from './live-cursor.ts';
@@ -22,6 +23,11 @@ const PUMP_CACHE_BYTES = 8 * 1024 * 1024;
 export interface ViewerAttachment {
   role: 'viewer';
   viewer: Viewer;
+  /**
+   * The principal and the browser tab this socket belongs to (null when the client named no tab): a tab that
+   * reconnects after its socket died without a close replaces its old socket instead of watching twice.
+   */
+  tab: string | null;
   /** Highest seq this viewer has been sent (-1: nothing yet). */
   sentUpTo: number;
   /** False until the joining catch-up has been sent; live pieces wait for it. */
@@ -48,12 +54,23 @@ export class ViewerFanout {
     private readonly format: () => RecordingFormat,
   ) {}
 
+  /** Open viewer sockets (one closed by us lingers in the list until its peer answers, if it ever does). */
   viewerSockets(): WebSocket[] {
-    return this.ctx.getWebSockets(VIEWER_TAG);
+    return this.ctx.getWebSockets(VIEWER_TAG).filter((ws) => ws.readyState === WebSocket.OPEN);
   }
 
   viewers(): Viewer[] {
     return this.viewerSockets().map((ws) => (ws.deserializeAttachment() as ViewerAttachment).viewer);
+  }
+
+  /** Closes the sockets `tab` had before `ws`: the tab reconnected, and is one viewer, not two. */
+  replaceTab(ws: WebSocket, tab: string | null): void {
+    if (tab === null) return;
+    for (const other of this.viewerSockets()) {
+      if (other !== ws && (other.deserializeAttachment() as ViewerAttachment).tab === tab) {
+        other.close(CloseCode.replaced, 'replaced by a newer connection from the same tab');
+      }
+    }
   }
 
   /** Tells every viewer (but `except`, who just heard it in its hello) who is watching. */

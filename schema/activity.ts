@@ -51,3 +51,31 @@ export const activityBatches = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.sessionId, t.batch] })],
 );
+
+/**
+ * Cross-session search (worker/activity/search-index.ts). Each session's events get search keys
+ * `seq × 2^24 + n` — `seq` numbers the session by its first event, `n` counts its events — so in the
+ * `activity_search` FTS5 index (custom migration 0006) a session's matches lie together, newest session
+ * last. A session with more than 2^24 events continues under a new `seq`.
+ */
+export const activitySearchSessions = sqliteTable(
+  'activity_search_sessions',
+  {
+    seq: integer('seq').primaryKey(),
+    sessionId: text('session_id').notNull(),
+    /** Events keyed under this `seq` so far. */
+    events: integer('events').notNull().default(0),
+  },
+  (t) => [index('activity_search_sessions_session').on(t.sessionId, t.seq)],
+);
+
+/** Search key → event. */
+export const activitySearchKeys = sqliteTable('activity_search_keys', {
+  key: integer('key').primaryKey(),
+  activityId: integer('activity_id').notNull(),
+});
+
+/** Every term in `activity_search`, for expanding a prefix into the words it stands for. */
+export const activitySearchTerms = sqliteTable('activity_search_terms', {
+  term: text('term').primaryKey(),
+});

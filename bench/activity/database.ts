@@ -22,6 +22,7 @@ export interface ActivityMatch {
 }
 interface BoundLike {
   all<T>(): Promise<{ results: T[] }>;
+  first<T>(): Promise<T | null>;
 }
 interface D1Like {
   prepare(sql: string): { bind(...values: SQLInputValue[]): BoundLike };
@@ -34,8 +35,15 @@ export interface ServerCode {
     databases: readonly D1Like[],
     text: string,
     within: readonly SearchIn[],
-    options: { perSession: number; maxSessions: number; accept: (ids: string[]) => Promise<Set<string>> },
-  ): Promise<Map<string, ActivityMatch[]>>;
+    options: {
+      perSession: number;
+      maxSessions: number;
+      accept: (ids: string[]) => Promise<Set<string>>;
+      cursor?: string | null;
+    },
+  ): Promise<{ sessions: Map<string, ActivityMatch[]>; nextCursor: string | null }>;
+  /** Statements ingest runs after each batch, in its transaction (the new events' search terms). */
+  FLUSH_SEARCH_TERMS: readonly string[];
 }
 
 /**
@@ -68,6 +76,10 @@ export function asD1(db: DatabaseSync, seen?: (sql: string, values: SQLInputValu
           seen?.(sql, values);
           return { results: db.prepare(sql).all(...values) as T[] };
         },
+        first: async <T>() => {
+          seen?.(sql, values);
+          return (db.prepare(sql).get(...values) as T | undefined) ?? null;
+        },
       }),
     }),
     batch: async <T>(statements: BoundLike[]) => Promise.all(statements.map((statement) => statement.all<T>())),
@@ -87,7 +99,8 @@ export interface BulkSession {
 
 /**
  * Stores sessions' events as the ingest API would (worker/activity/ingest.ts): the same row mapping
- * (checkEvents), one transaction per batch holding the batch record and its events, batches numbered from 0
+ * (checkEvents), one transaction per batch holding the batch record, its events and the server's search-term
+ * flush (FLUSH_SEARCH_TERMS), batches numbered from 0
  * per session. Sessions are interleaved batch by batch, as concurrent sessions arrive, so row ids (which
  * search orders by) mix sessions the way real traffic does.
  */
@@ -149,6 +162,7 @@ export function bulkLoad(
           row.redacted ? 1 : 0,
         );
       }
+      for (const statement of server.FLUSH_SEARCH_TERMS) db.exec(statement);
       db.exec('COMMIT');
       stored += checked.rows.length;
     }
@@ -206,6 +220,33 @@ export function likeSearch(db: DatabaseSync, text: string, within: readonly Sear
     }
   }
   return found;
+}
+
+/**
+ * Sessions with an event matching `text` in one of the categories, as search defines a match (every word in
+ * the category's columns of one event of its types), counted on the original `activity_fts` index: what paging
+ * through a search must list (untimed).
+ */
+export function sessionsMatching(
+  db: DatabaseSync,
+  ftsQuery: (text: string, columns?: readonly string[] | null) => string | null,
+  text: string,
+  within: readonly SearchIn[],
+): number {
+  const ids = new Set<string>();
+  for (const category of within) {
+    const match = ftsQuery(text, LIKE_COLUMNS[category]);
+    if (!match) continue;
+    const types = SEARCH_TYPES[category];
+    const rows = db
+      .prepare(
+        `SELECT DISTINCT a.session_id AS id FROM activity_fts JOIN activity a ON a.id = activity_fts.rowid
+          WHERE activity_fts MATCH ? AND a.type IN (${types.map(() => '?').join(', ')})`,
+      )
+      .all(match, ...types) as Array<{ id: string }>;
+    for (const row of rows) ids.add(row.id);
+  }
+  return ids.size;
 }
 
 /** Rows and sessions an FTS query matches in the searched columns (untimed; describes the query). */

@@ -67,13 +67,22 @@ async function keyWith(scopes: string[], host?: string): Promise<string> {
 
 interface Route {
   name: string;
-  needs: Permission;
+  /** Any one of these lets the caller in. */
+  needs: Permission | Permission[];
   call: (auth: (path: string, init?: RequestInit) => Promise<Response>, sessionId: string) => Promise<Response>;
+}
+
+function allows(granted: readonly Permission[], route: Route): boolean {
+  return [route.needs].flat().some((permission) => granted.includes(permission));
 }
 
 const ROUTES: Route[] = [
   { name: 'GET /sessions', needs: 'sessions:monitor', call: (a) => a('/sessions') },
-  { name: 'GET /sessions/{id}', needs: 'sessions:monitor', call: (a, id) => a(`/sessions/${id}`) },
+  {
+    name: 'GET /sessions/{id}',
+    needs: ['sessions:monitor', 'sessions:watch-live', 'recordings:view'],
+    call: (a, id) => a(`/sessions/${id}`),
+  },
   {
     name: 'POST /launches',
     needs: 'sessions:launch',
@@ -136,7 +145,7 @@ describe('every route × every role', () => {
 
   for (const route of ROUTES) {
     for (const [role, permissions] of roles) {
-      const allowed = permissions.includes(route.needs);
+      const allowed = allows(permissions, route);
       it(`${route.name} as ${role}: ${allowed ? 'allowed' : 'denied'}`, async () => {
         const user = users.get(role) as Login;
         const res = await route.call((path, init) => asUser(user, path, init), sessionId);
@@ -168,7 +177,7 @@ describe('every route × every role', () => {
     for (const [name, key, granted] of expectations) {
       for (const route of ROUTES) {
         const res = await route.call(bearer(key), sessionId);
-        const allowed = granted.includes(route.needs);
+        const allowed = allows(granted, route);
         expect(res.status === 403, `${name} key on ${route.name}: ${res.status}`).toBe(!allowed);
       }
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Launched, api, connectLauncher, errorCode, launch, request } from './helpers.ts';
+import { api, connectLauncher, errorCode, type Launched, launch, request } from './helpers.ts';
 
 function postBatch(s: Launched, batch: number, body: string | Uint8Array, token = s.token): Promise<Response> {
   return request(`/ingest/v1/sessions/${s.sessionId}/events/${batch}`, {

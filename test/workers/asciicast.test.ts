@@ -267,6 +267,18 @@ describe('SSH activity', () => {
         ['ssh.command', 2000],
       ]),
     );
+
+    // A transferred file is found as SSH activity, not as a process or an app.
+    const transfer = (await (await api('/sessions?q=customers-2026&in=ssh')).json()) as {
+      sessions: Array<{ id: string; matches: Array<{ type: string; offsetMs: number }> }>;
+    };
+    expect(transfer.sessions.find((x) => x.id === s.sessionId)?.matches).toEqual([
+      expect.objectContaining({ type: 'file.transfer', offsetMs: 5000 }),
+    ]);
+    const elsewhere = (await (await api('/sessions?q=customers-2026&in=processes,apps,windows')).json()) as {
+      sessions: Array<{ id: string }>;
+    };
+    expect(elsewhere.sessions.map((x) => x.id)).not.toContain(s.sessionId);
   });
 
   it('refuses SSH input when the policy turns keystroke recording off', async () => {

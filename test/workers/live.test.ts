@@ -100,6 +100,29 @@ describe('GET /api/v1/sessions/{id}/live', () => {
     expect(view.live.viewers).toHaveLength(2);
   });
 
+  it('a tab that reconnects replaces its old socket instead of counting twice', async () => {
+    const s = await launch();
+    await connectLauncher(s);
+    const tab = 'tab-0123456789';
+    const first = await openSocket(`/api/v1/sessions/${s.sessionId}/live?tab=${tab}`, API_KEY);
+    expect(await first.nextJson()).toMatchObject({ type: 'hello' });
+    const other = await openSocket(`/api/v1/sessions/${s.sessionId}/live?tab=tab-other-tab`, API_KEY);
+    expect(((await other.nextJson()) as { viewers: unknown[] }).viewers).toHaveLength(2);
+    const again = await openSocket(`/api/v1/sessions/${s.sessionId}/live?tab=${tab}`, API_KEY);
+    const hello = (await again.nextJson()) as { type: string; viewers: unknown[] };
+    expect(hello.type).toBe('hello');
+    expect(hello.viewers).toHaveLength(2); // the other tab and this one, not the replaced socket
+    expect((await first.closed).code).toBe(4001);
+    const view = (await (await api(`/sessions/${s.sessionId}`)).json()) as { live: { viewers: unknown[] } };
+    expect(view.live.viewers).toHaveLength(2);
+
+    const bad = await api(`/sessions/${s.sessionId}/live?tab=${encodeURIComponent('<x>')}`, {
+      headers: { upgrade: 'websocket' },
+    });
+    expect(bad.status).toBe(400);
+    expect(await errorCode(bad)).toBe('invalid_query');
+  });
+
   it('tells the remaining viewers when one leaves', async () => {
     const s = await launch();
     await connectLauncher(s);

@@ -1,5 +1,5 @@
 /** Stores an activity batch: idempotent on its number, atomic (the batch record and its events together). */
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { type ActivityAck, EVENT_CLOCK_SLACK_MS } from '../../protocol/activity.ts';
 import { activity, activityBatches } from '../../schema/index.ts';
 import { database } from '../db/index.ts';
@@ -7,6 +7,7 @@ import type { SessionRow } from '../db/session-directory.ts';
 import { ApiError } from '../errors.ts';
 import { checkEvents } from './events.ts';
 import { activityPartitions } from './partitions.ts';
+import { FLUSH_SEARCH_TERMS } from './search.ts';
 
 /** activity has 15 columns; D1 allows 100 bound parameters a statement. */
 const ROWS_PER_STATEMENT = 6;
@@ -49,7 +50,8 @@ export async function storeBatch(
   for (let i = 0; i < checked.rows.length; i += ROWS_PER_STATEMENT) {
     inserts.push(db.insert(activity).values(checked.rows.slice(i, i + ROWS_PER_STATEMENT)));
   }
-  // One D1 batch is one transaction: the batch is recorded with all its events or not at all.
-  await db.batch([record, ...inserts]);
+  // One D1 batch is one transaction: the batch is recorded with all its events (and their search terms) or
+  // not at all.
+  await db.batch([record, ...inserts, ...FLUSH_SEARCH_TERMS.map((statement) => db.run(sql.raw(statement)))]);
   return { batch, stored: checked.rows.length, rejected: checked.rejected, duplicate: false };
 }

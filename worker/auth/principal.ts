@@ -152,10 +152,11 @@ export const authenticate = createMiddleware<ApiEnv>(async (c, next) => {
 });
 
 /** Route guard: the caller must hold `permission`. */
-export function requirePermission(permission: Permission) {
+export function requirePermission(...anyOf: [Permission, ...Permission[]]) {
   return createMiddleware<ApiEnv>(async (c, next) => {
-    if (!c.get('principal').permissions.has(permission)) {
-      throw new ApiError(403, 'forbidden', `This needs the ${permission} permission.`);
+    const { permissions } = c.get('principal');
+    if (!anyOf.some((permission) => permissions.has(permission))) {
+      throw new ApiError(403, 'forbidden', `This needs the ${anyOf.join(' or the ')} permission.`);
     }
     await next();
   });

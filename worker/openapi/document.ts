@@ -167,7 +167,8 @@ function describeOperation(
   }
   const errors = { ...commonErrors(op.access, validators.length > 0 || Boolean(op.body), write), ...op.errors };
   for (const [status, description] of Object.entries(errors)) responses[status] = errorReply(description);
-  const permission = op.permission ? `\n\nNeeds the \`${op.permission}\` permission.` : '';
+  const needs = [op.permission ?? []].flat().map((p) => `\`${p}\``);
+  const permission = needs.length > 0 ? `\n\nNeeds the ${needs.join(' or the ')} permission.` : '';
   return {
     operationId: operationId(method, path),
     summary: op.summary,

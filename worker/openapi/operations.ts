@@ -36,7 +36,8 @@ export interface Operation {
     | 'audit'
     | 'ingest';
   access: Access;
-  permission?: Permission;
+  /** The permission the route needs; a list means any one of them. */
+  permission?: Permission | Permission[];
   /** Success replies by status. */
   replies: Record<number, Reply>;
   /** Errors this route answers besides the ones every route of its kind may (400, 401, 403, 429, 500). */
@@ -115,9 +116,9 @@ export const OPERATIONS: Record<string, Operation> = {
   'GET /api/v1/sessions': {
     summary: 'List or search sessions',
     description:
-      'Newest first. With `q`, sessions whose activity contains the text, each with its matches (one page); `in` ' +
-      'narrows where it looks (comma-separated: keystrokes, ssh, apps, processes, windows). Otherwise pages with ' +
-      '`cursor` = the previous `nextCursor`.',
+      'Newest first. With `q`, sessions whose activity contains the text (newest activity first), each with its ' +
+      'newest matches; `in` narrows where it looks (comma-separated: keystrokes, ssh, apps, processes, windows). ' +
+      'Either way, the next page is `cursor` = the previous `nextCursor` (null on the last page).',
     tag: 'sessions',
     access: 'api',
     permission: 'sessions:monitor',
@@ -127,7 +128,7 @@ export const OPERATIONS: Record<string, Operation> = {
     summary: 'One session',
     tag: 'sessions',
     access: 'api',
-    permission: 'sessions:monitor',
+    permission: ['sessions:monitor', 'sessions:watch-live', 'recordings:view'],
     replies: { 200: { description: 'The session, with live state while it runs.', json: 'Session' } },
     errors: { 404: 'No such session.' },
   },

@@ -4,7 +4,7 @@ import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { LiveState } from '../../durable/session-do.ts';
 import { SEARCH_IN } from '../../protocol/activity.ts';
-import { PIECE_CONTENT_TYPE, recordingKey } from '../../protocol/ingest.ts';
+import { EXTENSION, PIECE_CONTENT_TYPE, recordingKey } from '../../protocol/ingest.ts';
 import { type RecordingFormat, SessionStatus } from '../../protocol/session.ts';
 import { sessions } from '../../schema/index.ts';
 import { activityPartitions } from '../activity/partitions.ts';
@@ -41,6 +41,14 @@ const ListQuery = z.strictObject({
   cursor: z
     .string()
     .regex(/^\d{1,15}~[0-9a-f-]{36}$/, 'not a cursor from this API')
+    .optional(),
+});
+
+const LiveQuery = z.strictObject({
+  /** A random id the watching browser tab keeps across its reconnects (so a reconnect replaces, not adds). */
+  tab: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{8,64}$/, 'a tab id is 8–64 letters, digits or dashes')
     .optional(),
 });
 
@@ -99,8 +107,8 @@ async function requireSession(env: Env, id: string): Promise<SessionRow> {
 }
 
 /**
- * Sessions whose activity matches `text`, newest match first, each with its matches. The other filters
- * (`where`) apply too. One page: the newest `limit` matching sessions.
+ * Sessions whose activity matches `text`, newest first, each with its newest matches. The other filters
+ * (`where`) apply too. Pages of `limit` sessions; `cursor` is the previous page's `nextCursor`.
  */
 async function searchPage(
   env: Env,
@@ -110,6 +118,7 @@ async function searchPage(
   limit: number,
   from: string | undefined,
   to: string | undefined,
+  cursor: string | undefined,
 ) {
   const db = database(env.DB);
   const accept = async (ids: string[]) => {
@@ -124,11 +133,11 @@ async function searchPage(
     }
     return kept;
   };
-  const matches = await searchSessions(
+  const { sessions: matches, nextCursor } = await searchSessions(
     activityPartitions(env).covering(from ? Date.parse(from) : null, to ? Date.parse(to) : null),
     text,
     within ?? (Object.keys(SEARCH_IN) as SearchIn[]),
-    { perSession: 5, maxSessions: limit, accept },
+    { perSession: 5, maxSessions: limit, accept, cursor },
   );
   const ids = [...matches.keys()];
   const rows = new Map<string, SessionRow>();
@@ -148,7 +157,7 @@ async function searchPage(
       const found = (matches.get(id) ?? []).map(({ type, offsetMs, snippet }) => ({ type, offsetMs, snippet }));
       return [{ ...sessionView(row), matches: found }];
     }),
-    nextCursor: null,
+    nextCursor,
   };
 }
 
@@ -161,7 +170,7 @@ export const sessionRoutes = new Hono<ApiEnv>()
     if (q.target) where.push(eq(sessions.target, q.target));
     if (q.from) where.push(gte(sessions.createdAt, Date.parse(q.from)));
     if (q.to) where.push(lte(sessions.createdAt, Date.parse(q.to)));
-    if (q.q) return c.json(await searchPage(c.env, q.q, q.in, where, q.limit, q.from, q.to));
+    if (q.q) return c.json(await searchPage(c.env, q.q, q.in, where, q.limit, q.from, q.to, q.cursor));
     if (q.cursor) {
       const [at, id] = q.cursor.split('~') as [string, string];
       const before = or(
@@ -184,15 +193,21 @@ export const sessionRoutes = new Hono<ApiEnv>()
       nextCursor: rows.length > q.limit && last ? `${last.createdAt}~${last.id}` : null,
     });
   })
-  .get('/:id', requirePermission('sessions:monitor'), validate('param', SessionIdParam), async (c) => {
-    const { id } = c.req.valid('param');
-    const row = await requireSession(c.env, id);
-    const live =
-      row.status === 'ended' && row.recordingStatus !== 'finalizing'
-        ? null
-        : await sessionObject(c.env, id).liveState();
-    return c.json(sessionView(row, live));
-  })
+  // Whoever may watch a session, live or recorded, may see what it is (its format picks the player).
+  .get(
+    '/:id',
+    requirePermission('sessions:monitor', 'sessions:watch-live', 'recordings:view'),
+    validate('param', SessionIdParam),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const row = await requireSession(c.env, id);
+      const live =
+        row.status === 'ended' && row.recordingStatus !== 'finalizing'
+          ? null
+          : await sessionObject(c.env, id).liveState();
+      return c.json(sessionView(row, live));
+    },
+  )
   .post(
     '/:id/terminate',
     requirePermission('sessions:terminate'),
@@ -212,23 +227,33 @@ export const sessionRoutes = new Hono<ApiEnv>()
       return c.json({ delivered: outcome.delivered, status: outcome.status, endReason: outcome.endReason });
     },
   )
-  .get('/:id/live', requirePermission('sessions:watch-live'), validate('param', SessionIdParam), async (c) => {
-    requireUpgrade(c.req.raw);
-    const { id } = c.req.valid('param');
-    await requireSession(c.env, id);
-    const principal = c.get('principal');
-    const headers = new Headers(c.req.raw.headers);
-    headers.set('x-witness-socket', 'viewer');
-    headers.set(
-      'x-witness-viewer',
-      JSON.stringify({ id: crypto.randomUUID(), name: principal.name, since: new Date().toISOString() }),
-    );
-    const upgraded = await sessionObject(c.env, id).fetch(new Request(c.req.raw, { headers }));
-    if (upgraded.status !== 101) return new Response(upgraded.body, upgraded);
-    await audit(c, { action: 'session.watched_live', target: { type: 'session', id } });
-    // A fresh Response: the object's has immutable headers, and the security-headers middleware adds to them.
-    return new Response(null, { status: 101, webSocket: upgraded.webSocket });
-  })
+  .get(
+    '/:id/live',
+    requirePermission('sessions:watch-live'),
+    validate('param', SessionIdParam),
+    validate('query', LiveQuery),
+    async (c) => {
+      requireUpgrade(c.req.raw);
+      const { id } = c.req.valid('param');
+      const { tab } = c.req.valid('query');
+      await requireSession(c.env, id);
+      const principal = c.get('principal');
+      const headers = new Headers(c.req.raw.headers);
+      headers.set('x-witness-socket', 'viewer');
+      headers.set(
+        'x-witness-viewer',
+        JSON.stringify({ id: crypto.randomUUID(), name: principal.name, since: new Date().toISOString() }),
+      );
+      // A tab is only ever replaced by its own principal: the key is theirs and the tab's together.
+      if (tab) headers.set('x-witness-viewer-tab', `${principal.id}/${tab}`);
+      else headers.delete('x-witness-viewer-tab');
+      const upgraded = await sessionObject(c.env, id).fetch(new Request(c.req.raw, { headers }));
+      if (upgraded.status !== 101) return new Response(upgraded.body, upgraded);
+      await audit(c, { action: 'session.watched_live', target: { type: 'session', id } });
+      // A fresh Response: the object's has immutable headers, and the security-headers middleware adds to them.
+      return new Response(null, { status: 101, webSocket: upgraded.webSocket });
+    },
+  )
   .on(
     ['GET', 'HEAD'],
     '/:id/recording.webm',
@@ -272,7 +297,7 @@ async function serveRecording(c: Context<ApiEnv>, format: RecordingFormat, id: s
     'accept-ranges': 'bytes',
     etag: head.httpEtag,
     'cache-control': 'private, max-age=3600',
-    'content-disposition': `${download ? 'attachment' : 'inline'}; filename="witness-${id}.${format === 'asciicast' ? 'cast' : 'webm'}"`,
+    'content-disposition': `${download ? 'attachment' : 'inline'}; filename="witness-${id}.${EXTENSION[format]}"`,
   });
   const range = parseRange(c.req.header('range'), head.size);
   if (range.kind === 'unsatisfiable') {

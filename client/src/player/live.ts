@@ -8,6 +8,7 @@ import { CloseCode, HEARTBEAT_PONG } from '../../../protocol/version.ts';
 import type { Viewer } from '../../../protocol/viewer.ts';
 import { reconnectDelay } from './backoff.ts';
 import type { Driver, DriverContext } from './core.ts';
+import { liveSocketUrl } from './live-socket.ts';
 import { AppendQueue, webmMimeType } from './source-buffer.ts';
 import { decodeMediaFrame, parseViewerMessage } from './viewer-messages.ts';
 
@@ -196,8 +197,7 @@ export function liveDriver(sessionId: string, options: LiveOptions): Driver {
       { once: true },
     );
 
-    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${scheme}//${location.host}/api/v1/sessions/${sessionId}/live`);
+    const ws = new WebSocket(liveSocketUrl(sessionId));
     ws.binaryType = 'arraybuffer';
     socket = ws;
     ws.addEventListener('message', (event: MessageEvent<ArrayBuffer | string>) => {

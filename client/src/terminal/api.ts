@@ -4,9 +4,11 @@
  */
 import { ApiFailure, api, call } from '../api.ts';
 
-export type RecordingFormat = 'webm' | 'asciicast';
+export type { RecordingFormat } from '../../../protocol/session.ts';
 
-/** The session's recording format; null when the details are hidden (no Session Monitoring). */
+import type { RecordingFormat } from '../../../protocol/session.ts';
+
+/** The session's recording format; null when the details are refused. */
 export async function sessionFormat(sessionId: string): Promise<RecordingFormat | null> {
   try {
     const detail = await call(api.sessions[':id'].$get({ param: { id: sessionId } }));

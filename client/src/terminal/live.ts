@@ -9,6 +9,7 @@ import { CloseCode, HEARTBEAT_PONG } from '../../../protocol/version.ts';
 import { reconnectDelay } from '../player/backoff.ts';
 import type { Driver, DriverContext } from '../player/core.ts';
 import type { LiveOptions, LiveStatus } from '../player/live.ts';
+import { liveSocketUrl } from '../player/live-socket.ts';
 import { decodeMediaFrame, parseViewerMessage } from '../player/viewer-messages.ts';
 import { parseEventPiece, parseHeaderPiece } from './cast.ts';
 import type { TerminalScreen } from './screen.ts';
@@ -116,8 +117,7 @@ export function terminalLiveDriver(sessionId: string, options: LiveOptions): Dri
   const connect = () => {
     positioned = false;
     clearTimeout(positionTimer);
-    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${scheme}//${location.host}/api/v1/sessions/${sessionId}/live`);
+    const ws = new WebSocket(liveSocketUrl(sessionId));
     ws.binaryType = 'arraybuffer';
     socket = ws;
     ws.addEventListener('message', (event: MessageEvent<ArrayBuffer | string>) => {

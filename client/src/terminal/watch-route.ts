@@ -25,8 +25,8 @@ const PAGES = {
 } satisfies Record<WatchKind, Record<'video' | 'terminal', () => Promise<FunctionComponent<WatchProps>>>>;
 
 /**
- * The page for `kind` of this session. Without Session Monitoring the format is hidden: the video pages play
- * then, as they did before SSH sessions existed.
+ * The page for `kind` of this session, by its recording format (anyone who may watch a session may read it;
+ * should the details still be refused, the video pages play, as before SSH sessions existed).
  */
 export async function loadWatchPage(sessionId: string, kind: WatchKind): Promise<FunctionComponent<WatchProps>> {
   const format = await sessionFormat(sessionId);
