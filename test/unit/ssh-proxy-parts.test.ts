@@ -129,6 +129,59 @@ describe('cast pieces', () => {
   });
 });
 
+test("output within 10 ms of a run's first byte is one event at that time; input, resizes and pauses end a run", () => {
+  let now = 0;
+  const pieces: MediaPiece[] = [];
+  const cast = new CastRecorder({ onPiece: (p) => pieces.push(p), now: () => now });
+  cast.start({ width: 80, height: 24 });
+  const out = cast.stream('o');
+  now = 100;
+  out.write(Buffer.from('a'));
+  now = 105;
+  out.write(Buffer.from('b'));
+  now = 110;
+  // A character split across chunks inside a run stays whole.
+  out.write(Buffer.from([0xe2, 0x82]));
+  out.write(Buffer.from([0xac]));
+  now = 111;
+  out.write(Buffer.from('c'));
+  now = 112;
+  cast.event('i', 'x');
+  out.write(Buffer.from('d'));
+  cast.resize(100, 30);
+  out.write(Buffer.from('e'));
+  now = 200;
+  // Nothing after the run started here comes before it; a long run is cut into events of at most 32 Ki chars.
+  out.write(Buffer.from('f'.repeat(40_000)));
+  now = 205;
+  out.write(Buffer.from('g'.repeat(40_000)));
+  cast.close();
+  const lines = pieces
+    .slice(1)
+    .map((p) => Buffer.from(p.bytes).toString())
+    .join('')
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as [number, string, string]);
+  expect(lines.slice(0, 6)).toEqual([
+    [0.1, 'o', 'ab€'],
+    [0.111, 'o', 'c'],
+    [0.112, 'i', 'x'],
+    [0.112, 'o', 'd'],
+    [0.112, 'r', '100x30'],
+    [0.112, 'o', 'e'],
+  ]);
+  const rest = lines.slice(6);
+  // The run that reached 32 Ki chars takes no more: the next chunk starts a run of its own, at its own time.
+  expect(rest.map(([t, code, data]) => [t, code, data[0], data.length])).toEqual([
+    [0.2, 'o', 'f', 32_768],
+    [0.2, 'o', 'f', 40_000 - 32_768],
+    [0.205, 'o', 'g', 32_768],
+    [0.205, 'o', 'g', 40_000 - 32_768],
+  ]);
+  expect(rest.at(-1)?.[0]).toBe(0.205);
+});
+
 test('piece headers agree with what the server reads from the lines, whatever the milliseconds', () => {
   let now = 0;
   const pieces: MediaPiece[] = [];
@@ -234,12 +287,13 @@ describe('logins, keys and configuration', () => {
           server: 'ftp://nope',
           apiKey: 'k',
           hostKey: './hk',
+          ciphers: ['aes128-cbc'],
           users: { 'bad+name': { authorizedKeys: ['nonsense'], targets: ['db'] } },
           targets: { db: { host: 'h', username: 'u', hostKey: 'MD5:xx' } },
         }),
       );
       expect(() => loadConfig(path)).toThrowError(
-        /server[\s\S]*users\.bad\+name[\s\S]*targets\.db\.hostKey: must be a SHA256 fingerprint[\s\S]*privateKey/,
+        /server[\s\S]*ciphers\.0[\s\S]*users\.bad\+name[\s\S]*targets\.db\.hostKey: must be a SHA256 fingerprint[\s\S]*privateKey/,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
-import type { CastCode, CastHeader } from '../../../protocol/asciicast.ts';
+import { type CastCode, type CastHeader, castMs } from '../../../protocol/asciicast.ts';
 import type { MediaPiece } from '../../launcher/src/webm-splitter.ts';
 
 /** A piece is cut this long after its first event... */
@@ -13,6 +13,11 @@ export const PIECE_EVERY_MS = 1_000;
 export const PIECE_AT_BYTES = 256 * 1024;
 /** Longest data string of one event line; longer data becomes several events (keeps pieces under 1 MiB). */
 const MAX_EVENT_CHARS = 32 * 1024;
+/**
+ * Output arriving within this long of the first byte of an `o` run joins that run's event (as asciinema's
+ * recorder does), stamped with the first byte's time. Any other event (input, resize, marker) ends the run.
+ */
+export const COALESCE_MS = 10;
 
 export interface CastRecorderOptions {
   /** Receives every piece, in order; it must keep it (spool) before returning. */
@@ -35,8 +40,15 @@ export class CastRecorder {
   #origin: number | null = null;
   /** Wall-clock ms of the header (the session clock's 0). */
   originEpochMs = 0;
-  #lines: string[] = [];
+  /**
+   * The piece being built: its event lines encoded straight into one buffer (UTF-8 bytes live outside the JS
+   * heap, so the garbage collector does not copy a piece's worth of strings around while it grows), and how
+   * many bytes of it are used.
+   */
+  #piece: Buffer | null = null;
   #bytes = 0;
+  /** The open `o` run (not yet a line): its time and data. */
+  #run: { ms: number; data: string } | null = null;
   /** Seconds as written in the piece's first and last lines: its headers are computed from them as the server does. */
   #firstSeconds = 0;
   #lastSeconds = 0;
@@ -94,55 +106,95 @@ export class CastRecorder {
 
   /**
    * Records one event, now or at `atMs` (a time taken with `elapsedMs` for the same input, so that activity
-   * and cast agree). Empty data is dropped (a decoder holding half a character).
+   * and cast agree). Empty data is dropped (a decoder holding half a character). Output (`o`) joins the open
+   * run when it arrives within COALESCE_MS of the run's first byte; anything else ends the run first.
    */
   event(code: CastCode, data: string, atMs?: number): void {
     if (this.#closed || this.#origin === null || data === '') return;
     const ms = atMs === undefined ? this.elapsedMs() : Math.max(atMs, this.#lastMs);
-    let at = 0;
-    while (at < data.length) {
-      let end = Math.min(data.length, at + MAX_EVENT_CHARS);
-      // Do not split a surrogate pair.
-      if (end < data.length && /[\uD800-\uDBFF]/.test(data[end - 1] as string)) end--;
-      this.#line(ms, code, data.slice(at, end));
-      at = end;
+    const run = this.#run;
+    if (code === 'o' && atMs === undefined) {
+      if (run && ms - run.ms <= COALESCE_MS && run.data.length < MAX_EVENT_CHARS) {
+        run.data += data;
+        return;
+      }
+      this.#endRun();
+      this.#startPiece(ms);
+      this.#lastMs = ms;
+      this.#run = { ms, data };
+      return;
     }
+    this.#endRun();
+    this.#lines(ms, code, data);
   }
 
   resize(cols: number, rows: number): void {
     this.event('r', `${cols}x${rows}`);
   }
 
+  /** Writes the open output run as its line(s). */
+  #endRun(): void {
+    const run = this.#run;
+    if (!run) return;
+    this.#run = null;
+    this.#lines(run.ms, 'o', run.data);
+  }
+
+  /** One event as lines of at most MAX_EVENT_CHARS characters of data each. */
+  #lines(ms: number, code: CastCode, data: string): void {
+    let at = 0;
+    while (at < data.length) {
+      let end = Math.min(data.length, at + MAX_EVENT_CHARS);
+      // Do not split a surrogate pair.
+      const last = data.charCodeAt(end - 1);
+      if (end < data.length && last >= 0xd800 && last <= 0xdbff) end--;
+      this.#line(ms, code, at === 0 && end === data.length ? data : data.slice(at, end));
+      at = end;
+    }
+  }
+
+  /** The first event of a piece (a line, or an output run) sets its start and its cut timer. */
+  #startPiece(ms: number): void {
+    if (this.#timer !== null) return;
+    this.#firstSeconds = ms / 1000;
+    this.#timer = setTimeout(() => this.cut(), this.#options.everyMs ?? PIECE_EVERY_MS);
+    this.#timer.unref();
+  }
+
   #line(ms: number, code: CastCode, data: string): void {
     const seconds = ms / 1000;
     const line = `${JSON.stringify([seconds, code, data])}\n`;
-    if (this.#lines.length === 0) {
-      this.#firstSeconds = seconds;
-      this.#timer = setTimeout(() => this.cut(), this.#options.everyMs ?? PIECE_EVERY_MS);
-      this.#timer.unref();
+    this.#startPiece(ms);
+    // A UTF-16 unit is at most 3 UTF-8 bytes: make sure the whole line fits.
+    const atBytes = this.#options.atBytes ?? PIECE_AT_BYTES;
+    const room = (this.#piece?.byteLength ?? 0) - this.#bytes;
+    if (room < line.length * 3) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * atBytes, this.#bytes + line.length * 3));
+      this.#piece?.copy(grown, 0, 0, this.#bytes);
+      this.#piece = grown;
     }
-    this.#lines.push(line);
+    this.#bytes += (this.#piece as Buffer).write(line, this.#bytes);
     this.#lastMs = ms;
     this.#lastSeconds = seconds;
-    this.#bytes += Buffer.byteLength(line);
-    if (this.#bytes >= (this.#options.atBytes ?? PIECE_AT_BYTES)) this.cut();
+    if (this.#bytes >= atBytes) this.cut();
   }
 
   /** Cuts what is held into a piece. */
   cut(): void {
+    this.#endRun();
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    if (this.#lines.length === 0) return;
-    const bytes = Buffer.from(this.#lines.join(''));
-    this.#lines = [];
+    if (this.#bytes === 0 || this.#piece === null) return;
+    const bytes = this.#piece.subarray(0, this.#bytes);
+    this.#piece = null;
     this.#bytes = 0;
-    // Not the integer ms themselves: 2.038 × 1000 is 2037.9999…, and the server floors and ceils what it reads.
+    // Not the integer ms themselves, nor seconds × 1000 (2.002 × 1000 is 2001.9999…): what the server reads.
     this.#emit({
       seq: this.#nextSeq++,
       bytes,
       keyframe: true,
-      startMs: Math.floor(this.#firstSeconds * 1000),
-      endMs: Math.ceil(this.#lastSeconds * 1000),
+      startMs: Math.floor(castMs(this.#firstSeconds)),
+      endMs: Math.ceil(castMs(this.#lastSeconds)),
     });
   }
 

@@ -253,11 +253,16 @@ export class RelayedChannel {
   }
 }
 
-/** Pipes `from` into `to`, showing each chunk to `tap` first, with backpressure. */
+/**
+ * Pipes `from` into `to`, then shows each chunk to `tap` (relay first, record after: nothing sits between a
+ * keystroke or an echo and its forwarding), with backpressure: `from` is paused while `to` is full, and SSH
+ * flow control holds the sender.
+ */
 function relay(from: NodeJS.ReadableStream, to: NodeJS.WritableStream, tap: (bytes: Buffer) => void): void {
   from.on('data', (bytes: Buffer) => {
+    const flowing = to.write(bytes);
     tap(bytes);
-    if (!to.write(bytes)) {
+    if (!flowing) {
       from.pause();
       to.once('drain', () => from.resume());
     }

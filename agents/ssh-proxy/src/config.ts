@@ -33,6 +33,16 @@ const Target = z
     message: 'a target needs "privateKey" (a path) or "password"',
   });
 
+/** Ciphers the proxy may offer to clients (ssh2 supports these without legacy CBC modes). */
+const CIPHERS = [
+  'aes128-gcm@openssh.com',
+  'aes256-gcm@openssh.com',
+  'aes128-ctr',
+  'aes192-ctr',
+  'aes256-ctr',
+  'chacha20-poly1305@openssh.com',
+] as const;
+
 const User = z.strictObject({
   /** OpenSSH public key lines, as in authorized_keys. */
   authorizedKeys: z.array(z.string().min(1)).min(1),
@@ -64,6 +74,12 @@ export const ProxyConfigFile = z
       .default(10 * 60_000),
     /** Message shown before authentication. */
     banner: z.string().max(4096).optional(),
+    /**
+     * Ciphers offered to users' clients. The client picks its first one that the server offers, and OpenSSH
+     * lists chacha20-poly1305 first, which ssh2 runs slower (docs/ssh-proxy.md): only AES-GCM by default.
+     * Add `aes128-ctr` (or `chacha20-poly1305@openssh.com`) for clients without AES-GCM.
+     */
+    ciphers: z.array(z.enum(CIPHERS)).min(1).default(['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com']),
     users: z.record(name, User).default({}),
     targets: z.record(name, Target),
   })

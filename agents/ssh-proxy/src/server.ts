@@ -39,6 +39,8 @@ export class ProxyServer {
       {
         hostKeys: [readHostKey(config)],
         ident: `witness-ssh-proxy_${options.version}`,
+        // Clients (OpenSSH: chacha20-poly1305 first) pick their first cipher the proxy offers.
+        algorithms: { cipher: config.ciphers },
         ...(config.banner ? { banner: config.banner } : {}),
       },
       (client, info) => {
