@@ -65,7 +65,7 @@ describe('a shell through the proxy', () => {
     client.type('exit\r');
     expect(await client.exited).toBe(0);
 
-    const session = await finished(h, () => h.witness.only());
+    const session = await finished(h, () => h.witness.soleSession());
     expect(session.user).toBe('alice');
     expect(session.target).toBe('target');
     const cast = h.witness.cast(session);
@@ -313,7 +313,7 @@ describe('when the edge connection drops', () => {
     const client = ssh([...sshOptions(h.port, h.alice.path), '-tt', 'alice+target@127.0.0.1']);
     client.type('echo one-$((0+1))\r');
     await client.waitFor('one-1');
-    const session = h.witness.only();
+    const session = h.witness.soleSession();
     h.witness.dropControl(session);
     client.type('seq 1 2000 | tail -n 1; echo two-$((1+1))\r');
     await client.waitFor('two-2');

@@ -90,7 +90,7 @@ export class FakeWitness {
   }
 
   /** The only session (tests with one connection). */
-  only(): FakeSession {
+  soleSession(): FakeSession {
     const [session, ...rest] = [...this.sessions.values()];
     if (!session || rest.length > 0) throw new Error(`expected one session, found ${this.sessions.size}`);
     return session;
