@@ -119,7 +119,7 @@ describe('Watch Live', () => {
     // The live sockets pass through to the server, but the test can drop them as a network failure would;
     // the second one is refused at once, so the page has to back off and try a third time.
     const sockets: WebSocketRoute[] = [];
-    await page.routeWebSocket(/\/api\/v1\/sessions\/[0-9a-f-]+\/live$/, (ws) => {
+    await page.routeWebSocket(/\/api\/v1\/sessions\/[0-9a-f-]+\/live(\?tab=[\w-]+)?$/, (ws) => {
       sockets.push(ws);
       if (sockets.length === 2) void ws.close({ code: 1011, reason: 'refused by the test' });
       else ws.connectToServer();

@@ -167,7 +167,8 @@ export class PlayerCore<M extends PlayerMedia = PlayerMedia> {
 
   /** One step faster or slower along SPEEDS. */
   stepSpeed(direction: 1 | -1): void {
-    const index = SPEEDS.findIndex((s) => s >= this.#state.speed);
+    // The element's rate, not the state: `ratechange` comes later, and two quick presses must be two steps.
+    const index = SPEEDS.findIndex((s) => s >= this.#video.playbackRate);
     const next = SPEEDS[Math.max(0, Math.min(SPEEDS.length - 1, (index < 0 ? SPEEDS.length - 1 : index) + direction))];
     if (next !== undefined) this.setSpeed(next);
   }

@@ -4,11 +4,10 @@
  * video is kept near the live edge; an abnormal close reconnects with backoff and a fresh MediaSource.
  */
 import type { EndReason } from '../../../protocol/session.ts';
-import { CloseCode, HEARTBEAT_PONG } from '../../../protocol/version.ts';
+import { HEARTBEAT_PONG } from '../../../protocol/version.ts';
 import type { Viewer } from '../../../protocol/viewer.ts';
-import { reconnectDelay } from './backoff.ts';
 import type { Driver, DriverContext } from './core.ts';
-import { liveSocketUrl } from './live-socket.ts';
+import { keepLiveSocket, type LiveSocketHandlers } from './live-socket.ts';
 import { AppendQueue, webmMimeType } from './source-buffer.ts';
 import { decodeMediaFrame, parseViewerMessage } from './viewer-messages.ts';
 
@@ -39,8 +38,6 @@ const MAX_LAG_S = 4;
  * has come for this long, so it starts at the live edge rather than up to a keyframe interval behind it.
  */
 const BURST_QUIET_MS = 300;
-/** Keeps proxies from closing an idle socket; answered by the Durable Object's auto-response. */
-const HEARTBEAT_MS = 30_000;
 
 export interface LiveOptions {
   /** Asked after a close that was not `ended`: is the session over? (A socket refused with 409 says nothing.) */
@@ -49,14 +46,11 @@ export interface LiveOptions {
 
 export function liveDriver(sessionId: string, options: LiveOptions): Driver {
   let context: DriverContext | null = null;
-  let socket: WebSocket | null = null;
+  let socket: { stop(): void } | null = null;
   let queue: AppendQueue | null = null;
   let mediaSource: MediaSource | null = null;
   let objectUrl: string | null = null;
-  let retryTimer: ReturnType<typeof setTimeout> | undefined;
-  let heartbeat: ReturnType<typeof setInterval> | undefined;
   let edgeTimer: ReturnType<typeof setInterval> | undefined;
-  let stopped = false;
   /** The playhead has been placed at the edge since the last (re)connect. */
   let positioned = false;
   let positionTimer: ReturnType<typeof setTimeout> | undefined;
@@ -118,8 +112,6 @@ export function liveDriver(sessionId: string, options: LiveOptions): Driver {
   };
 
   const finish = (reason: EndReason | null) => {
-    clearTimeout(retryTimer);
-    clearInterval(heartbeat);
     publish({ connection: 'ended', endReason: reason ?? status.endReason, retryAt: null });
     // Play out what arrived, then end the stream so the video reaches `ended`.
     const source = mediaSource;
@@ -174,65 +166,40 @@ export function liveDriver(sessionId: string, options: LiveOptions): Driver {
     }
   };
 
-  const connect = () => {
-    const v = video();
-    queue?.close();
-    queue = null;
-    positioned = false;
-    clearTimeout(positionTimer);
-    if (objectUrl) URL.revokeObjectURL(objectUrl);
-    const source = new MediaSource();
-    mediaSource = source;
-    objectUrl = URL.createObjectURL(source);
-    v.src = objectUrl;
-    // Pieces that arrive before the MediaSource opens wait here.
-    const early: Uint8Array[] = [];
-    let open = false;
-    source.addEventListener(
-      'sourceopen',
-      () => {
-        open = true;
-        for (const frame of early.splice(0)) onMedia(frame);
-      },
-      { once: true },
-    );
+  /** Pieces that arrive before the current MediaSource opens wait here. */
+  let early: Uint8Array[] | null = null;
 
-    const ws = new WebSocket(liveSocketUrl(sessionId));
-    ws.binaryType = 'arraybuffer';
-    socket = ws;
-    ws.addEventListener('message', (event: MessageEvent<ArrayBuffer | string>) => {
-      if (socket !== ws) return;
-      try {
-        if (typeof event.data === 'string') onText(event.data);
-        else if (open) onMedia(new Uint8Array(event.data));
-        else early.push(new Uint8Array(event.data));
-      } catch (error) {
-        publish({ error: `A malformed message from the server was ignored: ${(error as Error).message}` });
-      }
-    });
-    ws.addEventListener('open', () => {
-      clearInterval(heartbeat);
-      heartbeat = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('ping'), HEARTBEAT_MS);
-    });
-    ws.addEventListener('close', (event) => {
-      if (socket !== ws || stopped) return;
-      clearInterval(heartbeat);
-      if (event.code === CloseCode.sessionEnded || status.endReason) return finish(null);
-      const attempt = status.attempt + 1;
-      const delay = reconnectDelay(attempt);
-      publish({ connection: 'reconnecting', attempt, retryAt: Date.now() + delay });
-      // A refused upgrade (the session ended meanwhile, the login expired) looks like any other close here.
-      options.sessionEnded().then(
-        (reason) => {
-          if (stopped || socket !== ws) return;
-          if (reason) return finish(reason);
-          retryTimer = setTimeout(connect, delay);
-        },
+  const handlers: LiveSocketHandlers = {
+    // Every (re)connect starts a fresh MediaSource: the server begins again with the init segment.
+    connecting() {
+      const v = video();
+      queue?.close();
+      queue = null;
+      positioned = false;
+      clearTimeout(positionTimer);
+      if (objectUrl) URL.revokeObjectURL(objectUrl);
+      const source = new MediaSource();
+      mediaSource = source;
+      objectUrl = URL.createObjectURL(source);
+      v.src = objectUrl;
+      const waiting: Uint8Array[] = [];
+      early = waiting;
+      source.addEventListener(
+        'sourceopen',
         () => {
-          if (!stopped && socket === ws) retryTimer = setTimeout(connect, delay);
+          if (early === waiting) early = null;
+          for (const frame of waiting.splice(0)) onMedia(frame);
         },
+        { once: true },
       );
-    });
+    },
+    text: onText,
+    media: (frame) => (early ? early.push(frame) : onMedia(frame)),
+    malformed: (error) => publish({ error: `A malformed message from the server was ignored: ${error.message}` }),
+    reconnecting: (attempt, retryAt) => publish({ connection: 'reconnecting', attempt, retryAt }),
+    ended: finish,
+    sessionEnded: options.sessionEnded,
+    over: () => status.endReason !== null,
   };
 
   return {
@@ -242,7 +209,7 @@ export function liveDriver(sessionId: string, options: LiveOptions): Driver {
       edgeTimer = setInterval(keepNearEdge, 1000);
       ctx.video.addEventListener('waiting', keepNearEdge);
       publish({});
-      connect();
+      socket = keepLiveSocket(sessionId, handlers);
     },
     beforePlay() {
       const v = video();
@@ -252,14 +219,11 @@ export function liveDriver(sessionId: string, options: LiveOptions): Driver {
       }
     },
     detach() {
-      stopped = true;
-      clearTimeout(retryTimer);
       clearTimeout(positionTimer);
-      clearInterval(heartbeat);
       clearInterval(edgeTimer);
       context?.video.removeEventListener('waiting', keepNearEdge);
       queue?.close();
-      socket?.close(CloseCode.normal, 'viewer left');
+      socket?.stop();
       socket = null;
       if (objectUrl) URL.revokeObjectURL(objectUrl);
       context = null;

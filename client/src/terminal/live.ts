@@ -5,11 +5,10 @@
  * (`live`) is the video live driver's, so the page shows the same connection, viewers and delay.
  */
 import type { EndReason } from '../../../protocol/session.ts';
-import { CloseCode, HEARTBEAT_PONG } from '../../../protocol/version.ts';
-import { reconnectDelay } from '../player/backoff.ts';
+import { HEARTBEAT_PONG } from '../../../protocol/version.ts';
 import type { Driver, DriverContext } from '../player/core.ts';
 import type { LiveOptions, LiveStatus } from '../player/live.ts';
-import { liveSocketUrl } from '../player/live-socket.ts';
+import { keepLiveSocket, type LiveSocketHandlers } from '../player/live-socket.ts';
 import { decodeMediaFrame, parseViewerMessage } from '../player/viewer-messages.ts';
 import { parseEventPiece, parseHeaderPiece } from './cast.ts';
 import type { TerminalScreen } from './screen.ts';
@@ -18,17 +17,12 @@ import type { TerminalScreen } from './screen.ts';
 const BURST_QUIET_MS = 300;
 /** Further behind the newest piece than this while playing, the screen jumps to it. */
 const MAX_LAG_MS = 4000;
-/** Keeps proxies from closing an idle socket; answered by the Durable Object's auto-response. */
-const HEARTBEAT_MS = 30_000;
 
 export function terminalLiveDriver(sessionId: string, options: LiveOptions): Driver<TerminalScreen> {
   let context: DriverContext<TerminalScreen> | null = null;
-  let socket: WebSocket | null = null;
-  let retryTimer: ReturnType<typeof setTimeout> | undefined;
-  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let socket: { stop(): void } | null = null;
   let edgeTimer: ReturnType<typeof setInterval> | undefined;
   let positionTimer: ReturnType<typeof setTimeout> | undefined;
-  let stopped = false;
   let positioned = false;
   /** Pieces already on the screen: a reconnect sends the history again. */
   const received = new Set<number>();
@@ -73,8 +67,6 @@ export function terminalLiveDriver(sessionId: string, options: LiveOptions): Dri
   };
 
   const finish = (reason: EndReason | null) => {
-    clearTimeout(retryTimer);
-    clearInterval(heartbeat);
     publish({ connection: 'ended', endReason: reason ?? status.endReason, retryAt: null });
     context?.video.endLive();
   };
@@ -114,44 +106,18 @@ export function terminalLiveDriver(sessionId: string, options: LiveOptions): Dri
     }
   };
 
-  const connect = () => {
-    positioned = false;
-    clearTimeout(positionTimer);
-    const ws = new WebSocket(liveSocketUrl(sessionId));
-    ws.binaryType = 'arraybuffer';
-    socket = ws;
-    ws.addEventListener('message', (event: MessageEvent<ArrayBuffer | string>) => {
-      if (socket !== ws) return;
-      try {
-        if (typeof event.data === 'string') onText(event.data);
-        else onMedia(new Uint8Array(event.data));
-      } catch (error) {
-        publish({ error: `A malformed message from the server was ignored: ${(error as Error).message}` });
-      }
-    });
-    ws.addEventListener('open', () => {
-      clearInterval(heartbeat);
-      heartbeat = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('ping'), HEARTBEAT_MS);
-    });
-    ws.addEventListener('close', (event) => {
-      if (socket !== ws || stopped) return;
-      clearInterval(heartbeat);
-      if (event.code === CloseCode.sessionEnded || status.endReason) return finish(null);
-      const attempt = status.attempt + 1;
-      const delay = reconnectDelay(attempt);
-      publish({ connection: 'reconnecting', attempt, retryAt: Date.now() + delay });
-      // A refused upgrade (the session ended meanwhile, the login expired) looks like any other close here.
-      options.sessionEnded().then(
-        (reason) => {
-          if (stopped || socket !== ws) return;
-          if (reason) return finish(reason);
-          retryTimer = setTimeout(connect, delay);
-        },
-        () => {
-          if (!stopped && socket === ws) retryTimer = setTimeout(connect, delay);
-        },
-      );
-    });
+  const handlers: LiveSocketHandlers = {
+    connecting() {
+      positioned = false;
+      clearTimeout(positionTimer);
+    },
+    text: onText,
+    media: onMedia,
+    malformed: (error) => publish({ error: `A malformed message from the server was ignored: ${error.message}` }),
+    reconnecting: (attempt, retryAt) => publish({ connection: 'reconnecting', attempt, retryAt }),
+    ended: finish,
+    sessionEnded: options.sessionEnded,
+    over: () => status.endReason !== null,
   };
 
   return {
@@ -159,19 +125,16 @@ export function terminalLiveDriver(sessionId: string, options: LiveOptions): Dri
       context = ctx;
       edgeTimer = setInterval(keepNearEdge, 1000);
       publish({});
-      connect();
+      socket = keepLiveSocket(sessionId, handlers);
     },
     beforePlay() {
       const screen = context?.video;
       if (screen && screen.edgeMs - screen.currentTime * 1000 > MAX_LAG_MS) toEdge();
     },
     detach() {
-      stopped = true;
-      clearTimeout(retryTimer);
       clearTimeout(positionTimer);
-      clearInterval(heartbeat);
       clearInterval(edgeTimer);
-      socket?.close(CloseCode.normal, 'viewer left');
+      socket?.stop();
       socket = null;
       context = null;
     },
