@@ -55,8 +55,11 @@ function WatchPage({ sessionId, kind, can }: WatchProps & { kind: WatchKind }) {
   return <Lazy load={load} props={{ sessionId, can }} />;
 }
 
-/** `#/sessions/{id}/live` and `#/sessions/{id}/recording`: one session's players. */
-const WATCH_ROUTE = /^#\/sessions\/([0-9a-f-]{36})\/(live|recording)$/;
+/**
+ * `#/sessions/{id}/live` and `#/sessions/{id}/recording`: one session's players. A query may follow
+ * (`?at=ms`: where the recording starts); a page's address may carry one too (`#/sessions?q=…`: its filters).
+ */
+const WATCH_ROUTE = /^#\/sessions\/([0-9a-f-]{36})\/(live|recording)(?:\?.*)?$/;
 const WATCH_NEEDS = { live: 'sessions:watch-live', recording: 'recordings:view' } as const satisfies Record<
   string,
   Permission
@@ -112,7 +115,9 @@ export function App() {
   const watchKind = watch?.[2] as keyof typeof WATCH_NEEDS | undefined;
   const watching =
     watch && watchKind && can(WATCH_NEEDS[watchKind]) ? { id: watch[1] as string, kind: watchKind } : null;
-  const page = watching ? pages.find((p) => p.hash === '#/sessions') : (pages.find((p) => p.hash === hash) ?? pages[0]);
+  const page = watching
+    ? pages.find((p) => p.hash === '#/sessions')
+    : (pages.find((p) => p.hash === hash.split('?')[0]) ?? pages[0]);
 
   const signOut = async () => {
     await call(api.auth.logout.$post()).catch(() => {});

@@ -21,6 +21,12 @@ const PAGE_SIZE = 500;
 /** Search within the session lists at most this many matches. */
 const MATCH_LIMIT = 500;
 
+/** `?at=ms` in the address (`#/sessions/{id}/recording?at=75000`, as a search match links): where to start. */
+function startAtMs(): number | null {
+  const at = new URLSearchParams(location.hash.split('?')[1] ?? '').get('at');
+  return at !== null && /^\d{1,12}$/.test(at) ? Number(at) : null;
+}
+
 /** The window in focus when `event` happened, from the events loaded so far (they are in time order). */
 function windowAt(events: readonly ActivityItem[], event: ActivityItem): ActivityItem | null {
   let found: ActivityItem | null = null;
@@ -86,6 +92,15 @@ export function PlayerWithActivity({
   const mapHost = useRef<HTMLDivElement>(null);
   useShortcuts(core);
   const duration = usePlayerEvent(core, 'duration');
+  const startAt = useRef(startAtMs());
+  const mediaMs = duration?.durationMs ?? core?.state.durationMs ?? null;
+
+  // Once the media's length is known, move to where the address asked (once).
+  useEffect(() => {
+    if (!core || mediaMs === null || startAt.current === null) return;
+    core.seek(startAt.current);
+    startAt.current = null;
+  }, [core, mediaMs]);
 
   const [density, setDensity] = useState<Density | null>(null);
   const [events, setEvents] = useState<ActivityItem[]>([]);
