@@ -173,10 +173,10 @@ export const sessionRoutes = new Hono<ApiEnv>()
     if (q.q) return c.json(await searchPage(c.env, q.q, q.in, where, q.limit, q.from, q.to, q.cursor));
     if (q.cursor) {
       const [at, id] = q.cursor.split('~') as [string, string];
-      const before = or(
-        lt(sessions.createdAt, Number(at)),
-        and(eq(sessions.createdAt, Number(at)), lt(sessions.id, id)),
-      );
+      // Rows before (createdAt, id). The leading `createdAt <=` bounds an index range; written only as
+      // `a < x OR (a = x AND b < y)`, SQLite may sort every row before the cursor instead.
+      where.push(lte(sessions.createdAt, Number(at)));
+      const before = or(lt(sessions.createdAt, Number(at)), lt(sessions.id, id));
       if (before) where.push(before);
     }
     const rows = await database(c.env.DB)
