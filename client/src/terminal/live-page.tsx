@@ -4,125 +4,25 @@
  * with xterm.js.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { EndReason } from '../../../protocol/session.ts';
 import { ApiFailure, api, call, describeFailure, type Permission, type SessionDetail } from '../api.ts';
 import { dateTime } from '../format.ts';
-import { usePlayerEvent, usePlayerState } from '../player/use-player.ts';
-import { TerminateDialog } from '../terminate-dialog.tsx';
-import { RecordingLink } from '../watch/live-page.tsx';
+import { endedReason, type LivePlayerProps, LiveView } from '../watch/live-page.tsx';
 import { terminalLiveDriver } from './live.ts';
 import { useTerminalCore } from './use-terminal.ts';
 import './terminal.css';
 
-/** Further behind the newest piece than this, the page offers to jump to live. */
-const BEHIND_NOTICE_MS = 4000;
-
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
-}
-
-function TerminalLivePlayer({
-  sessionId,
-  session,
-  can,
-  onNotice,
-}: {
-  sessionId: string;
-  session: SessionDetail | null;
-  can: (permission: Permission) => boolean;
-  onNotice: (note: string) => void;
-}) {
+function TerminalLivePlayer(props: LivePlayerProps) {
   const host = useRef<HTMLElement>(null);
   const core = useTerminalCore(host, () =>
-    terminalLiveDriver(sessionId, {
-      sessionEnded: async () => {
-        const detail = await call(api.sessions[':id'].$get({ param: { id: sessionId } }));
-        return detail.status === 'ended' ? ((detail.endReason as EndReason | null) ?? 'ended_by_user') : null;
-      },
-    }),
+    terminalLiveDriver(props.sessionId, { sessionEnded: () => endedReason(props.sessionId) }),
   );
-  const live = usePlayerEvent(core, 'live');
-  const state = usePlayerState(core);
-  const [terminating, setTerminating] = useState(false);
-
-  const ended = live?.connection === 'ended';
-  const behindMs = live?.edgeMs != null && state ? Math.max(0, live.edgeMs - state.currentMs) : null;
-  const sinceStoredMs = live?.newestStoredAt != null ? Math.max(0, Date.now() - live.newestStoredAt) : null;
-  const names = live?.viewers.map((v) => v.name) ?? [];
-
   return (
-    <div class="live">
-      <div class="live-status">
-        {live?.connection === 'live' && (
-          <span class="live-badge" role="img" aria-label="Live">
-            LIVE
-          </span>
-        )}
-        {live?.connection === 'connecting' && <span class="badge">Connecting…</span>}
-        {live?.connection === 'reconnecting' && (
-          <span class="badge warn" role="status">
-            Connection lost; reconnecting (attempt {live.attempt})…
-          </span>
-        )}
-        {ended && <span class="badge ended">Ended</span>}
-        {!ended && sinceStoredMs !== null && (
-          <span class="delay">
-            Delay {seconds(sinceStoredMs + (behindMs ?? 0))}{' '}
-            <span class="muted">
-              (newest piece stored {seconds(sinceStoredMs)} ago, playing {seconds(behindMs ?? 0)} behind it)
-            </span>
-          </span>
-        )}
-        <span class="spacer" />
-        {!ended && core && state && (
-          <button type="button" onClick={() => core.togglePlay()}>
-            {state.playing ? 'Pause' : 'Play'}
-          </button>
-        )}
-        {!ended && core && behindMs !== null && behindMs > BEHIND_NOTICE_MS && (
-          <button type="button" onClick={() => live?.edgeMs != null && core.seek(live.edgeMs)}>
-            Go to live
-          </button>
-        )}
-        {!ended && can('sessions:terminate') && (
-          <button type="button" class="danger" onClick={() => setTerminating(true)}>
-            Terminate
-          </button>
-        )}
-      </div>
-      {ended && (
-        <p class="notice session-ended" role="status">
-          The session ended{live?.endReason ? ` (${live.endReason.replaceAll('_', ' ')})` : ''}.{' '}
-          <RecordingLink sessionId={sessionId} canView={can('recordings:view')} />
-        </p>
-      )}
-      <section ref={host} class="terminal-screen live-terminal" aria-label="Live terminal" />
-      <div class="live-facts">
-        {!ended && (
-          <p>
-            <span class="muted">Watching now: </span>
-            <span class="viewers">{names.length ? names.join(', ') : '—'}</span>
-          </p>
-        )}
-        {live && live.skippedPieces > 0 && (
-          <p class="muted">
-            {live.skippedPieces} piece(s) were lost on the way and skipped; the recording may still get them.
-          </p>
-        )}
-        {live?.error && <p role="alert">{live.error}</p>}
-        {state?.error && <p role="alert">{state.error}</p>}
-      </div>
-      {terminating && (
-        <TerminateDialog
-          session={{ id: sessionId, user: session?.user ?? 'this user', target: session?.target ?? 'this session' }}
-          onClose={() => setTerminating(false)}
-          onDone={(note) => {
-            setTerminating(false);
-            onNotice(note);
-          }}
-        />
-      )}
-    </div>
+    <LiveView
+      {...props}
+      core={core}
+      edgeLeadMs={0}
+      media={<section ref={host} class="terminal-screen live-terminal" aria-label="Live terminal" />}
+    />
   );
 }
 

@@ -3,10 +3,12 @@
  * is watching, and terminate. The live driver reconnects by itself; when the session ends the page says so
  * and links to the recording once it is sealed. Loaded on first use.
  */
+import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { EndReason } from '../../../protocol/session.ts';
 import { ApiFailure, api, call, describeFailure, type Permission, type SessionDetail } from '../api.ts';
 import { dateTime } from '../format.ts';
+import type { PlayerCore } from '../player/core.ts';
 import { liveDriver } from '../player/live.ts';
 import { usePlayerCore, usePlayerEvent, usePlayerState } from '../player/use-player.ts';
 import { TerminateDialog } from '../terminate-dialog.tsx';
@@ -60,26 +62,33 @@ export function RecordingLink({ sessionId, canView }: { sessionId: string; canVi
   return <span class="muted">Recording: {status}.</span>;
 }
 
-function LivePlayer({
-  sessionId,
-  session,
-  can,
-  onNotice,
-}: {
+export interface LivePlayerProps {
   sessionId: string;
   session: SessionDetail | null;
   can: (permission: Permission) => boolean;
   onNotice: (note: string) => void;
-}) {
-  const video = useRef<HTMLVideoElement>(null);
-  const core = usePlayerCore(video, () =>
-    liveDriver(sessionId, {
-      sessionEnded: async () => {
-        const detail = await call(api.sessions[':id'].$get({ param: { id: sessionId } }));
-        return detail.status === 'ended' ? ((detail.endReason as EndReason | null) ?? 'ended_by_user') : null;
-      },
-    }),
-  );
+}
+
+/** Asked by a live driver after its socket dropped: is the session over, and why? */
+export async function endedReason(sessionId: string): Promise<EndReason | null> {
+  const detail = await call(api.sessions[':id'].$get({ param: { id: sessionId } }));
+  return detail.status === 'ended' ? ((detail.endReason as EndReason | null) ?? 'ended_by_user') : null;
+}
+
+/**
+ * What a live page shows around its media (a `<video>` or a terminal): LIVE, the delay, play/pause, go to live,
+ * terminate, who is watching, what was skipped, and the end. `edgeLeadMs`: how far before the newest media
+ * "Go to live" lands (a video needs a little buffer; a terminal none).
+ */
+export function LiveView({
+  sessionId,
+  session,
+  can,
+  onNotice,
+  core,
+  media,
+  edgeLeadMs,
+}: LivePlayerProps & { core: PlayerCore | null; media: ComponentChildren; edgeLeadMs: number }) {
   const live = usePlayerEvent(core, 'live');
   const state = usePlayerState(core);
   const [terminating, setTerminating] = useState(false);
@@ -121,7 +130,7 @@ function LivePlayer({
           </button>
         )}
         {!ended && core && behindMs !== null && behindMs > BEHIND_NOTICE_MS && (
-          <button type="button" onClick={() => live?.edgeMs != null && core.seek(live.edgeMs - 1500)}>
+          <button type="button" onClick={() => live?.edgeMs != null && core.seek(live.edgeMs - edgeLeadMs)}>
             Go to live
           </button>
         )}
@@ -137,7 +146,7 @@ function LivePlayer({
           <RecordingLink sessionId={sessionId} canView={can('recordings:view')} />
         </p>
       )}
-      <video ref={video} class="player-video live-video" muted playsInline autoplay aria-label="Live screen" />
+      {media}
       <div class="live-facts">
         {!ended && (
           <p>
@@ -164,6 +173,21 @@ function LivePlayer({
         />
       )}
     </div>
+  );
+}
+
+function LivePlayer(props: LivePlayerProps) {
+  const video = useRef<HTMLVideoElement>(null);
+  const core = usePlayerCore(video, () =>
+    liveDriver(props.sessionId, { sessionEnded: () => endedReason(props.sessionId) }),
+  );
+  return (
+    <LiveView
+      {...props}
+      core={core}
+      edgeLeadMs={1500}
+      media={<video ref={video} class="player-video live-video" muted playsInline autoplay aria-label="Live screen" />}
+    />
   );
 }
 
