@@ -44,17 +44,8 @@ export interface LiveOptions {
   sessionEnded(): Promise<EndReason | null>;
 }
 
-export function liveDriver(sessionId: string, options: LiveOptions): Driver {
-  let context: DriverContext | null = null;
-  let socket: { stop(): void } | null = null;
-  let queue: AppendQueue | null = null;
-  let mediaSource: MediaSource | null = null;
-  let objectUrl: string | null = null;
-  let edgeTimer: ReturnType<typeof setInterval> | undefined;
-  /** The playhead has been placed at the edge since the last (re)connect. */
-  let positioned = false;
-  let positionTimer: ReturnType<typeof setTimeout> | undefined;
-  let status: LiveStatus = {
+export function initialLiveStatus(): LiveStatus {
+  return {
     connection: 'connecting',
     attempt: 0,
     retryAt: null,
@@ -65,6 +56,38 @@ export function liveDriver(sessionId: string, options: LiveOptions): Driver {
     skippedPieces: 0,
     error: null,
   };
+}
+
+/** How a text frame from the live socket changes the status both live drivers publish (null: no change). */
+export function liveStatusChange(text: string, status: LiveStatus): Partial<LiveStatus> | null {
+  if (text === HEARTBEAT_PONG) return null;
+  const message = parseViewerMessage(text);
+  if (!message) return null;
+  switch (message.type) {
+    case 'hello':
+      return { connection: 'live', attempt: 0, retryAt: null, viewers: message.viewers, error: null };
+    case 'viewers':
+      return { viewers: message.viewers };
+    case 'gap':
+      return { skippedPieces: status.skippedPieces + message.toSeq - message.fromSeq + 1 };
+    case 'ended':
+      return { endReason: message.reason };
+    case 'error':
+      return { error: message.message };
+  }
+}
+
+export function liveDriver(sessionId: string, options: LiveOptions): Driver {
+  let context: DriverContext | null = null;
+  let socket: { stop(): void } | null = null;
+  let queue: AppendQueue | null = null;
+  let mediaSource: MediaSource | null = null;
+  let objectUrl: string | null = null;
+  let edgeTimer: ReturnType<typeof setInterval> | undefined;
+  /** The playhead has been placed at the edge since the last (re)connect. */
+  let positioned = false;
+  let positionTimer: ReturnType<typeof setTimeout> | undefined;
+  let status: LiveStatus = initialLiveStatus();
 
   const publish = (change: Partial<LiveStatus>) => {
     status = { ...status, ...change };
@@ -144,26 +167,8 @@ export function liveDriver(sessionId: string, options: LiveOptions): Driver {
   };
 
   const onText = (text: string) => {
-    if (text === HEARTBEAT_PONG) return;
-    const message = parseViewerMessage(text);
-    if (!message) return;
-    switch (message.type) {
-      case 'hello':
-        publish({ connection: 'live', attempt: 0, retryAt: null, viewers: message.viewers, error: null });
-        return;
-      case 'viewers':
-        publish({ viewers: message.viewers });
-        return;
-      case 'gap':
-        publish({ skippedPieces: status.skippedPieces + message.toSeq - message.fromSeq + 1 });
-        return;
-      case 'ended':
-        publish({ endReason: message.reason });
-        return;
-      case 'error':
-        publish({ error: message.message });
-        return;
-    }
+    const change = liveStatusChange(text, status);
+    if (change) publish(change);
   };
 
   /** Pieces that arrive before the current MediaSource opens wait here. */

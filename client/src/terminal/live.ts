@@ -5,11 +5,10 @@
  * (`live`) is the video live driver's, so the page shows the same connection, viewers and delay.
  */
 import type { EndReason } from '../../../protocol/session.ts';
-import { HEARTBEAT_PONG } from '../../../protocol/version.ts';
 import type { Driver, DriverContext } from '../player/core.ts';
-import type { LiveOptions, LiveStatus } from '../player/live.ts';
+import { initialLiveStatus, type LiveOptions, type LiveStatus, liveStatusChange } from '../player/live.ts';
 import { keepLiveSocket, type LiveSocketHandlers } from '../player/live-socket.ts';
-import { decodeMediaFrame, parseViewerMessage } from '../player/viewer-messages.ts';
+import { decodeMediaFrame } from '../player/viewer-messages.ts';
 import { parseEventPiece, parseHeaderPiece } from './cast.ts';
 import type { TerminalScreen } from './screen.ts';
 
@@ -26,17 +25,7 @@ export function terminalLiveDriver(sessionId: string, options: LiveOptions): Dri
   let positioned = false;
   /** Pieces already on the screen: a reconnect sends the history again. */
   const received = new Set<number>();
-  let status: LiveStatus = {
-    connection: 'connecting',
-    attempt: 0,
-    retryAt: null,
-    viewers: [],
-    endReason: null,
-    newestStoredAt: null,
-    edgeMs: null,
-    skippedPieces: 0,
-    error: null,
-  };
+  let status: LiveStatus = initialLiveStatus();
 
   const publish = (change: Partial<LiveStatus>) => {
     status = { ...status, ...change };
@@ -84,26 +73,8 @@ export function terminalLiveDriver(sessionId: string, options: LiveOptions): Dri
   };
 
   const onText = (text: string) => {
-    if (text === HEARTBEAT_PONG) return;
-    const message = parseViewerMessage(text);
-    if (!message) return;
-    switch (message.type) {
-      case 'hello':
-        publish({ connection: 'live', attempt: 0, retryAt: null, viewers: message.viewers, error: null });
-        return;
-      case 'viewers':
-        publish({ viewers: message.viewers });
-        return;
-      case 'gap':
-        publish({ skippedPieces: status.skippedPieces + message.toSeq - message.fromSeq + 1 });
-        return;
-      case 'ended':
-        publish({ endReason: message.reason });
-        return;
-      case 'error':
-        publish({ error: message.message });
-        return;
-    }
+    const change = liveStatusChange(text, status);
+    if (change) publish(change);
   };
 
   const handlers: LiveSocketHandlers = {
