@@ -3,7 +3,7 @@ import type { ActivityType } from '../protocol/activity.ts';
 
 /**
  * What happened in sessions, one row per event (a keystroke run is one event). Full-text indexed by the
- * `activity_fts` FTS5 table (custom migration), over text, app, title, name and path.
+ * `activity_search` FTS5 table (custom migrations 0006–0007), one column per search category.
  */
 export const activity = sqliteTable(
   'activity',

@@ -65,7 +65,8 @@ function shuffle<T>(items: T[], random: () => number): T[] {
 
 /**
  * Picks up to `perKind` of each kind (rare, medium, common), `twoWords` two-word queries and `absent`
- * words that match nothing; returns them in a shuffled order, so no kind runs in a block.
+ * words that match nothing; returns them in a shuffled order, so no kind runs in a block. Counts on the
+ * reference index (database.ts buildReferenceIndex), which must be built.
  */
 export function chooseQueries(
   db: DatabaseSync,
@@ -75,10 +76,10 @@ export function chooseQueries(
   seed: number,
 ): SearchQuery[] {
   const random = seededRandom(seed);
-  const countRows = db.prepare('SELECT count(*) AS n FROM activity_fts WHERE activity_fts MATCH ?');
+  const countRows = db.prepare('SELECT count(*) AS n FROM bench_reference WHERE bench_reference MATCH ?');
   const countSessions = db.prepare(
     `SELECT count(DISTINCT a.session_id) AS n
-       FROM activity_fts JOIN activity a ON a.id = activity_fts.rowid WHERE activity_fts MATCH ?`,
+       FROM bench_reference JOIN activity a ON a.id = bench_reference.rowid WHERE bench_reference MATCH ?`,
   );
   const rowsOf = (q: string) => (countRows.get(ftsQuery(q, SEARCHED) as string) as { n: number }).n;
   const { single, twoWords } = candidates(v);

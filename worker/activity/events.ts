@@ -2,7 +2,7 @@
  * Turns a batch's raw events into rows: each event is validated on its own, so one bad event is refused
  * alone (with its index and reason) and the rest are kept.
  */
-import { ActivityEvent } from '../../protocol/activity.ts';
+import { ActivityEvent, REDACTED } from '../../protocol/activity.ts';
 import type { activity } from '../../schema/index.ts';
 import { describeIssues } from '../validate.ts';
 
@@ -44,6 +44,11 @@ function refusal(candidate: unknown, context: EventContext): string | ActivityEv
   if ('endMs' in event && event.endMs < event.atMs) return 'endMs is before atMs';
   if (TYPED.has(event.type) && !context.keystrokesEnabled) {
     return 'keystroke recording is off for this session';
+  }
+  // What was typed into a password prompt is never stored: a run flagged redacted that still carries text is a
+  // launcher's fault, refused (and reported in the acknowledgement) rather than kept or quietly rewritten.
+  if ('redacted' in event && event.redacted && event.text !== REDACTED) {
+    return `a redacted run's text must be ${REDACTED}`;
   }
   return event;
 }

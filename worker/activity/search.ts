@@ -25,6 +25,7 @@ const SEARCH_COLUMNS: Record<SearchIn, readonly string[]> = {
 
 /** Search keys per `seq`: 2^24 events; beyond that a session continues under a new `seq` (migration 0006). */
 const KEY_BITS = 24;
+export const SEARCH_KEYS_PER_SEQ = 2 ** KEY_BITS;
 /** The highest search key bound (keys stay below 2^53, exact as JavaScript numbers). */
 const NO_BOUND = 2 ** 53;
 
@@ -254,6 +255,7 @@ export async function searchSessions(
     if (page.length >= want) break;
   }
   const shown = page.slice(0, options.maxSessions);
+  const snippet = snippets(words);
   const last = shown[shown.length - 1];
   const sessions = new Map<string, ActivityMatch[]>();
   for (const group of shown) {
@@ -266,7 +268,7 @@ export async function searchSessions(
           type: row.type,
           offsetMs: row.offsetMs,
           // A redacted run's text is never shown, whatever a launcher sent.
-          snippet: snippet([row.redacted ? REDACTED : row.text, row.title, row.app, row.name, row.path], words),
+          snippet: snippet([row.redacted ? REDACTED : row.text, row.title, row.app, row.name, row.path]),
         }))
         .sort((a, b) => a.offsetMs - b.offsetMs || a.id - b.id),
     );
@@ -293,20 +295,27 @@ export const FLUSH_SEARCH_TERMS = [
 
 const CONTEXT = 40;
 
-/** The first field mentioning a word, cut around it, with every word's occurrences bracketed. */
-export function snippet(fields: ReadonlyArray<string | null>, words: readonly string[]): string {
-  for (const field of fields) {
-    if (!field) continue;
-    const lower = field.toLowerCase();
-    const at = Math.min(...words.map((w) => lower.indexOf(w)).filter((i) => i >= 0));
-    if (!Number.isFinite(at)) continue;
-    const start = Math.max(0, at - CONTEXT);
-    const end = Math.min(field.length, at + CONTEXT * 2);
-    let cut = field.slice(start, end);
-    for (const word of words) {
-      cut = cut.replace(new RegExp(word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), (m) => `[${m}]`);
+/**
+ * Snippets for one search: the first field mentioning a word, cut around the earliest mention, with every
+ * mention bracketed. One expression for all words (longest first), compiled once per search, not per row.
+ */
+export function snippets(words: readonly string[]): (fields: ReadonlyArray<string | null>) => string {
+  const alternatives = [...new Set(words)]
+    .filter(Boolean)
+    .sort((a, b) => b.length - a.length)
+    .map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const mention = alternatives.length ? new RegExp(alternatives.join('|'), 'gi') : null;
+  return (fields) => {
+    for (const field of fields) {
+      if (!field || !mention) continue;
+      mention.lastIndex = 0;
+      const first = mention.exec(field);
+      if (!first) continue;
+      const start = Math.max(0, first.index - CONTEXT);
+      const end = Math.min(field.length, first.index + CONTEXT * 2);
+      const cut = field.slice(start, end).replace(mention, (m) => `[${m}]`);
+      return `${start > 0 ? '…' : ''}${cut}${end < field.length ? '…' : ''}`;
     }
-    return `${start > 0 ? '…' : ''}${cut}${end < field.length ? '…' : ''}`;
-  }
-  return (fields.find(Boolean) ?? '').slice(0, CONTEXT * 3);
+    return (fields.find(Boolean) ?? '').slice(0, CONTEXT * 3);
+  };
 }

@@ -1,12 +1,12 @@
 /** `/api/v1/sessions/{id}/activity`: a session's events on its clock, searchable, and the activity map. */
-import { and, asc, eq, gt, gte, inArray, lte, or, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, inArray, lte, or, type SQL, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ACTIVITY_TYPES } from '../../protocol/activity.ts';
 import { activity, pieces } from '../../schema/index.ts';
 import { activityDensity } from '../activity/density.ts';
 import { activityPartitions } from '../activity/partitions.ts';
-import { ftsQuery } from '../activity/search.ts';
+import { ftsQuery, SEARCH_KEYS_PER_SEQ } from '../activity/search.ts';
 import { eventView } from '../activity/view.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../db/index.ts';
@@ -36,6 +36,26 @@ const DensityQuery = z.strictObject({ buckets: z.coerce.number().int().min(1).ma
 
 type ActivityRowOut = typeof activity.$inferSelect;
 
+/**
+ * The ids of a session's events that match an FTS5 expression, as a subquery: `activity_search` read over the
+ * session's own search keys (one range per `seq`, docs/activity.md), so the work is bounded by the session's
+ * matches, whatever the rest of the database holds. Null when the session has no events.
+ */
+async function sessionSearchKeys(db: D1Database, sessionId: string, match: string): Promise<SQL | null> {
+  const { results } = await db
+    .prepare('SELECT seq FROM activity_search_sessions WHERE session_id = ?1 ORDER BY seq')
+    .bind(sessionId)
+    .all<{ seq: number }>();
+  if (results.length === 0) return null;
+  const ranges = results.map(
+    ({ seq }) =>
+      sql`SELECT k.activity_id FROM activity_search f JOIN activity_search_keys k ON k.key = f.rowid
+           WHERE f.activity_search MATCH ${match} AND f.rowid >= ${seq * SEARCH_KEYS_PER_SEQ}
+             AND f.rowid < ${(seq + 1) * SEARCH_KEYS_PER_SEQ}`,
+  );
+  return sql`(${sql.join(ranges, sql` UNION ALL `)})`;
+}
+
 async function requireSessionRow(env: Env, id: string) {
   const row = await findSession(database(env.DB), id);
   if (!row) throw new ApiError(404, 'session_not_found', `No session ${id}.`);
@@ -63,43 +83,24 @@ export const activityRoutes = new Hono<ApiEnv>()
         const later = or(gt(activity.atMs, atMs), and(eq(activity.atMs, atMs), gt(activity.id, after)));
         if (later) where.push(later);
       }
-      let rows: ActivityRowOut[];
       if (q.q) {
         const match = ftsQuery(q.q);
         if (!match) return c.json({ events: [], nextCursor: null });
-        // FTS5 narrows to matching rows; the ordinary filters apply on top.
-        const { results } = await db
-          .prepare('SELECT rowid AS id FROM activity_fts WHERE activity_fts MATCH ?1 ORDER BY rowid LIMIT 20000')
-          .bind(match)
-          .all<{ id: number }>();
-        if (results.length === 0) return c.json({ events: [], nextCursor: null });
-        rows = [];
-        const ids = results.map((r) => r.id);
-        for (let i = 0; i < ids.length && rows.length <= q.limit; i += 90) {
-          const chunk = ids.slice(i, i + 90);
-          rows.push(
-            ...(await database(db)
-              .select()
-              .from(activity)
-              .where(and(...where, inArray(activity.id, chunk)))
-              .orderBy(asc(activity.id))
-              .all()),
-          );
-        }
-        rows.sort((a, b) => a.atMs - b.atMs || a.id - b.id);
-      } else {
-        rows = await database(db)
-          .select()
-          .from(activity)
-          .where(and(...where))
-          .orderBy(asc(activity.atMs), asc(activity.id))
-          .limit(q.limit + 1)
-          .all();
+        const within = await sessionSearchKeys(db, id, match);
+        if (!within) return c.json({ events: [], nextCursor: null });
+        where.push(inArray(activity.id, within));
       }
+      const rows: ActivityRowOut[] = await database(db)
+        .select()
+        .from(activity)
+        .where(and(...where))
+        .orderBy(asc(activity.atMs), asc(activity.id))
+        .limit(q.limit + 1)
+        .all();
       const page = rows.slice(0, q.limit);
       return c.json({
         events: page.map(eventView),
-        nextCursor: rows.length > q.limit && !q.q && page.length ? `${page.at(-1)?.atMs}~${page.at(-1)?.id}` : null,
+        nextCursor: rows.length > q.limit && page.length ? `${page.at(-1)?.atMs}~${page.at(-1)?.id}` : null,
       });
     },
   )
