@@ -109,7 +109,7 @@ export function PlayerWithActivity({
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<ActivityItem | null>(null);
   const [query, setQuery] = useState('');
-  const [matches, setMatches] = useState<{ q: string; events: ActivityItem[] } | null>(null);
+  const [matches, setMatches] = useState<{ q: string; events: ActivityItem[]; more: boolean } | null>(null);
 
   const loadPage = useCallback(
     (after: string | null) => {
@@ -153,7 +153,7 @@ export function PlayerWithActivity({
     const q = query.trim();
     if (!q) return setMatches(null);
     activityPage(sessionId, { q, limit: MATCH_LIMIT }).then(
-      (page) => setMatches({ q, events: page.events }),
+      (page) => setMatches({ q, events: page.events, more: page.nextCursor !== null }),
       (failure: unknown) => setError(describeFailure(failure)),
     );
   };
@@ -204,7 +204,7 @@ export function PlayerWithActivity({
         </search>
         <p class="muted" role="status">
           {matches
-            ? `${matches.events.length}${matches.events.length === MATCH_LIMIT ? '+' : ''} ${matches.events.length === 1 ? 'match' : 'matches'} for “${matches.q}”, marked on the activity map.`
+            ? `${matches.events.length}${matches.more ? '+' : ''} ${matches.events.length === 1 ? 'match' : 'matches'} for “${matches.q}”, marked on the activity map.`
             : ''}
         </p>
         {error && <p role="alert">{error}</p>}
