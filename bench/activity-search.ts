@@ -36,9 +36,9 @@ import {
   openDatabase,
   queryPlan,
   SEARCH_OPTIONS,
-  sessionsMatching,
   storageSizes,
 } from './activity/database.ts';
+import { referencePhrase, referenceSessions } from './activity/reference.ts';
 import { COMMON_FROM, chooseQueries, type QueryKind, RARE_BELOW, type SearchQuery } from './activity/queries.ts';
 import { killServers, localD1File, serverRoot, startWitness, type WitnessServer } from './activity/server.ts';
 import { cpuBetween, machineBusySeconds, snapshotTree, warnIfMachineBusy } from './lib/cpu.ts';
@@ -237,7 +237,7 @@ try {
       queries = chooseQueries(
         db,
         vocabulary,
-        search.ftsQuery,
+        referencePhrase,
         { perKind: Number(values['per-kind']), twoWords: Number(values['two-words']), absent: Number(values.absent) },
         SEED,
       );
@@ -317,7 +317,7 @@ try {
           sessions: ids.length,
           pages,
           distinct: new Set(ids).size === ids.length,
-          expected: sessionsMatching(db, search.ftsQuery, query.q, WITHIN),
+          expected: referenceSessions(db, query.q, WITHIN),
         });
       }
       const timedNext: number[] = [];

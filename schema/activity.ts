@@ -1,9 +1,9 @@
-import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { ActivityType } from '../protocol/activity.ts';
 
 /**
  * What happened in sessions, one row per event (a keystroke run is one event). Full-text indexed by the
- * `activity_search` FTS5 table (custom migrations 0006–0007), one column per search category.
+ * `activity_search` FTS5 table (custom migrations 0006–0008), one column per search category.
  */
 export const activity = sqliteTable(
   'activity',
@@ -53,7 +53,7 @@ export const activityBatches = sqliteTable(
 );
 
 /**
- * Cross-session search (worker/activity/search-index.ts). Each session's events get search keys
+ * Cross-session search (worker/activity/search.ts). Each session's events get search keys
  * `seq × 2^24 + n` — `seq` numbers the session by its first event, `n` counts its events — so in the
  * `activity_search` FTS5 index (custom migration 0006) a session's matches lie together, newest session
  * last. A session with more than 2^24 events continues under a new `seq`.
@@ -75,7 +75,21 @@ export const activitySearchKeys = sqliteTable('activity_search_keys', {
   activityId: integer('activity_id').notNull(),
 });
 
-/** Every term in `activity_search`, for expanding a prefix into the words it stands for. */
+/** Every plain word in `activity_search`, for expanding a prefix into the words it stands for. */
 export const activitySearchTerms = sqliteTable('activity_search_terms', {
   term: text('term').primaryKey(),
 });
+
+/**
+ * Every compound word in `activity_search` (a word with `- . _ / \\` inside, indexed whole beside its parts;
+ * migration 0008), with a trigram index (`activity_search_compound_grams`) for finding those that contain a
+ * searched spelling.
+ */
+export const activitySearchCompounds = sqliteTable(
+  'activity_search_compounds',
+  {
+    id: integer('id').primaryKey(),
+    term: text('term').notNull(),
+  },
+  (t) => [uniqueIndex('activity_search_compounds_term').on(t.term)],
+);

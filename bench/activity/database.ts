@@ -30,7 +30,6 @@ interface D1Like {
 }
 export interface ServerCode {
   checkEvents: typeof checkEvents;
-  ftsQuery(text: string, columns?: readonly string[] | null): string | null;
   searchSessions(
     databases: readonly D1Like[],
     text: string,
@@ -233,33 +232,6 @@ export function buildReferenceIndex(db: DatabaseSync): void {
              text, app, title, name, path, content='activity', content_rowid='id',
              tokenize='unicode61 remove_diacritics 2')`);
   db.exec(`INSERT INTO bench_reference (bench_reference) VALUES ('rebuild')`);
-}
-
-/**
- * Sessions with an event matching `text` in one of the categories, as search defines a match (every word in
- * the category's columns of one event of its types), counted on the reference index (buildReferenceIndex):
- * what paging through a search must list (untimed).
- */
-export function sessionsMatching(
-  db: DatabaseSync,
-  ftsQuery: (text: string, columns?: readonly string[] | null) => string | null,
-  text: string,
-  within: readonly SearchIn[],
-): number {
-  const ids = new Set<string>();
-  for (const category of within) {
-    const match = ftsQuery(text, LIKE_COLUMNS[category]);
-    if (!match) continue;
-    const types = SEARCH_TYPES[category];
-    const rows = db
-      .prepare(
-        `SELECT DISTINCT a.session_id AS id FROM bench_reference JOIN activity a ON a.id = bench_reference.rowid
-          WHERE bench_reference MATCH ? AND a.type IN (${types.map(() => '?').join(', ')})`,
-      )
-      .all(match, ...types) as Array<{ id: string }>;
-    for (const row of rows) ids.add(row.id);
-  }
-  return ids.size;
 }
 
 /** Sizes of the activity table, its indexes and the FTS5 index, from dbstat. */

@@ -236,3 +236,65 @@ describe('search inside one session', () => {
     expect((await sessionSearch(s.sessionId, 'q=sudo')).events.map((e) => e.offsetMs)).toEqual([200]);
   });
 });
+
+describe('words with joiners: hostnames, paths, file and user names', () => {
+  async function sessionOffsets(sessionId: string, q: string): Promise<number[]> {
+    const res = await api(`/sessions/${sessionId}/activity?q=${encodeURIComponent(q)}`);
+    expect(res.status, await res.clone().text()).toBe(200);
+    return ((await res.json()) as { events: Array<{ offsetMs: number }> }).events.map((e) => e.offsetMs);
+  }
+
+  it('finds a spelling inside a compound word at part boundaries, as spelled', async () => {
+    const tag = `h${crypto.randomUUID().slice(0, 6)}`;
+    const s = await active();
+    await postBatch(s, 0, [
+      typed(100, `ssh deploy@app-${tag}-08.corp.example<Enter>`),
+      typed(200, `sudo tail -f /opt/${tag}/syslog.conf<Enter>`),
+      typed(300, `type C:\\Users\\${tag}\\notes.txt<Enter>`),
+      typed(400, `echo app ${tag} 08<Enter>`),
+    ]);
+    const at = (q: string) => sessionOffsets(s.sessionId, q);
+    expect(await at(`app-${tag}-08`)).toEqual([100]);
+    expect(await at(`${tag}-08.corp`)).toEqual([100]);
+    expect(await at(`deploy@app-${tag}-08.corp.example`)).toEqual([100]);
+    // The last word is a prefix; an earlier word ends at a part boundary.
+    expect(await at(`app-${tag}-0`)).toEqual([100]);
+    expect(await at(`app-${tag}-0 ssh`)).toEqual([]);
+    expect(await at(`ssh app-${tag}-08`)).toEqual([100]);
+    // Not at a boundary, or spelled with other joiners: no match (the parts as words still match).
+    expect(await at(`pp-${tag}-08`)).toEqual([]);
+    expect(await at(`app.${tag}.08`)).toEqual([]);
+    expect(await at(`${tag}`)).toEqual([100, 200, 300, 400]);
+    // Paths, from any component on.
+    expect(await at(`/opt/${tag}`)).toEqual([200]);
+    expect(await at(`${tag}/syslog.conf`)).toEqual([200]);
+    expect(await at('syslog.conf')).toContain(200);
+    expect(await at(`users\\${tag}\\notes.txt`)).toEqual([300]);
+    // Across sessions too, in one category.
+    const found = await search(`q=${encodeURIComponent(`${tag}-08.corp`)}&in=keystrokes`);
+    expect(found.sessions.map((x) => x.id)).toEqual([s.sessionId]);
+    expect(found.sessions[0]?.matches[0]?.snippet).toContain(`[${tag}-08.corp]`);
+    expect((await search(`q=${encodeURIComponent(`${tag}-08.corp`)}&in=windows`)).sessions).toEqual([]);
+  });
+
+  it('searches a spelling held by too many compound words as the phrase of its parts', async () => {
+    const tag = `n${crypto.randomUUID().slice(0, 6)}`;
+    const s = await active();
+    const hosts = Array.from({ length: 40 }, (_, i) => typed(100 * (i + 1), `ping node${i}-${tag}.lan<Enter>`));
+    expect((await postBatch(s, 0, hosts)).status).toBe(201);
+    expect(await sessionOffsets(s.sessionId, `${tag}.lan`)).toEqual(hosts.map((h) => h.atMs));
+    expect(await sessionOffsets(s.sessionId, `node7-${tag}.lan`)).toEqual([800]);
+  });
+
+  it('forgets a deleted event in the index', async () => {
+    const tag = `d${crypto.randomUUID().slice(0, 6)}`;
+    const s = await active();
+    await postBatch(s, 0, [typed(100, `rm -rf /srv/${tag}/cache<Enter>`), typed(200, `ls /srv/${tag}<Enter>`)]);
+    expect(await sessionOffsets(s.sessionId, `/srv/${tag}`)).toEqual([100, 200]);
+    await env.DB.prepare('DELETE FROM activity WHERE session_id = ?1 AND at_ms = 100').bind(s.sessionId).run();
+    expect(await sessionOffsets(s.sessionId, `/srv/${tag}`)).toEqual([200]);
+    expect(await sessionOffsets(s.sessionId, 'cache')).toEqual([]);
+    const check = env.DB.prepare("INSERT INTO activity_search (activity_search) VALUES ('integrity-check')");
+    await expect(check.run()).resolves.toBeTruthy();
+  });
+});

@@ -6,7 +6,7 @@ import { ACTIVITY_TYPES } from '../../protocol/activity.ts';
 import { activity, pieces } from '../../schema/index.ts';
 import { activityDensity } from '../activity/density.ts';
 import { activityPartitions } from '../activity/partitions.ts';
-import { ftsQuery, SEARCH_KEYS_PER_SEQ } from '../activity/search.ts';
+import { ANY_COLUMN, SEARCH_KEYS_PER_SEQ, searchExpression } from '../activity/search.ts';
 import { eventView } from '../activity/view.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../db/index.ts';
@@ -84,9 +84,9 @@ export const activityRoutes = new Hono<ApiEnv>()
         if (later) where.push(later);
       }
       if (q.q) {
-        const match = ftsQuery(q.q);
-        if (!match) return c.json({ events: [], nextCursor: null });
-        const within = await sessionSearchKeys(db, id, match);
+        const expression = await searchExpression(db, q.q, ANY_COLUMN);
+        if (!expression) return c.json({ events: [], nextCursor: null });
+        const within = await sessionSearchKeys(db, id, expression.match);
         if (!within) return c.json({ events: [], nextCursor: null });
         where.push(inArray(activity.id, within));
       }
