@@ -116,8 +116,9 @@ export const OPERATIONS: Record<string, Operation> = {
   'GET /api/v1/sessions': {
     summary: 'List or search sessions',
     description:
-      'Newest first. With `q`, sessions whose activity contains the text (newest activity first), each with its ' +
-      'newest matches; `in` narrows where it looks (comma-separated: keystrokes, ssh, apps, processes, windows). ' +
+      'Newest first. With `q`, sessions whose activity contains the text (newest first by their first event), each ' +
+      'with its newest matches; `in` narrows where it looks (comma-separated: keystrokes, ssh, apps, processes, ' +
+      'windows); words with `- . _ / \\` inside match as spelled (docs/activity.md). ' +
       'Either way, the next page is `cursor` = the previous `nextCursor` (null on the last page).',
     tag: 'sessions',
     access: 'api',
