@@ -304,13 +304,21 @@ const MATCHES_SQL = `
 
 /**
  * Keys the next read asks for. First a page's worth of keys (enough when sessions have few matches each; an
- * expensive phrase then reads no further than it must); then, from the matches per session seen so far, what
- * the sessions still needed should hold (a common word: one more read), at least twice the last read.
+ * expensive phrase then reads no further than it must); then what the sessions still needed should hold at
+ * the matches per session seen so far (a common word: one more read), never less than the first read, and
+ * twice the last read when that one did not even finish a session.
  */
 const MAX_READ = 65_536;
-function nextRead(last: number, keysRead: number, sessionsRead: number, sessionsNeeded: number): number {
-  const perSession = keysRead / Math.max(1, sessionsRead);
-  return Math.min(MAX_READ, Math.max(last * 2, Math.ceil(perSession * (sessionsNeeded + 1) * 1.25)));
+function nextRead(
+  first: number,
+  last: number,
+  progressed: boolean,
+  keysRead: number,
+  sessionsRead: number,
+  sessionsNeeded: number,
+): number {
+  const estimate = Math.ceil((keysRead / Math.max(1, sessionsRead)) * (sessionsNeeded + 1) * 1.1);
+  return Math.min(MAX_READ, Math.max(first, estimate, progressed ? 0 : last * 2));
 }
 
 function seqOf(key: number): number {
@@ -368,7 +376,8 @@ export async function searchSessions(
     const expression = await searchExpression(db, text, columns);
     if (!expression) continue;
     let bound = cursor && i === start ? cursor.seq * 2 ** KEY_BITS : NO_BOUND;
-    let read = want * options.perSession;
+    const firstRead = want * options.perSession;
+    let read = firstRead;
     let keysRead = 0;
     let sessionsRead = 0;
     /** Sessions read and not yet fetched; the last may continue in the next read. */
@@ -379,6 +388,7 @@ export async function searchSessions(
     while (page.length < want && !(exhausted && pending.length === 0)) {
       if (!exhausted) {
         const keys = await readKeys(db, expression, bound, read);
+        const before = sessionsRead;
         for (const key of keys) {
           const seq = seqOf(key);
           const last = pending[pending.length - 1];
@@ -392,7 +402,14 @@ export async function searchSessions(
         exhausted = keys.length < read;
         bound = keys[keys.length - 1] ?? bound;
         keysRead += keys.length;
-        read = nextRead(read, keysRead, sessionsRead, batch - Math.max(0, pending.length - 1));
+        read = nextRead(
+          firstRead,
+          read,
+          sessionsRead > before + 1,
+          keysRead,
+          sessionsRead,
+          batch - Math.max(0, pending.length - 1),
+        );
       }
       // Sessions known whole: every one read, unless more of the last may follow.
       const complete = exhausted ? pending.length : pending.length - 1;
