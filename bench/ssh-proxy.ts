@@ -96,10 +96,18 @@ const MEGABYTES = Number(values.megabytes);
 const ROUNDS = Number(values.rounds);
 const DELAY_MS = Number(values['delay-ms']);
 
-/** CPU ms (user + system) a process has used so far, from /proc (10 ms ticks). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+/** CPU ms (user, system) a process or thread has used so far, from /proc (10 ms ticks). */
+function cpuTimes(stat: string): { user: number; system: number } {
+  const fields = readFileSync(stat, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
+}
+
+/** The proxy's CPU ms so far: in all, its main thread's user and system time, and its other threads'. */
+function proxyCpu(pid: number): { all: number; user: number; system: number; others: number } {
+  const process = cpuTimes(`/proc/${pid}/stat`);
+  const main = cpuTimes(`/proc/${pid}/task/${pid}/stat`);
+  const all = process.user + process.system;
+  return { all, user: main.user, system: main.system, others: all - main.user - main.system };
 }
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -112,6 +120,11 @@ const witness = new FakeWitness({
 await witness.start();
 let proxy: ChildProcess | null = null;
 let link: ChildProcess | null = null;
+
+function split(cpu: { user: number; system: number; others: number } | undefined): string {
+  if (!cpu) return '';
+  return `${cpu.user.toFixed(1)} user + ${cpu.system.toFixed(1)} system, other threads ${cpu.others.toFixed(1)}`;
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
@@ -217,6 +230,8 @@ try {
   const remote = { direct: [] as number[], proxy: [] as number[] };
   /** The proxy's own CPU ms per MB relayed (and recorded) in the bulk runs. */
   const cpuPerMb: number[] = [];
+  /** The same split: the main thread's user and system time, the other threads' (V8's GC helpers, libuv's pool). */
+  const cpuSplit: { user: number; system: number; others: number }[] = [];
   let remoteArgs: { direct: string[]; proxy: string[] } | null = null;
   if (DELAY_MS > 0) {
     const started = spawn(
@@ -248,14 +263,21 @@ try {
         `(p95 ${d.p95.toFixed(2)} / ${p.p95.toFixed(2)})`,
     );
     const dr = await throughput(direct, big, bytes);
-    const cpu0 = cpuMs(started.pid as number);
+    const cpu0 = proxyCpu(started.pid as number);
     const pr = await throughput(proxied, big, bytes);
-    cpuPerMb.push((cpuMs(started.pid as number) - cpu0) / (bytes / 1e6));
+    const cpu1 = proxyCpu(started.pid as number);
+    const mb = bytes / 1e6;
+    cpuPerMb.push((cpu1.all - cpu0.all) / mb);
+    cpuSplit.push({
+      user: (cpu1.user - cpu0.user) / mb,
+      system: (cpu1.system - cpu0.system) / mb,
+      others: (cpu1.others - cpu0.others) / mb,
+    });
     rate.direct.push(dr);
     rate.proxy.push(pr);
     console.log(
       `round ${round}: cat ${(bytes / 1e6).toFixed(0)} MB: ${dr.toFixed(0)} MB/s direct, ${pr.toFixed(0)} MB/s proxy ` +
-        `(proxy CPU ${(cpuPerMb.at(-1) as number).toFixed(1)} ms/MB)`,
+        `(proxy CPU ${(cpuPerMb.at(-1) as number).toFixed(1)} ms/MB: main thread ${split(cpuSplit.at(-1))})`,
     );
     if (remoteArgs) {
       const rd = await echoLatency(remoteArgs.direct);
@@ -289,6 +311,13 @@ try {
     `  bulk output       direct ${median(rate.direct).toFixed(0)} MB/s   proxy ${median(rate.proxy).toFixed(0)} MB/s   ` +
       `${(rateRatio * 100).toFixed(0)} % (goal ≥ 50 %) ${rateRatio >= 0.5 ? 'met' : 'NOT met'}; ` +
       `proxy CPU ${median(cpuPerMb).toFixed(1)} ms/MB`,
+  );
+  console.log(
+    `                    proxy CPU per MB, medians: main thread ${split({
+      user: median(cpuSplit.map((c) => c.user)),
+      system: median(cpuSplit.map((c) => c.system)),
+      others: median(cpuSplit.map((c) => c.others)),
+    })}`,
   );
   if (remoteArgs) {
     const ratio = median(remote.proxy) / median(remote.direct);

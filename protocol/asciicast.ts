@@ -10,7 +10,7 @@ import { z } from 'zod';
 
 /** Largest header piece (seq 0). */
 export const MAX_CAST_HEADER_BYTES = 64 * 1024;
-/** Largest event piece; the proxy cuts a piece every second or at 256 KiB. */
+/** Largest event piece; the proxy cuts a piece every second or at 512 KiB. */
 export const MAX_CAST_PIECE_BYTES = 1024 * 1024;
 
 export const CastHeader = z.looseObject({

@@ -1,15 +1,20 @@
 /** The SSH proxy's pure parts: keys, input runs and redaction, cast pieces, SFTP/scp parsing, configuration. */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { promisify } from 'node:util';
 import { describe, expect, test } from 'vitest';
+import { Spool } from '../../agents/launcher/src/spool.ts';
 import type { MediaPiece } from '../../agents/launcher/src/webm-splitter.ts';
 import { CastRecorder } from '../../agents/ssh-proxy/src/cast.ts';
+import { CastSpool } from '../../agents/ssh-proxy/src/cast-spool.ts';
 import { loadConfig } from '../../agents/ssh-proxy/src/config.ts';
 import { parseLogin } from '../../agents/ssh-proxy/src/connection.ts';
 import { InputTracker, PASSWORD_PROMPT } from '../../agents/ssh-proxy/src/input.ts';
+import { completeLength, escapeUtf8, MAX_ESCAPED_BYTES_PER_BYTE } from '../../agents/ssh-proxy/src/json-escape.ts';
 import { fingerprint, isAuthorized, parsePublicKey } from '../../agents/ssh-proxy/src/keys.ts';
 import { spell, typedKeys } from '../../agents/ssh-proxy/src/keys-typed.ts';
 import { parseScpCommand, ScpWatcher } from '../../agents/ssh-proxy/src/scp.ts';
@@ -151,10 +156,13 @@ test("output within 10 ms of a run's first byte is one event at that time; input
   cast.resize(100, 30);
   out.write(Buffer.from('e'));
   now = 200;
-  // Nothing after the run started here comes before it; a long run is cut into events of at most 32 Ki chars.
-  out.write(Buffer.from('f'.repeat(40_000)));
+  // A long run is cut into lines of at most 64 KiB of data (the limit is checked before each 16 KiB part):
+  // the rest goes on in lines of the run's time, and output within 10 ms still joins.
+  out.write(Buffer.from('f'.repeat(70_000)));
   now = 205;
-  out.write(Buffer.from('g'.repeat(40_000)));
+  out.write(Buffer.from('g'.repeat(70_000)));
+  now = 215;
+  out.write(Buffer.from('h'.repeat(10)));
   cast.close();
   const lines = pieces
     .slice(1)
@@ -172,14 +180,13 @@ test("output within 10 ms of a run's first byte is one event at that time; input
     [0.112, 'o', 'e'],
   ]);
   const rest = lines.slice(6);
-  // The run that reached 32 Ki chars takes no more: the next chunk starts a run of its own, at its own time.
-  expect(rest.map(([t, code, data]) => [t, code, data[0], data.length])).toEqual([
-    [0.2, 'o', 'f', 32_768],
-    [0.2, 'o', 'f', 40_000 - 32_768],
-    [0.205, 'o', 'g', 32_768],
-    [0.205, 'o', 'g', 40_000 - 32_768],
+  expect(rest.map(([t, code, data]) => [t, code, data.length])).toEqual([
+    [0.2, 'o', 65_536],
+    [0.2, 'o', 4_464 + 65_536],
+    [0.2, 'o', 4_464],
+    [0.215, 'o', 10],
   ]);
-  expect(rest.at(-1)?.[0]).toBe(0.205);
+  expect(rest.map(([, , data]) => data).join('')).toBe(`${'f'.repeat(70_000)}${'g'.repeat(70_000)}hhhhhhhhhh`);
 });
 
 test('piece headers agree with what the server reads from the lines, whatever the milliseconds', () => {
@@ -197,6 +204,178 @@ test('piece headers agree with what the server reads from the lines, whatever th
     });
   }
 });
+
+describe('output escaped as bytes', () => {
+  /** What the recorder wrote before: the text decoded, then JSON.stringify, as UTF-8. */
+  const reference = (text: string) => Buffer.from(JSON.stringify(text).slice(1, -1));
+  const escaped = (bytes: Buffer, dstOffset = 0) => {
+    const dst = Buffer.alloc(dstOffset + bytes.length * MAX_ESCAPED_BYTES_PER_BYTE);
+    const view = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
+    return dst.subarray(dstOffset, escapeUtf8(bytes, 0, bytes.length, dst, view, dstOffset));
+  };
+
+  test('every ASCII byte, alone and in every position of a four-byte word, is escaped as JSON.stringify does', () => {
+    for (let byte = 0; byte < 0x80; byte++) {
+      for (let at = 0; at < 8; at++) {
+        const bytes = Buffer.from('abcdefgh');
+        bytes[at] = byte;
+        expect(escaped(bytes).toString('latin1')).toBe(reference(bytes.toString()).toString('latin1'));
+      }
+    }
+  });
+
+  test('any valid UTF-8, at any alignment of source and destination, gives the bytes of JSON.stringify', () => {
+    const random = seeded(7);
+    const points = [
+      0x0, 0x1f, 0x22, 0x5c, 0x7f, 0x80, 0x7ff, 0x800, 0x2028, 0xd7ff, 0xe000, 0xfffd, 0xffff, 0x10000, 0x10ffff,
+    ];
+    for (let round = 0; round < 400; round++) {
+      let text = '';
+      const length = Math.floor(random() * 200);
+      for (let i = 0; i < length; i++) {
+        const pick = random();
+        const point =
+          pick < 0.5
+            ? Math.floor(random() * 0x80)
+            : pick < 0.7
+              ? (points[Math.floor(random() * points.length)] as number)
+              : Math.floor(random() * 0x10ffff);
+        text += point >= 0xd800 && point <= 0xdfff ? 'x' : String.fromCodePoint(point);
+      }
+      const shift = round % 4;
+      const source = Buffer.alloc(shift + Buffer.byteLength(text));
+      source.write(text, shift);
+      expect(Buffer.compare(escaped(source.subarray(shift), (round >> 2) % 4), reference(text))).toBe(0);
+    }
+  });
+
+  test('a recorded stream equals the decoded output line by line, whatever the chunks and bytes', () => {
+    const random = seeded(11);
+    const samples = [
+      Buffer.from('plain text\r\n\ttabs "quotes" \\ backslashes \x1b[1;31mred\x1b[0m\n'),
+      Buffer.from('café €uro 𝄞 clef, 日本語のテキスト\n'),
+      // Invalid UTF-8: lone continuation bytes, a truncated character, overlong and surrogate forms, 0xff.
+      Buffer.from([0x61, 0x80, 0x62, 0xe2, 0x82, 0x63, 0xc0, 0xaf, 0xed, 0xa0, 0x80, 0xff, 0xf0, 0x9f, 0x98, 0x0a]),
+    ];
+    for (let round = 0; round < 300; round++) {
+      const parts: Buffer[] = [];
+      for (let i = 0; i < 1 + Math.floor(random() * 12); i++) {
+        if (random() < 0.3) parts.push(Buffer.from(Array.from({ length: 20 }, () => Math.floor(random() * 256))));
+        else parts.push(samples[Math.floor(random() * samples.length)] as Buffer);
+      }
+      const all = Buffer.concat(parts);
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < all.length; ) {
+        const size = random() < 0.3 ? 1 : 1 + Math.floor(random() * 40);
+        chunks.push(all.subarray(at, at + size));
+        at += size;
+      }
+      let now = 0;
+      const pieces: MediaPiece[] = [];
+      const cast = new CastRecorder({ onPiece: (p) => pieces.push(p), atBytes: 300, now: () => now });
+      cast.start({ width: 80, height: 24 });
+      const out = cast.stream('o');
+      const decoder = new StringDecoder('utf8');
+      let expected = '';
+      for (const chunk of chunks) {
+        now += random() < 0.5 ? 0 : 20;
+        const text = decoder.write(chunk);
+        expected += text;
+        const tail = out.write(chunk, 8);
+        // The returned text is the decoded chunk, or (long) at least its last 8 characters.
+        expect(text.endsWith(tail) && (tail === text || tail.length >= 8)).toBe(true);
+      }
+      expected += decoder.end();
+      cast.close();
+      let recorded = '';
+      for (const piece of pieces.slice(1)) {
+        const text = Buffer.from(piece.bytes).toString();
+        expect(checkCastEvents(text)).toMatchObject({ startMs: piece.startMs, endMs: piece.endMs });
+        for (const line of text.trimEnd().split('\n')) {
+          const event = JSON.parse(line) as [number, string, string];
+          expect(line).toBe(JSON.stringify(event));
+          recorded += event[2];
+        }
+      }
+      expect(recorded).toBe(expected);
+    }
+  });
+
+  test('a character split at any byte across two chunks is recorded whole', () => {
+    const text = 'a€b𝄞cé\n';
+    const bytes = Buffer.from(text);
+    for (let split = 0; split <= bytes.length; split++) {
+      const pieces: MediaPiece[] = [];
+      const cast = new CastRecorder({ onPiece: (p) => pieces.push(p), now: () => 0 });
+      cast.start({ width: 80, height: 24 });
+      const out = cast.stream('o');
+      const first = out.write(bytes.subarray(0, split), 100);
+      const second = out.write(bytes.subarray(split), 100);
+      expect(first + second).toBe(text);
+      cast.close();
+      expect(Buffer.from(pieces[1]?.bytes ?? []).toString()).toBe(`${JSON.stringify([0, 'o', text])}\n`);
+    }
+    expect(completeLength(Buffer.from([0x61, 0xf0, 0x9f, 0x98]))).toBe(1);
+    expect(completeLength(Buffer.from([0x61, 0xf0, 0x9f, 0x98, 0x80]))).toBe(5);
+    expect(completeLength(Buffer.from([0x61, 0xc3]))).toBe(1);
+  });
+});
+
+describe('cast spool', () => {
+  const piece = (seq: number, size: number): MediaPiece => ({
+    seq,
+    bytes: Buffer.alloc(size, seq),
+    keyframe: true,
+    startMs: seq,
+    endMs: seq + 1,
+  });
+
+  test('a piece is on disk, with its metadata, until removed; its upload reads the bytes from memory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cast-spool-'));
+    try {
+      const spool = new CastSpool(dir, 3 * 4096);
+      const pieces = [1, 2, 3, 4].map((seq) => piece(seq, 4096));
+      const metas = pieces.map((p) => spool.write(p));
+      expect(metas[0]).toEqual({
+        seq: 1,
+        size: 4096,
+        sha256: createHash('sha256')
+          .update(pieces[0]?.bytes as Uint8Array)
+          .digest('hex'),
+        keyframe: true,
+        startMs: 1,
+        endMs: 2,
+      });
+      // The launcher's spool reads the same layout (what a human or a later tool finds after a crash).
+      expect(new Spool(dir, 'cast').list()).toEqual(metas);
+      expect(readdirSync(dir).sort()).toEqual(
+        [1, 2, 3, 4].flatMap((seq) => [`000000000${seq}.cast`, `000000000${seq}.json`]),
+      );
+      // Three fit in memory; the fourth is read back from its file.
+      expect(spool.held).toEqual([1, 2, 3]);
+      expect(spool.read(1).buffer).toBe(pieces[0]?.bytes.buffer);
+      expect(Buffer.compare(spool.read(4), pieces[3]?.bytes as Uint8Array)).toBe(0);
+      spool.remove(1);
+      expect(spool.held).toEqual([2, 3]);
+      expect(existsSync(join(dir, '0000000001.cast'))).toBe(false);
+      expect(existsSync(join(dir, '0000000001.json'))).toBe(false);
+      // Room again: the next piece is held.
+      spool.write(piece(5, 4096));
+      expect(spool.held).toEqual([2, 3, 5]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A small deterministic generator, so that a failure can be replayed. */
+function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return state / 2_147_483_648;
+  };
+}
 
 describe('file transfers', () => {
   const packet = (type: number, ...fields: Buffer[]) => {

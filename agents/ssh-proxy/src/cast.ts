@@ -1,18 +1,25 @@
 /**
  * Writes a session as asciicast v2 pieces (docs/ssh-proxy.md): seq 0 is the header line, every later piece
- * holds the event lines of about one second (or 256 KiB), on the session clock (0 = the header).
+ * holds the event lines of about one second (or 512 KiB), on the session clock (0 = the header).
  */
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
+import { isUtf8 } from 'node:buffer';
 import { type CastCode, type CastHeader, castMs } from '../../../protocol/asciicast.ts';
 import type { MediaPiece } from '../../launcher/src/webm-splitter.ts';
+import { completeLength, escapeUtf8, MAX_ESCAPED_BYTES_PER_BYTE } from './json-escape.ts';
 
 /** A piece is cut this long after its first event... */
 export const PIECE_EVERY_MS = 1_000;
-/** ...or once it holds this many bytes. */
-export const PIECE_AT_BYTES = 256 * 1024;
-/** Longest data string of one event line; longer data becomes several events (keeps pieces under 1 MiB). */
-const MAX_EVENT_CHARS = 32 * 1024;
+/** ...or once it holds this many bytes (with MAX_LINE_BYTES, pieces stay well under the server's 1 MiB). */
+export const PIECE_AT_BYTES = 512 * 1024;
+/** An event line takes no more data once its data holds this many bytes (JSON-encoded): longer output becomes
+ * several events. */
+export const MAX_EVENT_BYTES = 64 * 1024;
+/** Data is added to a line in parts of at most this many bytes (or UTF-16 units, for text). */
+const PART = 16 * 1024;
+/** Longest line: a full line's data, one more part at its most escaped, the time and the brackets. */
+const MAX_LINE_BYTES = MAX_EVENT_BYTES + PART * MAX_ESCAPED_BYTES_PER_BYTE + 64;
 /**
  * Output arriving within this long of the first byte of an `o` run joins that run's event (as asciinema's
  * recorder does), stamped with the first byte's time. Any other event (input, resize, marker) ends the run.
@@ -20,7 +27,7 @@ const MAX_EVENT_CHARS = 32 * 1024;
 export const COALESCE_MS = 10;
 
 export interface CastRecorderOptions {
-  /** Receives every piece, in order; it must keep it (spool) before returning. */
+  /** Receives every piece, in order; it must keep it (spool) before returning. It may keep `bytes`. */
   onPiece: (piece: MediaPiece) => void;
   everyMs?: number;
   atBytes?: number;
@@ -30,25 +37,39 @@ export interface CastRecorderOptions {
 
 /** A byte stream decoded as UTF-8 without breaking characters split across reads. */
 export interface CastStream {
-  /** Records the bytes; returns them decoded. */
-  write(bytes: Buffer): string;
+  /**
+   * Records the bytes. Returns them decoded — or, when they are long, at least their last `tailChars`
+   * characters decoded (all the prompt detector looks at; decoding the rest would be wasted work).
+   */
+  write(bytes: Buffer, tailChars?: number): string;
+}
+
+/** An event line whose data is being written: its time, code, and where its data starts in the piece. */
+interface OpenLine {
+  ms: number;
+  code: CastCode;
+  dataAt: number;
 }
 
 export class CastRecorder {
   readonly #options: CastRecorderOptions;
   readonly #now: () => number;
+  readonly #atBytes: number;
   #origin: number | null = null;
   /** Wall-clock ms of the header (the session clock's 0). */
   originEpochMs = 0;
   /**
-   * The piece being built: its event lines encoded straight into one buffer (UTF-8 bytes live outside the JS
-   * heap, so the garbage collector does not copy a piece's worth of strings around while it grows), and how
-   * many bytes of it are used.
+   * The piece being built: its event lines encoded straight into one buffer (output bytes are escaped into
+   * it as they come, never becoming JS strings), and how many bytes of it are used.
    */
   #piece: Buffer | null = null;
+  #pieceView: DataView | null = null;
   #bytes = 0;
-  /** The open `o` run (not yet a line): its time and data. */
-  #run: { ms: number; data: string } | null = null;
+  /**
+   * The line being written (its data's closing `"]` still to come): an `o` run that later output may join,
+   * or any event while its data goes in.
+   */
+  #open: OpenLine | null = null;
   /** Seconds as written in the piece's first and last lines: its headers are computed from them as the server does. */
   #firstSeconds = 0;
   #lastSeconds = 0;
@@ -64,6 +85,7 @@ export class CastRecorder {
   constructor(options: CastRecorderOptions) {
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
+    this.#atBytes = options.atBytes ?? PIECE_AT_BYTES;
   }
 
   get started(): boolean {
@@ -91,14 +113,36 @@ export class CastRecorder {
     this.#emit({ seq: this.#nextSeq++, bytes: Buffer.from(line), keyframe: false, startMs: 0, endMs: 0 });
   }
 
-  /** A decoder for one byte stream (a channel's output, the client's input). */
+  /**
+   * A decoder for one byte stream (a channel's output, the client's input). Bytes that are whole, valid
+   * UTF-8 — nearly all output — are escaped into the piece as bytes; only the rest (a character split across
+   * reads, invalid bytes) goes through the StringDecoder, which then sees exactly what it would have seen
+   * had it decoded every chunk: it holds bytes back only after a chunk ending inside a character, and none
+   * after a chunk ending with an ASCII byte.
+   */
   stream(code: CastCode): CastStream {
     const entry = { decoder: new StringDecoder('utf8'), code };
     this.#decoders.add(entry);
+    /** The decoder holds no bytes. */
+    let clear = true;
     return {
-      write: (bytes) => {
+      write: (bytes, tailChars = 0) => {
+        if (bytes.length === 0) return '';
+        if (clear) {
+          const whole = completeLength(bytes);
+          const body = whole === bytes.length ? bytes : bytes.subarray(0, whole);
+          if (isUtf8(body)) {
+            if (body.length > 0) this.#record(code, body);
+            if (whole < bytes.length) {
+              entry.decoder.write(bytes.subarray(whole));
+              clear = false;
+            }
+            return decodedTail(body, tailChars);
+          }
+        }
         const text = entry.decoder.write(bytes);
-        if (text) this.event(code, text);
+        clear = (bytes[bytes.length - 1] as number) < 0x80;
+        if (text) this.#record(code, text);
         return text;
       },
     };
@@ -110,83 +154,104 @@ export class CastRecorder {
    * run when it arrives within COALESCE_MS of the run's first byte; anything else ends the run first.
    */
   event(code: CastCode, data: string, atMs?: number): void {
-    if (this.#closed || this.#origin === null || data === '') return;
-    const ms = atMs === undefined ? this.elapsedMs() : Math.max(atMs, this.#lastMs);
-    const run = this.#run;
-    if (code === 'o' && atMs === undefined) {
-      if (run && ms - run.ms <= COALESCE_MS && run.data.length < MAX_EVENT_CHARS) {
-        run.data += data;
-        return;
-      }
-      this.#endRun();
-      this.#startPiece(ms);
-      this.#lastMs = ms;
-      this.#run = { ms, data };
-      return;
-    }
-    this.#endRun();
-    this.#lines(ms, code, data);
+    if (data !== '') this.#record(code, data, atMs);
   }
 
   resize(cols: number, rows: number): void {
     this.event('r', `${cols}x${rows}`);
   }
 
-  /** Writes the open output run as its line(s). */
-  #endRun(): void {
-    const run = this.#run;
-    if (!run) return;
-    this.#run = null;
-    this.#lines(run.ms, 'o', run.data);
+  /** `data`: text, or whole characters of valid UTF-8. */
+  #record(code: CastCode, data: string | Buffer, atMs?: number): void {
+    if (this.#closed || this.#origin === null) return;
+    const ms = atMs === undefined ? this.elapsedMs() : Math.max(atMs, this.#lastMs);
+    const run = code === 'o' && atMs === undefined;
+    const open = this.#open;
+    const joins = run && open !== null && ms - open.ms <= COALESCE_MS && this.#bytes - open.dataAt < MAX_EVENT_BYTES;
+    if (!joins) {
+      this.#closeLine();
+      this.#openLine(ms, code);
+    }
+    this.#append(data);
+    if (!run) this.#closeLine();
   }
 
-  /** One event as lines of at most MAX_EVENT_CHARS characters of data each. */
-  #lines(ms: number, code: CastCode, data: string): void {
+  /** Adds data to the open line, part by part; a full line is closed and the rest goes on in lines of the same time. */
+  #append(data: string | Buffer): void {
     let at = 0;
     while (at < data.length) {
-      let end = Math.min(data.length, at + MAX_EVENT_CHARS);
-      // Do not split a surrogate pair.
-      const last = data.charCodeAt(end - 1);
-      if (end < data.length && last >= 0xd800 && last <= 0xdbff) end--;
-      this.#line(ms, code, at === 0 && end === data.length ? data : data.slice(at, end));
+      const end = partEnd(data, at);
+      let open = this.#open as OpenLine;
+      if (this.#bytes - open.dataAt >= MAX_EVENT_BYTES) {
+        this.#closeLine();
+        this.#openLine(open.ms, open.code);
+        open = this.#open as OpenLine;
+      }
+      this.#ensureRoom((end - at) * MAX_ESCAPED_BYTES_PER_BYTE + 3);
+      const piece = this.#piece as Buffer;
+      if (typeof data === 'string') {
+        const part = at === 0 && end === data.length ? data : data.slice(at, end);
+        this.#bytes += piece.write(JSON.stringify(part).slice(1, -1), this.#bytes);
+      } else {
+        this.#bytes = escapeUtf8(data, at, end, piece, this.#pieceView as DataView, this.#bytes);
+      }
       at = end;
     }
   }
 
-  /** The first event of a piece (a line, or an output run) sets its start and its cut timer. */
-  #startPiece(ms: number): void {
-    if (this.#timer !== null) return;
-    this.#firstSeconds = ms / 1000;
-    this.#timer = setTimeout(() => this.cut(), this.#options.everyMs ?? PIECE_EVERY_MS);
-    this.#timer.unref();
-  }
-
-  #line(ms: number, code: CastCode, data: string): void {
-    const seconds = ms / 1000;
-    const line = `${JSON.stringify([seconds, code, data])}\n`;
-    this.#startPiece(ms);
-    // A UTF-16 unit is at most 3 UTF-8 bytes: make sure the whole line fits.
-    const atBytes = this.#options.atBytes ?? PIECE_AT_BYTES;
-    const room = (this.#piece?.byteLength ?? 0) - this.#bytes;
-    if (room < line.length * 3) {
-      const grown = Buffer.allocUnsafe(Math.max(2 * atBytes, this.#bytes + line.length * 3));
-      this.#piece?.copy(grown, 0, 0, this.#bytes);
-      this.#piece = grown;
+  /** Starts an event line (and the piece, if this is its first event). */
+  #openLine(ms: number, code: CastCode): void {
+    if (this.#timer === null) {
+      this.#firstSeconds = ms / 1000;
+      this.#timer = setTimeout(() => this.cut(), this.#options.everyMs ?? PIECE_EVERY_MS);
+      this.#timer.unref();
     }
-    this.#bytes += (this.#piece as Buffer).write(line, this.#bytes);
+    const seconds = ms / 1000;
+    // What JSON.stringify([seconds, code, data]) writes before the data.
+    const head = `[${JSON.stringify(seconds)},"${code}","`;
+    this.#ensureRoom(head.length);
+    this.#bytes += (this.#piece as Buffer).write(head, this.#bytes, 'latin1');
+    this.#open = { ms, code, dataAt: this.#bytes };
     this.#lastMs = ms;
     this.#lastSeconds = seconds;
-    if (this.#bytes >= atBytes) this.cut();
+  }
+
+  /** Ends the open line; cuts the piece once it is big enough. */
+  #closeLine(): void {
+    if (this.#open === null) return;
+    this.#open = null;
+    this.#bytes += (this.#piece as Buffer).write('"]\n', this.#bytes, 'latin1');
+    if (this.#bytes >= this.#atBytes) this.cut();
+  }
+
+  /** Makes room for `bytes` more bytes in the piece (a new piece's buffer holds a full piece and its last line). */
+  #ensureRoom(bytes: number): void {
+    const piece = this.#piece;
+    if (piece !== null && piece.length - this.#bytes >= bytes) return;
+    const size = this.#atBytes + MAX_LINE_BYTES;
+    const grown = Buffer.allocUnsafe(Math.max(size, this.#bytes + bytes));
+    piece?.copy(grown, 0, 0, this.#bytes);
+    this.#piece = grown;
+    this.#pieceView = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
   }
 
   /** Cuts what is held into a piece. */
   cut(): void {
-    this.#endRun();
+    this.#closeLine();
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    if (this.#bytes === 0 || this.#piece === null) return;
-    const bytes = this.#piece.subarray(0, this.#bytes);
-    this.#piece = null;
+    const piece = this.#piece;
+    if (this.#bytes === 0 || piece === null) return;
+    let bytes: Buffer;
+    if (this.#bytes < piece.length / 8) {
+      // A small piece (a second of typing) is copied out: the big buffer serves the next piece, and what the
+      // spool keeps in memory until the upload is the piece, not the buffer.
+      bytes = Buffer.from(piece.subarray(0, this.#bytes));
+    } else {
+      // The piece's receiver may keep its bytes (until the server has them): the buffer goes with them.
+      bytes = piece.subarray(0, this.#bytes);
+      this.#piece = this.#pieceView = null;
+    }
     this.#bytes = 0;
     // Not the integer ms themselves, nor seconds × 1000 (2.002 × 1000 is 2001.9999…): what the server reads.
     this.#emit({
@@ -213,4 +278,26 @@ export class CastRecorder {
     this.bytes += piece.bytes.byteLength;
     this.#options.onPiece(piece);
   }
+}
+
+/** Where the part of `data` starting at `at` ends: at most PART long, not inside a character. */
+function partEnd(data: string | Buffer, at: number): number {
+  let end = Math.min(data.length, at + PART);
+  if (end === data.length) return end;
+  if (typeof data === 'string') {
+    const last = data.charCodeAt(end - 1);
+    if (last >= 0xd800 && last <= 0xdbff) end--;
+  } else {
+    while (end > at + 1 && ((data[end] as number) & 0xc0) === 0x80) end--;
+  }
+  return end;
+}
+
+/** Whole, valid UTF-8 decoded — only its end when it is long: at least its last `chars` characters. */
+function decodedTail(bytes: Buffer, chars: number): string {
+  if (chars === 0) return '';
+  // A character is at most 3 bytes per UTF-16 unit; the cut is moved past continuation bytes.
+  let start = Math.max(0, bytes.length - 3 * chars - 3);
+  while (start > 0 && start < bytes.length && ((bytes[start] as number) & 0xc0) === 0x80) start++;
+  return bytes.toString('utf8', start);
 }

@@ -5,7 +5,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { Client, ClientChannel, PseudoTtyInfo, PseudoTtyOptions, ServerChannel, Session } from 'ssh2';
 import type { Logger } from '../../launcher/src/log.ts';
-import { InputTracker } from './input.ts';
+import { InputTracker, OUTPUT_TAIL_CHARS } from './input.ts';
 import type { SessionRecording } from './recording.ts';
 import { parseScpCommand, ScpWatcher } from './scp.ts';
 import { SftpWatcher } from './sftp.ts';
@@ -178,8 +178,8 @@ export class RelayedChannel {
       keystrokes: recording.keystrokes,
     });
     const input = new StringDecoder('utf8');
-    relay(target, user, (bytes) => tracker.output(stdout.write(bytes)));
-    relay(target.stderr, user.stderr, (bytes) => tracker.output(stderr.write(bytes)));
+    relay(target, user, (bytes) => tracker.output(stdout.write(bytes, OUTPUT_TAIL_CHARS)));
+    relay(target.stderr, user.stderr, (bytes) => tracker.output(stderr.write(bytes, OUTPUT_TAIL_CHARS)));
     relay(user, target, (bytes) => {
       recording.userActive();
       const text = input.write(bytes);

@@ -13,6 +13,8 @@ export const RUN_PAUSE_MS = 2_000;
 const MAX_RUN_CHARS = 64 * 1024;
 /** How much of the server's recent output is kept to recognise a prompt. */
 const TAIL_CHARS = 512;
+/** What `output` keeps of the text it is given: only that much of a long output needs decoding. */
+export const OUTPUT_TAIL_CHARS = TAIL_CHARS * 2;
 
 /**
  * Output that asks for a secret: "Password:", "[sudo] password for alice:", "Enter passphrase for key …:",
@@ -51,9 +53,9 @@ export class InputTracker {
     return this.#redactingSince !== null;
   }
 
-  /** Text the server printed on this channel. */
+  /** Text the server printed on this channel (of long output, its last OUTPUT_TAIL_CHARS are enough). */
   output(text: string): void {
-    this.#tail = (this.#tail + text).slice(-TAIL_CHARS * 2);
+    this.#tail = (this.#tail + text).slice(-OUTPUT_TAIL_CHARS);
   }
 
   /**

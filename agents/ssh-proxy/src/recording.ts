@@ -11,11 +11,12 @@ import { PROTOCOL_VERSION } from '../../../protocol/version.ts';
 import { ActivityLog, eventBatchUploader } from '../../launcher/src/activity-log.ts';
 import { ControlChannel } from '../../launcher/src/control.ts';
 import type { Logger } from '../../launcher/src/log.ts';
-import { EventSpool, Spool } from '../../launcher/src/spool.ts';
+import { EventSpool } from '../../launcher/src/spool.ts';
 import { IngestToken } from '../../launcher/src/token.ts';
 import { PieceUploader } from '../../launcher/src/uploader.ts';
 import type { SshActivity } from './activity-events.ts';
 import { CastRecorder } from './cast.ts';
+import { CastSpool } from './cast-spool.ts';
 
 /** `activity` is sent at most this often. */
 const ACTIVITY_EVERY_MS = 10_000;
@@ -51,7 +52,7 @@ export class SessionRecording {
   readonly #options: SessionRecordingOptions;
   readonly #log: Logger;
   readonly #control: ControlChannel;
-  readonly #spool: Spool;
+  readonly #spool: CastSpool;
   readonly #eventSpool: EventSpool;
   readonly #uploader: PieceUploader;
   readonly #eventUploader: ReturnType<typeof eventBatchUploader>;
@@ -72,7 +73,7 @@ export class SessionRecording {
     const log = options.log;
     this.#log = log;
     const token = new IngestToken(options.token, options.expiresAt);
-    this.#spool = new Spool(join(options.spoolRoot, options.session), 'cast');
+    this.#spool = new CastSpool(join(options.spoolRoot, options.session));
     this.#eventSpool = new EventSpool(this.#spool.dir);
     const common = {
       server: options.server,
