@@ -20,6 +20,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { PROXY_NODE_FLAGS } from '../agents/ssh-proxy/src/node-flags.ts';
 import { FakeWitness } from '../test/unit/ssh/fake-witness.ts';
 import { keygen, sshOptions, startSshd } from '../test/unit/ssh/openssh.ts';
 
@@ -211,7 +212,7 @@ try {
   const cli = path.join(root, 'agents/ssh-proxy/bin/witness-ssh-proxy.mjs');
   execFileSync(process.execPath, [cli, '--config', config, '--init']);
   const profile = values.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(values.profile)] : [];
-  const started = spawn(process.execPath, [...profile, cli, '--config', config], {
+  const started = spawn(process.execPath, [...PROXY_NODE_FLAGS, ...profile, cli, '--config', config], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   proxy = started;

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { PROXY_NODE_FLAGS } from '../../agents/ssh-proxy/src/node-flags.ts';
 import { parseCast } from '../../protocol/asciicast.ts';
 import { keygen, type Sshd, ssh, sshOptions, startSshd } from '../unit/ssh/openssh.ts';
 import { api, apiKey, baseUrl, root, session, waitUntil } from './helpers.ts';
@@ -68,7 +69,7 @@ describe('SSH proxy end to end', () => {
       const init = spawn(process.execPath, [cli, '--config', config, '--init'], { stdio: 'ignore' });
       init.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`--init exited ${code}`))));
     });
-    proxy = spawn(process.execPath, [cli, '--config', config, '--verbose'], {
+    proxy = spawn(process.execPath, [...PROXY_NODE_FLAGS, cli, '--config', config, '--verbose'], {
       env: { ...process.env, E2E_WITNESS_API_KEY: apiKey },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

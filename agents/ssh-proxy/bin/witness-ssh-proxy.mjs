@@ -1,6 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
 // Entry point for the `witness-ssh-proxy` bin. Node 22.18+ runs the TypeScript sources directly
-// (type stripping); there is no build step.
+// (type stripping); there is no build step. The node flag: src/node-flags.ts.
 import { main } from '../src/cli.ts';
 
 main(process.argv.slice(2)).then(
