@@ -46,7 +46,7 @@ function refuse(status: 404 | 409, code: string, message: string): Refusal {
 
 /** Whether a piece may be stored now; `format` says what the piece must be. */
 export type BeginPiece =
-  | { kind: 'go'; format: RecordingFormat }
+  | { kind: 'go'; format: RecordingFormat; keystrokes: boolean }
   | { kind: 'stored'; format: RecordingFormat; sha256: string; size: number }
   | Refusal;
 
@@ -139,7 +139,7 @@ export class SessionDO extends DurableObject<Env> {
     if (!this.#store.claimUpload(seq, Date.now())) {
       return refuse(409, 'upload_in_progress', `Piece ${seq} is being uploaded; retry.`);
     }
-    return { kind: 'go', format: record.format };
+    return { kind: 'go', format: record.format, keystrokes: record.policy.keystrokesEnabled };
   }
 
   /** The piece is durably in R2: index it, count it as activity if need be, and fan it out to viewers. */

@@ -77,10 +77,11 @@ export function checkCastHeader(text: string): string | null {
 }
 
 /**
- * Checks an event piece (seq ≥ 1): every line an event, times never going back, resize data well formed.
- * Returns the summary, or a problem naming the first bad line.
+ * Checks an event piece (seq ≥ 1): every line an event, times never going back, resize data well formed, and
+ * no keystroke input (`i`) when the session does not record keystrokes (`input: false`). Returns the summary,
+ * or a problem naming the first bad line.
  */
-export function checkCastEvents(text: string): CastPieceSummary | string {
+export function checkCastEvents(text: string, { input = true }: { input?: boolean } = {}): CastPieceSummary | string {
   const parts = lines(text);
   if (typeof parts === 'string') return parts;
   let previous = 0;
@@ -92,6 +93,9 @@ export function checkCastEvents(text: string): CastPieceSummary | string {
     if (index === 0) first = time;
     else if (time < previous) return `line ${index + 1} goes back in time (${time} s after ${previous} s)`;
     if (code === 'r' && !RESIZE.test(data)) return `line ${index + 1}: a resize must read COLSxROWS`;
+    if (code === 'i' && !input) {
+      return `line ${index + 1} is keystroke input ("i"), and keystroke recording is off for this session`;
+    }
     previous = time;
   }
   return { events: parts.length, startMs: Math.floor(castMs(first)), endMs: Math.ceil(castMs(previous)) };

@@ -334,3 +334,34 @@ describe('when the edge connection drops', () => {
     expect(session.received).toContainEqual({ type: 'end', lastSeq });
   });
 });
+
+describe('when the policy turns keystroke recording off', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ sshd, witness: { policy: { keystrokesEnabled: false } } });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  test('records what the server printed and nothing the user typed', async () => {
+    const client = ssh([...sshOptions(h.port, h.alice.path), '-tt', 'alice+target@127.0.0.1']);
+    client.type("PS1='$ '; echo quiet-$((40+2))\r");
+    await client.waitFor('quiet-42');
+    client.type('exit\r');
+    expect(await client.exited).toBe(0);
+    const session = await finished(h, () => h.witness.soleSession());
+    // Every piece was accepted by a server that refuses `i` events under this policy.
+    expect(session.puts.filter((p) => p.status === 422)).toEqual([]);
+    expect(session.pieces.size).toBeGreaterThan(1);
+    const cast = h.witness.cast(session);
+    expect(eventsOf(cast, 'i')).toEqual([]);
+    expect(
+      eventsOf(cast, 'o')
+        .map((e) => e.data)
+        .join(''),
+    ).toBe(client.stdout());
+    const typed = h.witness.events(session).filter((e) => e.type === 'ssh.input' || e.type === 'ssh.command');
+    expect(typed).toEqual([]);
+  });
+});

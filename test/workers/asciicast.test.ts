@@ -298,5 +298,14 @@ describe('SSH activity', () => {
       headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' },
     });
     expect(((await command.json()) as { stored: number }).stored).toBe(0);
+
+    // The terminal log too: a piece holding what the user typed is refused whole, and nothing of it stored.
+    expect((await putCast(s, 0, header)).status).toBe(201);
+    const typed = await putCast(s, 1, lines([0.5, 'o', '$ '], [1, 'i', 'mysql -psecret\r'], [1.2, 'o', 'ok\r\n']));
+    expect(typed.status).toBe(422);
+    expect(await errorCode(typed)).toBe('not_asciicast');
+    expect(await env.RECORDINGS.head(pieceKey(s.sessionId, 1, 'asciicast'))).toBeNull();
+    // Output alone is recorded, under the same number (the refusal gave it back).
+    expect((await putCast(s, 1, lines([0.5, 'o', '$ '], [1.2, 'o', 'ok\r\n']))).status).toBe(201);
   });
 });

@@ -28,6 +28,8 @@ export function inspectPiece(
   seq: number,
   expectedLength: number,
   format: RecordingFormat,
+  /** Whether the session records keystrokes: a terminal log's `i` events are refused when it does not. */
+  keystrokes = true,
 ): {
   transform: TransformStream<Uint8Array, Uint8Array>;
   digest: Promise<PieceDigest>;
@@ -44,7 +46,7 @@ export function inspectPiece(
   const check = () => {
     checked = true;
     if (whole) {
-      span = checkCast(seq, head);
+      span = checkCast(seq, head, keystrokes);
       return;
     }
     const problem = checkPieceStart(seq, head.subarray(0, Math.min(size, head.length)));
@@ -79,7 +81,7 @@ export function inspectPiece(
 }
 
 /** Checks every line of a terminal-log piece; returns the span its events cover. */
-function checkCast(seq: number, bytes: Uint8Array): AnnouncedSpan {
+function checkCast(seq: number, bytes: Uint8Array, keystrokes: boolean): AnnouncedSpan {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
@@ -91,7 +93,7 @@ function checkCast(seq: number, bytes: Uint8Array): AnnouncedSpan {
     if (problem) throw new ApiError(422, 'not_asciicast', problem);
     return { startMs: 0, endMs: 0 };
   }
-  const summary = checkCastEvents(text);
+  const summary = checkCastEvents(text, { input: keystrokes });
   if (typeof summary === 'string') throw new ApiError(422, 'not_asciicast', summary);
   return { startMs: summary.startMs, endMs: summary.endMs };
 }

@@ -65,7 +65,8 @@ export const ingest = new Hono<{ Bindings: Env }>()
         `This session records ${begin.format}: send pieces as ${PIECE_CONTENT_TYPE[begin.format]}.`,
       );
     }
-    const { transform, digest } = inspectPiece(seq, length, format);
+    // A retry of a stored piece is compared, not checked again: what was stored passed when it was stored.
+    const { transform, digest } = inspectPiece(seq, length, format, begin.kind === 'go' ? begin.keystrokes : true);
 
     if (begin.kind === 'stored') {
       // A retry: never overwrite. Same bytes → acknowledge again; other bytes → conflict.

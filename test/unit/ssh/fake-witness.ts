@@ -168,7 +168,13 @@ export class FakeWitness {
     }
     const headers = PieceHeaders.safeParse(req.headers);
     const text = this.options.trustPieces ? '' : body.toString('utf8');
-    const check = this.options.trustPieces ? null : number === 0 ? checkCastHeader(text) : checkCastEvents(text);
+    // As the server checks: no keystroke input when the policy has keystroke recording off.
+    const input = this.options.policy?.keystrokesEnabled ?? DEFAULT_POLICY.keystrokesEnabled;
+    const check = this.options.trustPieces
+      ? null
+      : number === 0
+        ? checkCastHeader(text)
+        : checkCastEvents(text, { input });
     const problem =
       typeof check === 'string'
         ? check
