@@ -79,12 +79,8 @@ export function filtersFromHash(hash: string): Filters {
   };
 }
 
-/** The address for these filters: defaults are left out, so the plain list is plain `#/sessions`. */
-export function hashOf(f: Filters): string {
-  const p = new URLSearchParams();
-  if (f.status !== NO_FILTERS.status) p.set('status', f.status);
-  if (f.q.trim()) p.set('q', f.q.trim());
-  if (f.in.length !== ALL_IN.length) p.set('in', f.in.join(','));
+/** The filters the address and the API spell alike: user, target, time range and page size. */
+function setNarrowing(p: URLSearchParams, f: Filters): void {
   if (f.user.trim()) p.set('user', f.user.trim());
   if (f.target.trim()) p.set('target', f.target.trim());
   const from = isoOf(f.from);
@@ -92,6 +88,15 @@ export function hashOf(f: Filters): string {
   if (from) p.set('from', from);
   if (to) p.set('to', to);
   if (f.limit !== null) p.set('limit', String(f.limit));
+}
+
+/** The address for these filters: defaults are left out, so the plain list is plain `#/sessions`. */
+export function hashOf(f: Filters): string {
+  const p = new URLSearchParams();
+  if (f.status !== NO_FILTERS.status) p.set('status', f.status);
+  if (f.q.trim()) p.set('q', f.q.trim());
+  if (f.in.length !== ALL_IN.length) p.set('in', f.in.join(','));
+  setNarrowing(p, f);
   const query = p.toString();
   return query ? `#/sessions?${query}` : '#/sessions';
 }
@@ -113,13 +118,7 @@ export function listQuery(f: Filters, cursor: string | null): Record<string, str
     p.set('q', f.q.trim());
     if (f.in.length !== ALL_IN.length) p.set('in', f.in.join(','));
   }
-  if (f.user.trim()) p.set('user', f.user.trim());
-  if (f.target.trim()) p.set('target', f.target.trim());
-  const from = isoOf(f.from);
-  const to = isoOf(f.to);
-  if (from) p.set('from', from);
-  if (to) p.set('to', to);
-  if (f.limit !== null) p.set('limit', String(f.limit));
+  setNarrowing(p, f);
   if (cursor) p.set('cursor', cursor);
   return Object.fromEntries(p);
 }
