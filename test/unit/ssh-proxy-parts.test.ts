@@ -17,6 +17,7 @@ import { InputTracker, PASSWORD_PROMPT } from '../../agents/ssh-proxy/src/input.
 import { completeLength, escapeUtf8, MAX_ESCAPED_BYTES_PER_BYTE } from '../../agents/ssh-proxy/src/json-escape.ts';
 import { fingerprint, isAuthorized, parsePublicKey } from '../../agents/ssh-proxy/src/keys.ts';
 import { spell, typedKeys } from '../../agents/ssh-proxy/src/keys-typed.ts';
+import { sshCryptoBinding, sshCryptoWarning } from '../../agents/ssh-proxy/src/native-crypto.ts';
 import { parseScpCommand, ScpWatcher } from '../../agents/ssh-proxy/src/scp.ts';
 import { SftpWatcher } from '../../agents/ssh-proxy/src/sftp.ts';
 import type { ActivityEvent } from '../../protocol/activity.ts';
@@ -496,5 +497,22 @@ describe('logins, keys and configuration', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("ssh2's native crypto binding", () => {
+  test('is loaded for this Node: the install built it against this Node’s own headers', () => {
+    // Fails where npm built it for another Node (npm's `nodedir` set to an older Node's headers, as .ci/run
+    // guards against): the proxy then encrypts in JavaScript at about half its throughput.
+    const binding = sshCryptoBinding();
+    expect(binding, sshCryptoWarning(binding) ?? '').toEqual({ loaded: true });
+  });
+  test('when missing, the proxy’s warning says why and gives the rebuild command for this Node', () => {
+    const warning = sshCryptoWarning({ loaded: false, reason: 'Module did not self-register' }, '/opt/node');
+    expect(warning).toContain('(Module did not self-register)');
+    expect(warning).toContain(process.version);
+    expect(warning).toContain('npm rebuild ssh2 --nodedir=/opt/node');
+    expect(sshCryptoWarning({ loaded: false, reason: 'x' }, null)).toMatch(/: npm rebuild ssh2$/);
+    expect(sshCryptoWarning({ loaded: true })).toBeNull();
   });
 });

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../launcher/src/log.ts';
 import { ConfigError, fingerprintOfPrivateKey, initProxy, loadConfig } from './config.ts';
+import { sshCryptoBinding, sshCryptoWarning } from './native-crypto.ts';
 import { ProxyServer } from './server.ts';
 
 export const USAGE = `Usage: witness-ssh-proxy [--config FILE] [--init] [--verbose]
@@ -62,6 +63,8 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const config = loadConfig(configPath);
+    const cryptoWarning = sshCryptoWarning(sshCryptoBinding());
+    if (cryptoWarning) log.warn(cryptoWarning);
     const server = new ProxyServer({
       config,
       log,
