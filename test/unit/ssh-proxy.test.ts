@@ -4,13 +4,14 @@
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseCast } from '../../protocol/asciicast.ts';
 import type { FakeSession } from './ssh/fake-witness.ts';
-import { type Sshd, ssh, sshOptions, startSshd } from './ssh/openssh.ts';
+import { freePort, type Sshd, ssh, sshOptions, startSshd, waitForPort } from './ssh/openssh.ts';
 import { type Harness, startHarness } from './ssh/proxy-harness.ts';
 
 /** Async: the proxy runs in this process, so a synchronous child would block it. */
@@ -150,6 +151,39 @@ describe('a shell through the proxy', () => {
     expect(h.witness.events(session)).toContainEqual(
       expect.objectContaining({ type: 'ssh.command', text: 'echo exec-out; echo exec-err >&2; exit 7' }),
     );
+  });
+
+  test('refuses port and X11 forwarding: no traffic passes the recording', async () => {
+    const login = [...sshOptions(h.port, h.alice.path), 'alice+target@127.0.0.1'];
+    // -R is a global request: refused, and with ExitOnForwardFailure the client says so and stops.
+    const remote = ssh(['-o', 'ExitOnForwardFailure=yes', '-R', '0:127.0.0.1:9', ...login, 'true']);
+    expect(await remote.exited).toBe(255);
+    expect(remote.stderr()).toMatch(/remote port forwarding failed/);
+
+    // -L opens a channel to the target's sshd when something connects to the local port: refused, so the
+    // connection closes without sshd's greeting (it would send "SSH-2.0-…" at once).
+    const port = await freePort();
+    const local = ssh(['-L', `${port}:127.0.0.1:${sshd.port}`, ...login, 'sleep 2; echo done']);
+    await waitForPort(port);
+    const answered = await new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      let got = '';
+      socket.on('data', (d: Buffer) => {
+        got += d.toString('latin1');
+      });
+      socket.on('close', () => resolve(got));
+      socket.on('error', () => resolve(got));
+    });
+    expect(answered).toBe('');
+    expect(await local.exited).toBe(0);
+    expect(local.stdout()).toBe('done\n');
+
+    // -X: refused, so the shell on the target has no display (this sshd forwards X11 to a direct client:
+    // its DISPLAY would be localhost:10.0).
+    const x11 = ssh(['-X', '-tt', ...login, 'echo "display=[$DISPLAY]"'], { DISPLAY: ':99' });
+    expect(await x11.exited).toBe(0);
+    expect(x11.stdout()).toContain('display=[]');
+    expect(x11.stderr()).toMatch(/X11 forwarding request failed/);
   });
 
   test('redacts what is typed into a password prompt, in the cast and in activity', async () => {

@@ -83,6 +83,7 @@ export async function startSshd(): Promise<Sshd> {
       'PrintLastLog no',
       'AcceptEnv LANG LC_* WITNESS_*',
       'Subsystem sftp internal-sftp',
+      'X11Forwarding yes',
       '',
     ].join('\n'),
   );
