@@ -33,10 +33,14 @@ export function ownNodeDir(): string | null {
   return existsSync(path.join(dir, 'include/node/node.h')) ? dir : null;
 }
 
-/** The line the proxy logs at start when the binding is missing, with the command that fixes it. */
-export function sshCryptoWarning(binding: SshCryptoBinding, nodeDir = ownNodeDir()): string | null {
+/**
+ * The line the proxy logs at start when the binding is missing, with the command that fixes it. `nodeDir`:
+ * this Node's headers folder (`null`: none); looked up only when the binding is missing.
+ */
+export function sshCryptoWarning(binding: SshCryptoBinding, nodeDir?: string | null): string | null {
   if (binding.loaded) return null;
-  const rebuild = nodeDir ? `npm rebuild ssh2 --nodedir=${nodeDir}` : 'npm rebuild ssh2';
+  const dir = nodeDir === undefined ? ownNodeDir() : nodeDir;
+  const rebuild = dir ? `npm rebuild ssh2 --nodedir=${dir}` : 'npm rebuild ssh2';
   return (
     `ssh2's native crypto binding is not loaded (${binding.reason}): SSH encryption runs in JavaScript, at ` +
     `about half the throughput. Build it for this Node (${process.version}; needs python3, make and g++): ${rebuild}`
