@@ -2,8 +2,8 @@
  * The Sessions page's filters, search and paging in Debian's Chromium, over sessions made through the real
  * launch and ingest endpoints: a text search finds the session a word was typed in, with its snippet, and
  * the others go; the "search in" boxes, the user filter and the date range narrow it; the filters live in
- * the address and survive a reload; "Load more" pages by cursor; a match opens the recording at its moment;
- * recorded markup in a snippet stays text.
+ * the address, survive a reload and are set by an address opened as the page appears; "Load more" pages by
+ * cursor; a match opens the recording at its moment; recorded markup in a snippet stays text.
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +121,27 @@ describe('the Sessions page', () => {
     // The refresh (every 5 s) asks for the first page again and keeps the page loaded after it.
     await page.waitForTimeout(5_500);
     expect(await listedUsers(page)).toEqual([CAROL, BOB, ALICE]);
+  });
+
+  it('an address opened the moment the page appears sets its filters', async () => {
+    // A second tab of the signed-in console, whose address changes to a filtered one in the same task that
+    // shows the page: before the page's effects have run (they wait for a frame), as a link clicked or
+    // pasted just after sign-in on a busy machine does. It was missed, then overwritten with no filters.
+    const page = await tab.context.newPage();
+    const filtered = `#/sessions?status=all&target=${encodeURIComponent(TARGET)}&limit=2`;
+    await page.addInitScript((hash) => {
+      new MutationObserver((_, observer) => {
+        if (!document.body?.textContent?.includes('Signed in as')) return;
+        observer.disconnect();
+        location.hash = hash;
+      }).observe(document, { childList: true, subtree: true, characterData: true });
+    }, filtered);
+    await page.goto(baseUrl);
+    await page.getByRole('button', { name: 'All', exact: true, pressed: true }).waitFor({ timeout: 10_000 });
+    expect(await page.getByLabel('Target', { exact: true }).inputValue()).toBe(TARGET);
+    await eventually(() => listedUsers(page)).toEqual([CAROL, BOB]);
+    expect(await page.evaluate(() => location.hash)).toBe(filtered);
+    await page.close();
   });
 
   it('finds the session a word was typed in, with its snippet; the search in boxes and user filter narrow it', async () => {

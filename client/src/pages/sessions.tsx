@@ -7,7 +7,7 @@
  * it replaces the list; with more, its rows update in place and new sessions are added on top, while the rows
  * of later pages stay as they were when loaded.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, call, describeFailure, type Permission, type SessionSummary } from '../api.ts';
 import { Dialog } from '../dialog.tsx';
 import { clock, dateTime, duration } from '../format.ts';
@@ -166,20 +166,25 @@ export function SessionsPage({ can }: { can: (permission: Permission) => boolean
   useEffect(() => () => clearTimeout(typing.current), []);
 
   // The address follows the filters (replaced, not pushed: typing is not history); an address typed or
-  // opened from a bookmark sets them.
-  useEffect(() => {
+  // opened from a bookmark sets them. Both are set up as the page renders (layout effects): an effect waits
+  // for the next frame, and an address opened before it (just after sign-in) was missed, then overwritten.
+  // The listener stays for the page's life: one removed and added again while the console re-renders for
+  // the same `hashchange` is not called for it.
+  const filtersNow = useRef(filters);
+  filtersNow.current = filters;
+  useLayoutEffect(() => {
     const onSessions = location.hash === '' || location.hash.startsWith('#/sessions');
     if (onSessions && location.hash !== hashOf(filters)) history.replaceState(null, '', hashOf(filters));
   }, [filters]);
-  useEffect(() => {
+  useLayoutEffect(() => {
     const onHash = () => {
       if (!location.hash.startsWith('#/sessions') || /^#\/sessions\/[^?]/.test(location.hash)) return;
       const next = filtersFromHash(location.hash);
-      if (hashOf(next) !== hashOf(filters)) apply(next);
+      if (hashOf(next) !== hashOf(filtersNow.current)) apply(next);
     };
     addEventListener('hashchange', onHash);
     return () => removeEventListener('hashchange', onHash);
-  });
+  }, []);
 
   useEffect(() => {
     if (problem) {
