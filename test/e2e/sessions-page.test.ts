@@ -3,7 +3,8 @@
  * launch and ingest endpoints: a text search finds the session a word was typed in, with its snippet, and
  * the others go; the "search in" boxes, the user filter and the date range narrow it; the filters live in
  * the address, survive a reload and are set by an address opened as the page appears; "Load more" pages by
- * cursor; a match opens the recording at its moment; recorded markup in a snippet stays text.
+ * cursor; a match opens the recording at its moment, and an address for another moment moves it there;
+ * recorded markup in a snippet stays text.
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -208,6 +209,12 @@ describe('the Sessions page', () => {
     // The player moved to the match: the timeline reads 4.2 s.
     await eventually(async () => Number(await page.getByRole('slider', { name: 'Timeline' }).inputValue())).toBe(4200);
     await screenshot(page, 'sessions-search-opened');
+
+    // An address for another moment of the open recording moves the player there, and Back moves it back.
+    await page.goto(`${baseUrl}/#/sessions/${alice.sessionId}/recording?at=1500`);
+    await eventually(async () => Number(await page.getByRole('slider', { name: 'Timeline' }).inputValue())).toBe(1500);
+    await page.goBack();
+    await eventually(async () => Number(await page.getByRole('slider', { name: 'Timeline' }).inputValue())).toBe(4200);
 
     // Back to the list: the search is still there.
     await page.goBack();

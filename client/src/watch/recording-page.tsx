@@ -4,7 +4,7 @@
  * sessions use the same parts around a terminal (client/src/terminal/recording-page.tsx).
  */
 import type { ComponentChildren } from 'preact';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { ActivityItem, Density } from '../activity.ts';
 import { ApiFailure, activityDensity, activityPage, api, call, describeFailure, type SessionDetail } from '../api.ts';
 import { dateTime, duration } from '../format.ts';
@@ -92,15 +92,26 @@ export function PlayerWithActivity({
   const mapHost = useRef<HTMLDivElement>(null);
   useShortcuts(core);
   const duration = usePlayerEvent(core, 'duration');
-  const startAt = useRef(startAtMs());
   const mediaMs = duration?.durationMs ?? core?.state.durationMs ?? null;
+  /** Where the address asks the player to be, until it has moved there. */
+  const [asked, setAsked] = useState(() => startAtMs());
 
-  // Once the media's length is known, move to where the address asked (once).
+  // An address for another moment of this recording (a link followed or pasted while it plays) asks again;
+  // the page stays, so the listener is set up as it renders and kept for its life.
+  useLayoutEffect(() => {
+    const onHash = () => {
+      if (location.hash.startsWith(`#/sessions/${sessionId}/recording?`)) setAsked(startAtMs());
+    };
+    addEventListener('hashchange', onHash);
+    return () => removeEventListener('hashchange', onHash);
+  }, [sessionId]);
+
+  // Once the media's length is known, move to where the address asked.
   useEffect(() => {
-    if (!core || mediaMs === null || startAt.current === null) return;
-    core.seek(startAt.current);
-    startAt.current = null;
-  }, [core, mediaMs]);
+    if (!core || mediaMs === null || asked === null) return;
+    core.seek(asked);
+    setAsked(null);
+  }, [core, mediaMs, asked]);
 
   const [density, setDensity] = useState<Density | null>(null);
   const [events, setEvents] = useState<ActivityItem[]>([]);
