@@ -3,8 +3,8 @@
  * launch and ingest endpoints: a text search finds the session a word was typed in, with its snippet, and
  * the others go; the "search in" boxes, the user filter and the date range narrow it; the filters live in
  * the address, survive a reload and are set by an address opened as the page appears; "Load more" pages by
- * cursor; a match opens the recording at its moment, and an address for another moment moves it there;
- * recorded markup in a snippet stays text.
+ * cursor; a match opens the recording at its moment, an address for another moment moves it there, and
+ * "Back to sessions" returns to the search; recorded markup in a snippet stays text.
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -220,5 +220,13 @@ describe('the Sessions page', () => {
     await page.goBack();
     await eventually(() => listedUsers(page)).toEqual([ALICE]);
     expect(await page.getByLabel('Search activity').inputValue()).toBe(MARKER);
+
+    // So it is through the page's own "Back to sessions" link, which is not the browser's history.
+    await page.getByRole('list', { name: 'Search matches' }).getByRole('link').first().click();
+    await page.getByRole('heading', { name: `Terminal recording: ${ALICE} on ${TARGET}` }).waitFor();
+    await page.getByRole('link', { name: 'Back to sessions' }).click();
+    await eventually(() => listedUsers(page)).toEqual([ALICE]);
+    expect(await page.getByLabel('Search activity').inputValue()).toBe(MARKER);
+    expect(addressQuery(page).get('q')).toBe(MARKER);
   });
 });

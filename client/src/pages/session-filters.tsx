@@ -101,6 +101,30 @@ export function hashOf(f: Filters): string {
   return query ? `#/sessions?${query}` : '#/sessions';
 }
 
+/** Where this tab keeps the list's address, for "Back to sessions" (per tab, so two searches don't mix). */
+const LIST_ADDRESS_KEY = 'witness.sessions.address';
+
+/** The list's address, filters and all, as the Sessions page last showed it in this tab. */
+export function rememberListAddress(hash: string): void {
+  try {
+    sessionStorage.setItem(LIST_ADDRESS_KEY, hash);
+  } catch {
+    // Storage off (a private window's settings): "Back to sessions" opens the list unfiltered.
+  }
+}
+
+/** The list as this tab last showed it, so going back from a session keeps its search and filters. */
+export function BackToSessions() {
+  let hash = '#/sessions';
+  try {
+    const kept = sessionStorage.getItem(LIST_ADDRESS_KEY);
+    if (kept && /^#\/sessions(\?|$)/.test(kept)) hash = kept;
+  } catch {
+    // As above: the unfiltered list.
+  }
+  return <a href={hash}>Back to sessions</a>;
+}
+
 /** Why these filters cannot be asked for, or null. */
 export function filtersProblem(f: Filters): string | null {
   if (f.q.trim() && f.in.length === 0) return 'Choose at least one place to search in.';

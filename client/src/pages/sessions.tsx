@@ -21,6 +21,7 @@ import {
   isFiltered,
   listQuery,
   NO_FILTERS,
+  rememberListAddress,
   TABS,
   type Tab,
 } from './session-filters.tsx';
@@ -175,6 +176,7 @@ export function SessionsPage({ can }: { can: (permission: Permission) => boolean
   useLayoutEffect(() => {
     const onSessions = location.hash === '' || location.hash.startsWith('#/sessions');
     if (onSessions && location.hash !== hashOf(filters)) history.replaceState(null, '', hashOf(filters));
+    rememberListAddress(hashOf(filters));
   }, [filters]);
   useLayoutEffect(() => {
     const onHash = () => {

@@ -6,6 +6,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiFailure, api, call, describeFailure, type Permission, type SessionDetail } from '../api.ts';
 import { dateTime } from '../format.ts';
+import { BackToSessions } from '../pages/session-filters.tsx';
 import { endedReason, type LivePlayerProps, LiveView } from '../watch/live-page.tsx';
 import { terminalLiveDriver } from './live.ts';
 import { useTerminalCore } from './use-terminal.ts';
@@ -44,7 +45,7 @@ export function TerminalLivePage({ sessionId, can }: { sessionId: string; can: (
         <h2 id="watch-title">Live terminal: {title}</h2>
         {session && <span class="muted">since {dateTime(session.startedAt)}</span>}
         <span class="spacer" />
-        <a href="#/sessions">Back to sessions</a>
+        <BackToSessions />
       </div>
       {notice && (
         <p class="notice" role="status">

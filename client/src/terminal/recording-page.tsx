@@ -6,6 +6,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiFailure, api, call, describeFailure, type SessionDetail } from '../api.ts';
 import { dateTime, duration } from '../format.ts';
+import { BackToSessions } from '../pages/session-filters.tsx';
 import { MIN_IDLE_MS } from '../player/idle.ts';
 import { PlayerWithActivity } from '../watch/recording-page.tsx';
 import { minuteSegments, quietStretches } from './cast.ts';
@@ -78,7 +79,7 @@ export function TerminalRecordingPage({ sessionId }: { sessionId: string }) {
         )}
         <span class="spacer" />
         {playable && <a href={`${url}?download=1`}>Export as .cast</a>}
-        <a href="#/sessions">Back to sessions</a>
+        <BackToSessions />
       </div>
       {error && <p role="alert">{error}</p>}
       {state === 'loading' && !error && <p>Loading…</p>}

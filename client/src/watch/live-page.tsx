@@ -8,6 +8,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { EndReason } from '../../../protocol/session.ts';
 import { ApiFailure, api, call, describeFailure, type Permission, type SessionDetail } from '../api.ts';
 import { dateTime } from '../format.ts';
+import { BackToSessions } from '../pages/session-filters.tsx';
 import type { PlayerCore } from '../player/core.ts';
 import { liveDriver } from '../player/live.ts';
 import { usePlayerCore, usePlayerEvent, usePlayerState } from '../player/use-player.ts';
@@ -210,7 +211,7 @@ export function WatchLivePage({ sessionId, can }: { sessionId: string; can: (per
         <h2 id="watch-title">Live: {title}</h2>
         {session && <span class="muted">since {dateTime(session.startedAt)}</span>}
         <span class="spacer" />
-        <a href="#/sessions">Back to sessions</a>
+        <BackToSessions />
       </div>
       {notice && (
         <p class="notice" role="status">

@@ -8,6 +8,7 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } fr
 import type { ActivityItem, Density } from '../activity.ts';
 import { ApiFailure, activityDensity, activityPage, api, call, describeFailure, type SessionDetail } from '../api.ts';
 import { dateTime, duration } from '../format.ts';
+import { BackToSessions } from '../pages/session-filters.tsx';
 import type { PlayerCore } from '../player/core.ts';
 import { type IdleStretch, idleStretches } from '../player/idle.ts';
 import { recordedDriver } from '../player/recorded.ts';
@@ -280,7 +281,7 @@ export function WatchRecordingPage({ sessionId }: { sessionId: string }) {
         )}
         <span class="spacer" />
         {(state === 'limited' || session?.recording.url) && <a href={`${url}?download=1`}>Download WebM</a>}
-        <a href="#/sessions">Back to sessions</a>
+        <BackToSessions />
       </div>
       {error && <p role="alert">{error}</p>}
       {state === 'loading' && !error && <p>Loading…</p>}
