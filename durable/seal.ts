@@ -1,21 +1,14 @@
 /**
- * Seals a recording. A WebM recording: remuxes the stored live pieces (init segment + clusters, no Duration, no Cues) into one
- * seekable WebM with mediabunny. Packets are copied, never decoded or re-encoded, so the result holds exactly
- * the frames that were recorded. A terminal log: the asciicast pieces are concatenated as they are (they were
- * cut at line boundaries and every line was checked on the way in), which is already a valid `.cast` file.
+ * Seals a recording: reads every stored piece back, checks it against the hash it was acknowledged with (the
+ * chain's), and writes the one file a player and an auditor use. A WebM recording becomes the sealed layout of
+ * protocol/sealed-webm.ts (every piece verbatim, plus Duration and Cues), a terminal log the pieces back to
+ * back (they were cut at line boundaries and every line was checked on the way in). Nothing is decoded or
+ * re-encoded, so the file holds exactly the bytes that were acknowledged, and `witness verify` can check it
+ * against the chain without the pieces.
  */
-import {
-  CustomSource,
-  EncodedPacketSink,
-  EncodedVideoPacketSource,
-  Input,
-  Output,
-  StreamTarget,
-  type StreamTargetChunk,
-  WEBM,
-  WebMOutputFormat,
-} from 'mediabunny';
-import { PIECE_CONTENT_TYPE, pieceKey, recordingKey } from '../protocol/ingest.ts';
+import { toHex } from '../protocol/evidence.ts';
+import { PIECE_CONTENT_TYPE, pieceKey, piecesPrefix, recordingKey } from '../protocol/ingest.ts';
+import { SealedWebmLayout } from '../protocol/sealed-webm.ts';
 import type { RecordingFormat } from '../protocol/session.ts';
 import { RecordingWriter } from './recording-writer.ts';
 
@@ -23,6 +16,8 @@ export interface StoredPieceRef {
   seq: number;
   size: number;
   endMs: number;
+  sha256: string;
+  attempt: string | null;
 }
 
 export interface SealResult {
@@ -31,49 +26,77 @@ export interface SealResult {
   packets: number;
 }
 
-/** Byte offsets of each piece in the concatenated live stream. */
-function layout(pieces: readonly StoredPieceRef[]): { starts: number[]; total: number } {
-  const starts: number[] = [];
-  let total = 0;
-  for (const piece of pieces) {
-    starts.push(total);
-    total += piece.size;
-  }
-  return { starts, total };
+/**
+ * A seal that can never succeed with what is stored (a piece that differs from its hash, no init segment, no
+ * frames): the recording fails at once with this cause instead of being retried.
+ */
+export class SealRefused extends Error {
+  override readonly name = 'SealRefused';
 }
 
-/** A mediabunny source that reads the concatenated pieces straight from R2, a range at a time. */
-function piecesSource(bucket: R2Bucket, sessionId: string, pieces: readonly StoredPieceRef[]): CustomSource {
-  const { starts, total } = layout(pieces);
-  const pieceAt = (offset: number): number => {
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((starts[mid] as number) <= offset) lo = mid;
-      else hi = mid - 1;
+/** Pieces read ahead of the writer: a long session has tens of thousands of them. */
+const READ_AHEAD = 8;
+
+/** Each piece's bytes in seq order, read back from R2 and checked against its size and SHA-256. */
+async function* verifiedPieces(
+  bucket: R2Bucket,
+  sessionId: string,
+  format: RecordingFormat,
+  pieces: readonly StoredPieceRef[],
+): AsyncGenerator<Uint8Array> {
+  const read = async (piece: StoredPieceRef): Promise<Uint8Array> => {
+    const object = await bucket.get(pieceKey(sessionId, piece.seq, format, piece.attempt));
+    if (!object) throw new SealRefused(`piece ${piece.seq} is missing from storage`);
+    const bytes = new Uint8Array(await object.arrayBuffer());
+    if (bytes.byteLength !== piece.size) {
+      throw new SealRefused(
+        `piece ${piece.seq} in storage is ${bytes.byteLength} bytes; it was stored as ${piece.size}`,
+      );
     }
-    return lo;
+    const sha256 = toHex(await crypto.subtle.digest('SHA-256', bytes));
+    if (sha256 !== piece.sha256) {
+      throw new SealRefused(
+        `piece ${piece.seq} in storage does not match the hash it was acknowledged with (sha256 ${sha256}, chain ${piece.sha256})`,
+      );
+    }
+    return bytes;
   };
-  return new CustomSource({
-    getSize: () => total,
-    read: async (start, end) => {
-      const out = new Uint8Array(end - start);
-      for (let i = pieceAt(start), at = start; at < end; i++) {
-        const piece = pieces[i] as StoredPieceRef;
-        const offset = at - (starts[i] as number);
-        const length = Math.min(piece.size - offset, end - at);
-        const object = await bucket.get(pieceKey(sessionId, piece.seq, 'webm'), { range: { offset, length } });
-        if (!object) throw new Error(`piece ${piece.seq} is missing from storage`);
-        const bytes = new Uint8Array(await object.arrayBuffer());
-        if (bytes.byteLength !== length) throw new Error(`piece ${piece.seq} is shorter than its index says`);
-        out.set(bytes, at - start);
-        at += length;
-      }
-      return out;
-    },
-    prefetchProfile: 'network',
-  });
+  const reads: Array<Promise<Uint8Array> | undefined> = [];
+  for (let i = 0; i < pieces.length; i++) {
+    // Keep READ_AHEAD reads in flight; hand them out strictly in sequence order.
+    for (let next = reads.length; next < Math.min(pieces.length, i + READ_AHEAD); next++) {
+      const read$ = read(pieces[next] as StoredPieceRef);
+      read$.catch(() => undefined); // awaited in order below; a failure there aborts the seal
+      reads.push(read$);
+    }
+    const bytes = await (reads[i] as Promise<Uint8Array>);
+    reads[i] = undefined; // let the written piece go
+    yield bytes;
+  }
+}
+
+/**
+ * Deletes the objects of upload attempts that never became a piece (their Worker died between storing and
+ * committing them): they were never acknowledged, the index does not name them, and nothing can commit once the
+ * recording is sealed. Returns how many were deleted.
+ */
+export async function sweepAttempts(
+  bucket: R2Bucket,
+  sessionId: string,
+  format: RecordingFormat,
+  pieces: readonly StoredPieceRef[],
+): Promise<number> {
+  const indexed = new Set(pieces.map((p) => pieceKey(sessionId, p.seq, format, p.attempt)));
+  let swept = 0;
+  let cursor: string | undefined;
+  do {
+    const listed = await bucket.list({ prefix: piecesPrefix(sessionId), cursor });
+    const strays = listed.objects.map((o) => o.key).filter((key) => !indexed.has(key));
+    if (strays.length > 0) await bucket.delete(strays);
+    swept += strays.length;
+    cursor = listed.truncated ? listed.cursor : undefined;
+  } while (cursor);
+  return swept;
 }
 
 /** Writes the session's recording from its pieces (seq 0 first, then the rest in order). */
@@ -86,84 +109,58 @@ export function sealRecording(
   return format === 'asciicast' ? sealCast(bucket, sessionId, pieces) : sealWebm(bucket, sessionId, pieces);
 }
 
-/** Cast pieces read ahead of the writer: a long session has tens of thousands of them. */
-const CAST_READ_AHEAD = 8;
-
 /** `recording.cast`: the pieces back to back, streamed through R2 multipart parts. */
 async function sealCast(bucket: R2Bucket, sessionId: string, pieces: readonly StoredPieceRef[]): Promise<SealResult> {
-  if (pieces[0]?.seq !== 0) throw new Error('the asciicast header (piece 0) never arrived');
+  if (pieces[0]?.seq !== 0) throw new SealRefused('the asciicast header (piece 0) never arrived');
   const writer = new RecordingWriter(bucket, recordingKey(sessionId, 'asciicast'), {
     httpMetadata: { contentType: PIECE_CONTENT_TYPE.asciicast },
   });
-  const read = async (piece: StoredPieceRef): Promise<Uint8Array> => {
-    const object = await bucket.get(pieceKey(sessionId, piece.seq, 'asciicast'));
-    if (!object) throw new Error(`piece ${piece.seq} is missing from storage`);
-    const bytes = new Uint8Array(await object.arrayBuffer());
-    if (bytes.byteLength !== piece.size) throw new Error(`piece ${piece.seq} is not the size its index says`);
-    return bytes;
-  };
-  const reads: Array<Promise<Uint8Array>> = [];
   try {
     let at = 0;
-    let endMs = 0;
-    for (const [i, piece] of pieces.entries()) {
-      // Keep CAST_READ_AHEAD reads in flight; write strictly in sequence order.
-      for (let next = reads.length; next < Math.min(pieces.length, i + CAST_READ_AHEAD); next++) {
-        const read$ = read(pieces[next] as StoredPieceRef);
-        read$.catch(() => undefined); // awaited in order below; a failure there aborts the seal
-        reads.push(read$);
-      }
-      const bytes = await (reads[i] as Promise<Uint8Array>);
-      delete reads[i]; // let the written piece go
+    let i = 0;
+    for await (const bytes of verifiedPieces(bucket, sessionId, 'asciicast', pieces)) {
       await writer.write(bytes, at);
       at += bytes.byteLength;
-      endMs = Math.max(endMs, piece.endMs);
+      i++;
     }
-    return { bytes: await writer.finish(), mediaDurationMs: endMs, packets: pieces.length - 1 };
+    const endMs = pieces.reduce((end, piece) => Math.max(end, piece.endMs), 0);
+    return { bytes: await writer.finish(), mediaDurationMs: endMs, packets: i - 1 };
   } catch (error) {
     await writer.abort();
     throw error;
   }
 }
 
-/** `recording.webm`: packets copied into a seekable file with Duration and Cues. */
+/** `recording.webm`: the sealed layout, its head written last (Duration and sizes are known only then). */
 async function sealWebm(bucket: R2Bucket, sessionId: string, pieces: readonly StoredPieceRef[]): Promise<SealResult> {
-  if (pieces[0]?.seq !== 0) throw new Error('the init segment (piece 0) never arrived');
-  const input = new Input({ source: piecesSource(bucket, sessionId, pieces), formats: [WEBM] });
+  if (pieces[0]?.seq !== 0) throw new SealRefused('the init segment (piece 0) never arrived');
   const writer = new RecordingWriter(bucket, recordingKey(sessionId, 'webm'), {
     httpMetadata: { contentType: PIECE_CONTENT_TYPE.webm },
   });
   try {
-    const track = await input.getPrimaryVideoTrack();
-    if (!track) throw new Error('the recording has no video track');
-    const codec = track.codec;
-    const decoderConfig = await track.getDecoderConfig();
-    if (!codec || !decoderConfig) throw new Error('the recording has an unsupported video codec');
-
-    const output = new Output({
-      format: new WebMOutputFormat(),
-      target: new StreamTarget(
-        new WritableStream<StreamTargetChunk>({ write: (chunk) => writer.write(chunk.data, chunk.position) }),
-      ),
-    });
-    const video = new EncodedVideoPacketSource(codec);
-    output.addVideoTrack(video);
-    await output.start();
-
-    let packets = 0;
-    let endSeconds = 0;
-    for await (const packet of new EncodedPacketSink(track).packets()) {
-      await video.add(packet, packets === 0 ? { decoderConfig } : undefined);
-      endSeconds = Math.max(endSeconds, packet.timestamp + packet.duration);
-      packets++;
+    let layout: SealedWebmLayout | null = null;
+    let at = 0;
+    for await (const bytes of verifiedPieces(bucket, sessionId, 'webm', pieces)) {
+      if (!layout) {
+        try {
+          layout = new SealedWebmLayout(bytes);
+        } catch (error) {
+          throw new SealRefused(`the init segment (piece 0) is not usable WebM: ${(error as Error).message}`);
+        }
+        at = layout.headLength;
+        await writer.write(new Uint8Array(at), 0); // the head's place, filled in at the end
+        continue;
+      }
+      layout.addCluster(bytes);
+      await writer.write(bytes, at);
+      at += bytes.byteLength;
     }
-    if (packets === 0) throw new Error('the recording holds no frames');
-    await output.finalize();
-    return { bytes: await writer.finish(), mediaDurationMs: Math.round(endSeconds * 1000), packets };
+    if (!layout || layout.blocks === 0) throw new SealRefused('the recording holds no frames');
+    await writer.write(layout.cues(), at);
+    await writer.write(layout.head(), 0);
+    return { bytes: await writer.finish(), mediaDurationMs: layout.mediaDurationMs, packets: layout.blocks };
   } catch (error) {
     await writer.abort();
     throw error;
-  } finally {
-    input.dispose();
   }
 }

@@ -29,6 +29,8 @@ export interface SessionRecord {
   lastActivityAt: number | null;
   reportsActivity: boolean;
   launcherLostAt: number | null;
+  /** When the launcher was last heard from: hello, a control message, a stored piece (heartbeats are read live). */
+  lastHeardAt: number | null;
   recordingStatus: RecordingStatus;
   /** Highest seq the launcher said it produced (from its `end` message). */
   declaredLastSeq: number | null;
@@ -47,6 +49,11 @@ export interface PieceRow {
   keyframe: boolean;
   sha256: string;
   storedAt: number;
+  /**
+   * Which upload attempt's object holds the bytes (`pieceKey(…, attempt)`); null for pieces stored before
+   * attempts had their own objects, under the plain key.
+   */
+  attempt: string | null;
 }
 
 /** The hash chain so far: `head` is the link of `through`, and every piece 0..through is stored. */
@@ -72,12 +79,16 @@ export class SessionStore {
     sql.exec(`CREATE TABLE IF NOT EXISTS pieces (
       seq INTEGER PRIMARY KEY, size INTEGER NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
       keyframe INTEGER NOT NULL, sha256 TEXT NOT NULL, stored_at INTEGER NOT NULL)`);
-    sql.exec(`CREATE TABLE IF NOT EXISTS uploads (seq INTEGER PRIMARY KEY, lease_until INTEGER NOT NULL)`);
+    if (!columns(sql, 'pieces').includes('attempt')) sql.exec(`ALTER TABLE pieces ADD COLUMN attempt TEXT`);
+    // Leases are short-lived: a table from before attempts (no `attempt` column) is simply made again.
+    if (!columns(sql, 'uploads').includes('attempt')) sql.exec(`DROP TABLE IF EXISTS uploads`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS uploads (
+      seq INTEGER PRIMARY KEY, attempt TEXT NOT NULL, lease_until INTEGER NOT NULL)`);
   }
 
   load(): SessionRecord | null {
     const record = this.#get<SessionRecord>('session');
-    return record && { ...record, format: record.format ?? 'webm' };
+    return record && { ...record, format: record.format ?? 'webm', lastHeardAt: record.lastHeardAt ?? null };
   }
 
   save(record: SessionRecord): void {
@@ -106,7 +117,8 @@ export class SessionStore {
 
   addPiece(piece: PieceRow): void {
     this.sql.exec(
-      `INSERT INTO pieces (seq, size, start_ms, end_ms, keyframe, sha256, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO pieces (seq, size, start_ms, end_ms, keyframe, sha256, stored_at, attempt)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       piece.seq,
       piece.size,
       piece.startMs,
@@ -114,6 +126,7 @@ export class SessionStore {
       piece.keyframe ? 1 : 0,
       piece.sha256,
       piece.storedAt,
+      piece.attempt,
     );
     this.sql.exec(`DELETE FROM uploads WHERE seq = ?`, piece.seq);
   }
@@ -162,18 +175,34 @@ export class SessionStore {
     );
   }
 
-  /** Claims `seq` for an upload; false if another upload holds an unexpired lease on it. */
-  claimUpload(seq: number, now: number): boolean {
+  /**
+   * Claims `seq` for a new upload attempt and names it; null if another attempt holds an unexpired lease on it.
+   * An attempt whose lease ran out keeps its row until another claims the seq, so it can still commit if nobody
+   * did (see `holdsClaim`).
+   */
+  claimUpload(seq: number, now: number): string | null {
     const held = this.sql
       .exec<{ lease_until: number }>(`SELECT lease_until FROM uploads WHERE seq = ?`, seq)
       .toArray()[0];
-    if (held && held.lease_until > now) return false;
-    this.sql.exec(`INSERT OR REPLACE INTO uploads (seq, lease_until) VALUES (?, ?)`, seq, now + UPLOAD_LEASE_MS);
-    return true;
+    if (held && held.lease_until > now) return null;
+    const attempt = newAttemptId();
+    this.sql.exec(
+      `INSERT OR REPLACE INTO uploads (seq, attempt, lease_until) VALUES (?, ?, ?)`,
+      seq,
+      attempt,
+      now + UPLOAD_LEASE_MS,
+    );
+    return attempt;
   }
 
-  releaseUpload(seq: number): void {
-    this.sql.exec(`DELETE FROM uploads WHERE seq = ?`, seq);
+  /** Whether `attempt` is still the one upload allowed to make `seq` canonical. */
+  holdsClaim(seq: number, attempt: string): boolean {
+    return this.sql.exec(`SELECT 1 FROM uploads WHERE seq = ? AND attempt = ?`, seq, attempt).toArray().length > 0;
+  }
+
+  /** Frees `seq` for another attempt, if `attempt` still holds it. */
+  releaseUpload(seq: number, attempt: string): void {
+    this.sql.exec(`DELETE FROM uploads WHERE seq = ? AND attempt = ?`, seq, attempt);
   }
 
   /** The latest lease still running, or null when no upload is in flight. */
@@ -203,6 +232,7 @@ export class SessionStore {
         keyframe: number;
         sha256: string;
         stored_at: number;
+        attempt: string | null;
       }>(query, ...bindings)
       .toArray()
       .map((r) => ({
@@ -213,6 +243,20 @@ export class SessionStore {
         keyframe: r.keyframe === 1,
         sha256: r.sha256,
         storedAt: r.stored_at,
+        attempt: r.attempt,
       }));
   }
+}
+
+function columns(sql: SqlStorage, table: string): string[] {
+  return sql
+    .exec<{ name: string }>(`SELECT name FROM pragma_table_info(?)`, table)
+    .toArray()
+    .map((c) => c.name);
+}
+
+/** 12 hex digits: unique among the attempts at one piece, short in an object key. */
+function newAttemptId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }

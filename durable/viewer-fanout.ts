@@ -141,7 +141,7 @@ export class ViewerFanout {
     if (!row) return;
     let media = cache?.pieces.get(seq);
     if (!media) {
-      const object = await this.bucket.get(pieceKey(this.sessionId(), seq, this.format()));
+      const object = await this.bucket.get(pieceKey(this.sessionId(), seq, this.format(), row.attempt));
       if (!object) throw new Error(`piece ${seq} is indexed but not in storage`);
       media = new Uint8Array(await object.arrayBuffer());
       if (cache && cache.bytes + media.byteLength <= PUMP_CACHE_BYTES) {

@@ -6,7 +6,12 @@
 import { z } from 'zod';
 import { EndReason, Policy, Protocol, RecordingStatus } from './session.ts';
 
-export const MANIFEST_VERSION = 1 as const;
+/**
+ * 2: the sealed recording holds every piece verbatim (protocol/sealed-webm.ts; a `.cast` is the pieces back to
+ * back), so it can be checked against the chain without the pieces. 1: the recording was remuxed; only the
+ * pieces themselves can be checked against the chain.
+ */
+export const MANIFEST_VERSION = 2 as const;
 /** Domain separation for the chain's starting link; the session id follows it. */
 export const CHAIN_DOMAIN = 'witness-chain-v1:';
 export const SIGNATURE_ALGORITHM = 'Ed25519';
@@ -31,7 +36,7 @@ export const ManifestPiece = z.strictObject({
 export type ManifestPiece = z.infer<typeof ManifestPiece>;
 
 export const Manifest = z.strictObject({
-  version: z.literal(MANIFEST_VERSION),
+  version: z.union([z.literal(1), z.literal(MANIFEST_VERSION)]),
   sessionId: z.string().min(1),
   user: z.string(),
   target: z.string(),

@@ -5,6 +5,8 @@ import { RecordingFormat } from './session.ts';
 
 /** Largest media piece accepted (one Cluster, or the init segment). */
 export const MAX_PIECE_BYTES = 16 * 1024 * 1024;
+/** Largest WebM init segment (piece 0): headers and codec setup, a few KiB in practice; the sealed file holds it twice. */
+export const MAX_INIT_SEGMENT_BYTES = 1024 * 1024;
 
 /** The Content-Type of a piece, per recording format. */
 export const PIECE_CONTENT_TYPE = {
@@ -42,7 +44,15 @@ export const PieceHeaders = z
     message: `${IngestHeader.endMs} must not be before ${IngestHeader.startMs}`,
   });
 
-export const SeqParam = z.coerce.number().int().min(0).max(MAX_SEQ);
+/**
+ * A piece or batch number in a path: plain decimal digits, no sign, no leading zeros, no exponent or hex (so
+ * `0x10`, `1e1`, `+3` and `007` are refused rather than read as some other number).
+ */
+export const SeqParam = z
+  .string()
+  .regex(/^(?:0|[1-9]\d{0,8})$/, 'must be a whole decimal number (0, 1, 2, …) without leading zeros')
+  .transform(Number)
+  .pipe(z.number().int().min(0).max(MAX_SEQ));
 
 /** Reply to a media PUT once the piece is durably stored (or was already). */
 export const PieceAck = z.strictObject({
@@ -69,9 +79,20 @@ export const LaunchReply = z.object({
 });
 export type LaunchReply = z.infer<typeof LaunchReply>;
 
-/** R2 key of one stored piece; zero-padded so a listing sorts in sequence order. */
-export function pieceKey(sessionId: string, seq: number, format: RecordingFormat): string {
-  return `sessions/${sessionId}/pieces/${String(seq).padStart(10, '0')}.${EXTENSION[format]}`;
+/** Where a session's pieces live in R2: every key that `pieceKey` makes for it starts so. */
+export function piecesPrefix(sessionId: string): string {
+  return `sessions/${sessionId}/pieces/`;
+}
+
+/**
+ * R2 key of one stored piece; zero-padded so a listing sorts in sequence order. Each upload attempt writes its
+ * own object (`attempt`), and the session's Durable Object makes exactly one of them the piece, so an attempt
+ * that lost its claim can never overwrite what was acknowledged. Pieces stored before attempts existed have
+ * no attempt in their key.
+ */
+export function pieceKey(sessionId: string, seq: number, format: RecordingFormat, attempt: string | null): string {
+  const name = String(seq).padStart(10, '0') + (attempt === null ? '' : `-${attempt}`);
+  return `${piecesPrefix(sessionId)}${name}.${EXTENSION[format]}`;
 }
 
 /** R2 key of the finished recording: a seekable `recording.webm`, or `recording.cast` for a terminal log. */

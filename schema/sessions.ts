@@ -64,6 +64,8 @@ export const pieces = sqliteTable(
     keyframe: integer('keyframe', { mode: 'boolean' }).notNull(),
     sha256: text('sha256').notNull(),
     storedAt: integer('stored_at').notNull(),
+    /** The upload attempt whose object holds the bytes (`pieceKey`); null for pieces stored before attempts. */
+    attempt: text('attempt'),
   },
   (t) => [primaryKey({ columns: [t.sessionId, t.seq] }), index('pieces_time').on(t.sessionId, t.startMs)],
 );

@@ -26,6 +26,7 @@ import {
   toBase64,
 } from '../../protocol/evidence.ts';
 import { recordingKey } from '../../protocol/ingest.ts';
+import { SealedWebmLayout } from '../../protocol/sealed-webm.ts';
 import { DEFAULT_POLICY } from '../../protocol/session.ts';
 
 const BIN = fileURLToPath(new URL('../../agents/verify/bin/witness.mjs', import.meta.url));
@@ -48,18 +49,28 @@ async function newKey(): Promise<SigningKey> {
   return importSigningKey(pkcs8.toString('base64'));
 }
 
+/** The sealed recording.webm of these pieces (seq 0 first), laid out as SessionDO lays it out. */
+function seal(pieces: Uint8Array[]): { bytes: Uint8Array; mediaDurationMs: number } {
+  const [init, ...clusters] = pieces;
+  const layout = new SealedWebmLayout(init as Uint8Array);
+  for (const cluster of clusters) layout.addCluster(cluster);
+  const bytes = Buffer.concat([layout.head(), ...clusters, layout.cues()]);
+  return { bytes: new Uint8Array(bytes), mediaDurationMs: layout.mediaDurationMs };
+}
+
 /** Records `pattern` live as the launcher does, cuts it into pieces, writes a signed session's evidence. */
 async function buildSession(dir: string, id: string, pattern: string, signer: SigningKey): Promise<SignedManifest> {
   mkdirSync(join(dir, 'pieces'), { recursive: true });
   const live = `${dir}.live.webm`;
   const recording = join(dir, 'recording.webm');
   const source = ['-f', 'lavfi', '-i', `${pattern}=size=160x120:rate=5`, '-t', '4', '-c:v', 'libvpx', '-g', '5'];
-  // As the launcher records: a live WebM cut at Clusters; the sealed file stands in for the server's remux.
+  // As the launcher records: a live WebM cut at Clusters; sealed as SessionDO seals it.
   ffmpeg([...source, '-deadline', 'realtime', '-f', 'webm', '-live', '1', '-cluster_time_limit', '500', live]);
-  ffmpeg([...source, recording]);
   const splitter = new WebmSplitter({ frameDurationMs: 200 });
   const pieces = [...splitter.push(new Uint8Array(readFileSync(live))), ...splitter.end()];
   rmSync(live);
+  const sealed = seal(pieces.map((p) => p.bytes));
+  writeFileSync(recording, sealed.bytes);
   const listed = [];
   for (const piece of pieces) {
     writeFileSync(join(dir, 'pieces', `${String(piece.seq).padStart(10, '0')}.webm`), piece.bytes);
@@ -93,7 +104,7 @@ async function buildSession(dir: string, id: string, pattern: string, signer: Si
       key: recordingKey(id, 'webm'),
       size: recordingBytes.byteLength,
       sha256: await sha256Hex(recordingBytes),
-      mediaDurationMs: 4000,
+      mediaDurationMs: sealed.mediaDurationMs,
     },
     recordingError: null,
     activity: { events: 0, sha256: await activityDigest([]) },
@@ -173,6 +184,7 @@ describe('witness verify', () => {
       'manifest',
       'session',
       'recording',
+      'contents',
       'pieces',
     ]);
     expect(report.ok).toBe(true);
@@ -192,7 +204,62 @@ describe('witness verify', () => {
   it('one changed byte in the recording', async () => {
     const dir = copy();
     flipByte(join(dir, 'recording.webm'), 5000);
-    expect(await failures(options(dir))).toEqual(['recording_mismatch']);
+    expect(await failures(options(dir))).toEqual(['recording_contents_mismatch', 'recording_mismatch']);
+  });
+
+  /** Writes `bytes` as the recording and re-signs the manifest with the real key to match it (a server bug). */
+  async function resealed(dir: string, bytes: Uint8Array): Promise<void> {
+    writeFileSync(join(dir, 'recording.webm'), bytes);
+    const signed = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as SignedManifest;
+    const m = signed.manifest;
+    m.recording = { ...m.recording!, size: bytes.byteLength, sha256: await sha256Hex(Uint8Array.from(bytes)) };
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(await signManifest(m, key)));
+  }
+
+  function pieceBytes(dir: string): Uint8Array[] {
+    return Array.from({ length: pieceCount(dir) }, (_, seq) => new Uint8Array(readFileSync(piece(dir, seq))));
+  }
+
+  it('without the pieces: a recording that matches its digest but holds other bytes than the chain attests', async () => {
+    // What happened when a stalled upload's bytes replaced an acknowledged piece in storage: the file was
+    // sealed from them, so it matched its own digest, and only the pieces showed the difference.
+    const dir = copy();
+    const pieces = pieceBytes(dir);
+    const other = new Uint8Array(readFileSync(piece(join(otherManifest, '..'), 3)));
+    await resealed(dir, seal([...pieces.slice(0, 3), other, ...pieces.slice(4)]).bytes);
+    const report = await verifyEvidence(options(dir, { pieces: undefined }));
+    expect(report.checks.find((c) => c.name === 'recording')?.ok).toBe(true);
+    expect(report.checks.find((c) => c.name === 'contents')?.detail).toMatch(/piece 3 in the file has SHA-256/);
+    expect(await failures(options(dir, { pieces: undefined }))).toEqual(['recording_contents_mismatch']);
+  });
+
+  it('without the pieces: a recording with a piece left out, or two swapped, or a changed Duration', async () => {
+    const pieces = pieceBytes(good);
+    const dropped = [...pieces.slice(0, 2), ...pieces.slice(3)];
+    const swapped = [pieces[0], pieces[1], pieces[3], pieces[2], ...pieces.slice(4)] as Uint8Array[];
+    const longer = seal(pieces).bytes;
+    // The Duration float sits in Info: change the file's claimed length and nothing else.
+    const info = Buffer.from(longer).indexOf(Buffer.from([0x44, 0x89, 0x88]));
+    expect(info).toBeGreaterThan(0);
+    new DataView(longer.buffer, longer.byteOffset + info + 3, 8).setFloat64(0, 3_600_000);
+    for (const bytes of [seal(dropped).bytes, seal(swapped).bytes, longer]) {
+      const dir = copy();
+      await resealed(dir, bytes);
+      expect(await failures(options(dir, { pieces: undefined }))).toEqual(['recording_contents_mismatch']);
+    }
+  });
+
+  it('a version-1 manifest (remuxed recording) verifies its digest and warns that the contents are not bound', async () => {
+    const dir = copy();
+    const signed = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as SignedManifest;
+    writeFileSync(
+      join(dir, 'manifest.json'),
+      JSON.stringify(await signManifest({ ...signed.manifest, version: 1 }, key)),
+    );
+    const report = await verifyEvidence(options(dir, { pieces: undefined }));
+    expect(report.ok).toBe(true);
+    expect(report.checks.map((c) => c.name)).not.toContain('contents');
+    expect(report.warnings.join(' ')).toMatch(/does not bind the recording's contents/);
   });
 
   it('one changed byte in a piece', async () => {
@@ -249,7 +316,8 @@ describe('witness verify', () => {
     m.chainHead = await chainHead(m.sessionId, m.pieces);
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(signed));
     unlinkSync(piece(dir, 2));
-    expect(await failures(options(dir))).toEqual(['signature_invalid']);
+    // The recording still holds piece 2, which the edited manifest no longer lists.
+    expect(await failures(options(dir))).toEqual(['recording_contents_mismatch', 'signature_invalid']);
   });
 
   it('a manifest whose chain head does not follow from its pieces', async () => {
@@ -271,12 +339,7 @@ describe('witness verify', () => {
     const dir = copy();
     const forger = await newKey();
     const signed = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as SignedManifest;
-    flipByte(join(dir, 'recording.webm'), 5000);
-    const forged = { ...signed.manifest, keyId: forger.keyId };
-    forged.recording = {
-      ...forged.recording!,
-      sha256: await sha256Hex(new Uint8Array(readFileSync(join(dir, 'recording.webm')))),
-    };
+    const forged = { ...signed.manifest, user: 'mallory', keyId: forger.keyId };
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(await signManifest(forged, forger)));
 
     const trusting = await verifyEvidence(options(dir, { publicKey: undefined, trustEmbeddedKey: true }));
@@ -325,7 +388,8 @@ describe('witness CLI', () => {
       join(good, 'public-key.pem'),
     ]);
     expect(result.stdout).toMatch(/FAIL {2}recording/);
-    expect(result.stdout).toMatch(/NOT VERIFIED: 1 check failed/);
+    expect(result.stdout).toMatch(/FAIL {2}contents/);
+    expect(result.stdout).toMatch(/NOT VERIFIED: 2 checks failed/);
     expect(result.status).toBe(1);
   });
 

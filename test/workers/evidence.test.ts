@@ -28,6 +28,7 @@ import {
   launch,
   putFixture,
   request,
+  sealNow,
 } from './helpers.ts';
 
 function stub(id: string) {
@@ -50,18 +51,6 @@ async function chainProgress(id: string): Promise<{ head: string; through: numbe
     const row = state.storage.sql.exec<{ value: string }>(`SELECT value FROM state WHERE key = 'chain'`).toArray()[0];
     return row ? (JSON.parse(row.value) as { head: string; through: number }) : null;
   });
-}
-
-/** Moves the session's `sealAt` into the past and wakes the object as its alarm would. */
-async function sealNow(id: string): Promise<void> {
-  await runInDurableObject(stub(id), (_i: SessionDO, state) => {
-    const row = state.storage.sql.exec<{ value: string }>(`SELECT value FROM state WHERE key = 'session'`).one();
-    const record = JSON.parse(row.value) as { sealAt: number | null };
-    if (record.sealAt !== null) record.sealAt = Date.now() - 1;
-    state.storage.sql.exec(`UPDATE state SET value = ? WHERE key = 'session'`, JSON.stringify(record));
-  });
-  await evictDurableObject(stub(id));
-  await runDurableObjectAlarm(stub(id));
 }
 
 async function serverKey(): Promise<PublicKeyReply> {
@@ -190,7 +179,7 @@ describe('signed manifest', () => {
     const { manifest } = await signedManifest(s.sessionId);
     const recording = new Uint8Array(await (await api(`/sessions/${s.sessionId}/recording.webm`)).arrayBuffer());
     expect(manifest).toMatchObject({
-      version: 1,
+      version: 2,
       sessionId: s.sessionId,
       user: 'bob',
       target: 'db-02.prod',

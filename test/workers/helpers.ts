@@ -1,5 +1,8 @@
 /** Test helpers: drive the Worker as launchers and admins do, through its real fetch handler. */
-import { exports } from 'cloudflare:workers';
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { env, exports } from 'cloudflare:workers';
+import { pieceKey, piecesPrefix } from '../../protocol/ingest.ts';
+import type { RecordingFormat } from '../../protocol/session.ts';
 import { inject } from 'vitest';
 import type { FixturePiece } from './fixtures/global-setup.ts';
 
@@ -73,8 +76,10 @@ export interface TestSocket {
   closed: Promise<{ code: number; reason: string }>;
 }
 
-export async function openSocket(path: string, bearer: string): Promise<TestSocket> {
-  const res = await request(path, { headers: { upgrade: 'websocket', authorization: `Bearer ${bearer}` } });
+/** `auth` is a bearer token, or the headers that authenticate (a console user's cookie). */
+export async function openSocket(path: string, auth: string | Record<string, string>): Promise<TestSocket> {
+  const credentials = typeof auth === 'string' ? { authorization: `Bearer ${auth}` } : auth;
+  const res = await request(path, { headers: { upgrade: 'websocket', ...credentials } });
   const ws = res.webSocket;
   if (!ws) throw new Error(`no WebSocket: ${res.status} ${await res.text()}`);
   ws.accept();
@@ -134,4 +139,44 @@ export async function connectLauncher(s: Launched): Promise<TestSocket & { welco
 export async function errorCode(res: Response): Promise<string> {
   const body = (await res.json()) as { error?: { code?: string } };
   return body.error?.code ?? `no error code (status ${res.status})`;
+}
+
+/** Keys of every object R2 holds for piece `seq` of a session, whichever upload attempt wrote it. */
+export async function pieceObjects(sessionId: string, seq: number): Promise<string[]> {
+  const listed = await env.RECORDINGS.list({ prefix: `${piecesPrefix(sessionId)}${String(seq).padStart(10, '0')}` });
+  return listed.objects.map((o) => o.key);
+}
+
+/** The R2 key of stored piece `seq` as the session's index names it, or null when it is not stored. */
+export async function storedPieceKey(
+  sessionId: string,
+  seq: number,
+  format: RecordingFormat = 'webm',
+): Promise<string | null> {
+  const stored = await env.SESSIONS.getByName(sessionId).pieceObject(seq);
+  return stored && pieceKey(sessionId, seq, format, stored.attempt);
+}
+
+/** The bytes of stored piece `seq`, read where its index says, or null. */
+export async function storedPieceBytes(
+  sessionId: string,
+  seq: number,
+  format: RecordingFormat = 'webm',
+): Promise<Uint8Array | null> {
+  const key = await storedPieceKey(sessionId, seq, format);
+  const object = key && (await env.RECORDINGS.get(key));
+  return object ? new Uint8Array(await object.arrayBuffer()) : null;
+}
+
+/** Moves the session's `sealAt` into the past and wakes the object as its alarm would. */
+export async function sealNow(id: string): Promise<void> {
+  const stub = env.SESSIONS.getByName(id);
+  await runInDurableObject(stub, (_i, state) => {
+    const row = state.storage.sql.exec<{ value: string }>(`SELECT value FROM state WHERE key = 'session'`).one();
+    const record = JSON.parse(row.value) as { sealAt: number | null };
+    if (record.sealAt !== null) record.sealAt = Date.now() - 1;
+    state.storage.sql.exec(`UPDATE state SET value = ? WHERE key = 'session'`, JSON.stringify(record));
+  });
+  await evictDurableObject(stub);
+  await runDurableObjectAlarm(stub);
 }

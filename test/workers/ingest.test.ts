@@ -1,7 +1,16 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { pieceKey } from '../../protocol/ingest.ts';
-import { errorCode, fixturePieces, launch, putFixture, putPiece, request } from './helpers.ts';
+import {
+  errorCode,
+  fixturePieces,
+  launch,
+  pieceObjects,
+  putFixture,
+  putPiece,
+  request,
+  storedPieceBytes,
+  storedPieceKey,
+} from './helpers.ts';
 
 async function sha256(bytes: Uint8Array): Promise<string> {
   const hash = await crypto.subtle.digest('SHA-256', bytes);
@@ -18,10 +27,7 @@ function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
   });
 }
 
-async function stored(sessionId: string, seq: number): Promise<Uint8Array | null> {
-  const object = await env.RECORDINGS.get(pieceKey(sessionId, seq, 'webm'));
-  return object ? new Uint8Array(await object.arrayBuffer()) : null;
-}
+const stored = (sessionId: string, seq: number) => storedPieceBytes(sessionId, seq);
 
 describe('PUT /ingest/v1/sessions/{id}/pieces/{seq}', () => {
   it('stores each piece as its own R2 object and acknowledges it with its hash', async () => {
@@ -44,11 +50,13 @@ describe('PUT /ingest/v1/sessions/{id}/pieces/{seq}', () => {
   it('makes a retry idempotent: same bytes are acknowledged again, nothing is rewritten', async () => {
     const s = await launch();
     await putFixture(s, 0);
-    const first = await env.RECORDINGS.head(pieceKey(s.sessionId, 0, 'webm'));
+    const key = (await storedPieceKey(s.sessionId, 0)) as string;
+    const first = await env.RECORDINGS.head(key);
     const again = await putFixture(s, 0);
     expect(again.status).toBe(200);
     expect(((await again.json()) as { duplicate: boolean }).duplicate).toBe(true);
-    const after = await env.RECORDINGS.head(pieceKey(s.sessionId, 0, 'webm'));
+    const after = await env.RECORDINGS.head(key);
+    expect(await pieceObjects(s.sessionId, 0)).toEqual([key]);
     expect(after?.uploaded.getTime()).toBe(first?.uploaded.getTime());
     expect(after?.etag).toBe(first?.etag);
   });

@@ -2,7 +2,7 @@
  * D1's view of sessions: what the console lists and searches. SessionDO writes it at each transition
  * (started, ended, sealed); the API reads it.
  */
-import { eq } from 'drizzle-orm';
+import { eq, getTableColumns } from 'drizzle-orm';
 import { pieces, sessions } from '../../schema/index.ts';
 import type { EndReason, RecordingStatus } from '../../protocol/session.ts';
 import type { Database } from './index.ts';
@@ -54,8 +54,8 @@ export async function markSealed(db: Database, id: string, sealed: SealedRecordi
 }
 
 type PieceIndexRow = typeof pieces.$inferInsert;
-/** 8 columns a row; D1 allows 100 bound parameters a statement. */
-const ROWS_PER_STATEMENT = 12;
+/** D1 allows 100 bound parameters a statement, one per column of each row. */
+const ROWS_PER_STATEMENT = Math.floor(100 / Object.keys(getTableColumns(pieces)).length);
 const STATEMENTS_PER_BATCH = 50;
 
 /** Copies the chunk index into D1; safe to repeat (rows already there are kept). */

@@ -2,6 +2,7 @@
  * Evidence downloads (docs/evidence.md): a session's signed manifest, its raw stored pieces for offline
  * verification with `witness verify`, and the public key manifests are signed with.
  */
+import { and, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import {
@@ -14,6 +15,7 @@ import {
 } from '../../protocol/evidence.ts';
 import { EXTENSION, MAX_SEQ, PIECE_CONTENT_TYPE, pieceKey } from '../../protocol/ingest.ts';
 import { RecordingFormat } from '../../protocol/session.ts';
+import { pieces } from '../../schema/index.ts';
 import { audit } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../db/index.ts';
@@ -43,6 +45,19 @@ async function requireSession(env: Env, id: string): Promise<SessionRow> {
 /** Sealed: the session ended and its recording (if any) is final. SessionDO writes the manifest before this. */
 function sealed(row: SessionRow): boolean {
   return row.status === 'ended' && row.recordingStatus !== 'recording' && row.recordingStatus !== 'finalizing';
+}
+
+/**
+ * Which upload attempt holds piece `seq`: D1's index once the recording is sealed, the session's object before
+ * (only the piece index names it: attempts that lost their claim never count).
+ */
+async function storedPiece(env: Env, id: string, seq: number): Promise<{ attempt: string | null } | null> {
+  const indexed = await database(env.DB)
+    .select({ attempt: pieces.attempt })
+    .from(pieces)
+    .where(and(eq(pieces.sessionId, id), eq(pieces.seq, seq)))
+    .get();
+  return indexed ?? (await sessionObject(env, id).pieceObject(seq));
 }
 
 export const evidenceRoutes = new Hono<ApiEnv>()
@@ -99,7 +114,8 @@ export const evidenceRoutes = new Hono<ApiEnv>()
         `Session ${id} records ${row.format}: ask for ${seq}.${EXTENSION[row.format]}.`,
       );
     }
-    const object = await c.env.RECORDINGS.get(pieceKey(id, seq, row.format));
+    const stored = await storedPiece(c.env, id, seq);
+    const object = stored && (await c.env.RECORDINGS.get(pieceKey(id, seq, row.format, stored.attempt)));
     if (!object) throw new ApiError(404, 'piece_not_found', `Session ${id} has no stored piece ${seq}.`);
     await audit(c, { action: 'evidence.downloaded', target: { type: 'session', id }, details: { piece: seq } });
     return new Response(object.body, {

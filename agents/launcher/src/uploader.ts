@@ -314,7 +314,11 @@ export function interpret(piece: SpooledPiece, status: number, text: string): Ou
   const error = ErrorBody.safeParse(json);
   const code = error.success ? error.data.error.code : '';
   const described = error.success ? `${code}: ${error.data.error.message}` : `HTTP ${status}`;
-  if (status === 409 && code === 'upload_in_progress') return { kind: 'retry', reason: described, onlyThisSeq: true };
+  // Another upload holds the number, or took it over from this one after its lease ran out: ask again, and the
+  // server either takes this one or compares it with what the other stored.
+  if (status === 409 && (code === 'upload_in_progress' || code === 'upload_superseded')) {
+    return { kind: 'retry', reason: described, onlyThisSeq: true };
+  }
   if (status === 401) return { kind: 'token', reason: described };
   if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', reason: described };
   // seq_conflict, recording_sealed, 400/413/422 and anything else: retrying cannot help.
