@@ -13,8 +13,15 @@ export interface DeadlineState {
   lastActivityAt: number | null;
   /** A pending session ends if no launcher connects by then. */
   launchExpiresAt: number;
-  /** Set while the launcher's control socket is gone. */
+  /** Set while the launcher's control socket is gone (its close was seen). */
   launcherLostAt: number | null;
+  /**
+   * When the launcher was last heard from (hello, a control message, a heartbeat, a stored piece). A launcher
+   * silent for `launcherGraceMs` is lost even when no close was ever seen: a crash of the server, or of the
+   * host and network with it, ends sockets without one.
+   */
+  lastHeardAt: number | null;
+  launcherGraceMs: number;
   /** Set once the session ended and the recording still has to be sealed. */
   sealAt: number | null;
 }
@@ -35,6 +42,9 @@ export function deadlines(state: DeadlineState): Deadline[] {
       out.push({ kind: 'end', reason: 'inactivity_timeout', at: last + inactivityTimeoutMs });
     }
     if (state.launcherLostAt !== null) out.push({ kind: 'end', reason: 'launcher_lost', at: state.launcherLostAt });
+    const heard = state.lastHeardAt ?? state.startedAt;
+    if (state.launcherGraceMs > 0)
+      out.push({ kind: 'end', reason: 'launcher_lost', at: heard + state.launcherGraceMs });
   }
   if (state.status === 'ended' && state.sealAt !== null) out.push({ kind: 'seal', at: state.sealAt });
   return out;

@@ -10,6 +10,8 @@ const base: DeadlineState = {
   lastActivityAt: 1_000,
   launchExpiresAt: 900_000,
   launcherLostAt: null,
+  lastHeardAt: 1_000,
+  launcherGraceMs: 0,
   sealAt: null,
 };
 
@@ -18,6 +20,20 @@ describe('session deadlines', () => {
     expect(nextAlarm(base)).toBe(61_000);
     expect(nextAlarm({ ...base, lastActivityAt: 590_000 })).toBe(601_000);
     expect(nextAlarm({ ...base, launcherLostAt: 30_000 })).toBe(30_000);
+  });
+
+  it('a launcher not heard from for the grace period is lost, whether or not its socket was seen to close', () => {
+    const heard = { ...base, lastHeardAt: 5_000, launcherGraceMs: 30_000 };
+    expect(nextAlarm(heard)).toBe(35_000);
+    expect(dueDeadline(heard, 34_999)).toBeNull();
+    expect(dueDeadline(heard, 40_000)).toEqual({ kind: 'end', reason: 'launcher_lost', at: 35_000 });
+    // With inactivity and maximum length off, silence still ends the session.
+    const unbounded = { ...heard, policy: { ...base.policy, inactivityTimeoutMs: 0, maxSessionLengthMs: 0 } };
+    expect(dueDeadline(unbounded, 3_600_000)).toEqual({ kind: 'end', reason: 'launcher_lost', at: 35_000 });
+    // Never heard (a record from before this was kept): counted from the start.
+    expect(nextAlarm({ ...heard, lastHeardAt: null })).toBe(31_000);
+    // Only a live session waits for its launcher.
+    expect(nextAlarm({ ...heard, status: 'ended' })).toBeNull();
   });
 
   it('ignores deadlines the policy turns off', () => {

@@ -2,7 +2,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'c
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import type { SessionDO } from '../../durable/session-do.ts';
-import { api, connectLauncher, errorCode, hello, launch, openSocket, putFixture } from './helpers.ts';
+import { api, connectLauncher, errorCode, hello, launch, openSocket, putFixture, sealNow } from './helpers.ts';
 
 interface SessionView {
   status: string;
@@ -22,7 +22,14 @@ function stub(id: string) {
   return env.SESSIONS.getByName(id);
 }
 
-type Clock = 'startedAt' | 'lastActivityAt' | 'createdAt' | 'launchExpiresAt' | 'launcherLostAt' | 'sealAt';
+type Clock =
+  | 'startedAt'
+  | 'lastActivityAt'
+  | 'createdAt'
+  | 'launchExpiresAt'
+  | 'launcherLostAt'
+  | 'lastHeardAt'
+  | 'sealAt';
 
 /**
  * Moves the session's clocks `ms` into the past in its storage, then evicts the object so it wakes from
@@ -215,10 +222,19 @@ describe('ending a session', () => {
 
   it('keeps one alarm at the earliest deadline', async () => {
     const s = await launch({ policy: { inactivityTimeoutMs: 300_000, maxSessionLengthMs: 120_000 } });
-    await connectLauncher(s);
+    const launcher = await connectLauncher(s);
+    // The earliest is the check that the launcher is still heard from (LAUNCHER_GRACE_SECONDS after hello).
     const alarm = await runInDurableObject(stub(s.sessionId), (_i: SessionDO, state) => state.storage.getAlarm());
-    expect(alarm).toBeGreaterThan(Date.now() + 110_000);
-    expect(alarm).toBeLessThanOrEqual(Date.now() + 120_000);
+    expect(alarm).toBeGreaterThan(Date.now() + 50_000);
+    expect(alarm).toBeLessThanOrEqual(Date.now() + 60_000);
+    // Once it is past (the launcher's heartbeats answered meanwhile), the next is the maximum length.
+    await age(s.sessionId, 61_000, ['startedAt', 'lastActivityAt', 'lastHeardAt']);
+    launcher.ws.send('ping');
+    expect(await launcher.next()).toBe('pong');
+    await runDurableObjectAlarm(stub(s.sessionId));
+    expect(await session(s.sessionId)).toMatchObject({ status: 'active' });
+    const next = await runInDurableObject(stub(s.sessionId), (_i: SessionDO, state) => state.storage.getAlarm());
+    expect(next).toBeLessThanOrEqual(Date.now() + 60_000);
   });
 
   it('a launcher that vanishes is given a grace period, then the session ends as launcher lost', async () => {
@@ -234,6 +250,36 @@ describe('ending a session', () => {
     expect(record.launcherLostAt).toBeLessThan(Date.now());
     await runDurableObjectAlarm(stub(s.sessionId));
     expect(await session(s.sessionId)).toMatchObject({ status: 'ended', endReason: 'launcher_lost' });
+  });
+
+  it('a launcher that falls silent with its socket still open (no close is ever seen) is lost after the grace', async () => {
+    // What a crash of the server, or of the launcher's host and network, leaves behind: no close event at all.
+    const s = await launch({ policy: { inactivityTimeoutMs: 0, maxSessionLengthMs: 0 } });
+    const launcher = await connectLauncher(s);
+    for (const seq of [0, 1, 2]) expect((await putFixture(s, seq)).status).toBe(201);
+    // Not yet: an alarm before the grace has passed changes nothing.
+    await runDurableObjectAlarm(stub(s.sessionId));
+    expect(await session(s.sessionId)).toMatchObject({ status: 'active' });
+    await age(s.sessionId, 61_000, ['lastHeardAt']);
+    await runDurableObjectAlarm(stub(s.sessionId));
+    expect(await session(s.sessionId)).toMatchObject({ status: 'ended', endReason: 'launcher_lost' });
+    expect(await launcher.nextJson()).toEqual({ type: 'ended', reason: 'launcher_lost' });
+    // …and it is sealed after the seal grace, like any other ending.
+    await sealNow(s.sessionId);
+    expect((await session(s.sessionId)).recording).toMatchObject({ status: 'ready', pieces: 3 });
+  });
+
+  it('a launcher whose heartbeats are answered is not lost, though nothing else is heard from it', async () => {
+    const s = await launch({ policy: { inactivityTimeoutMs: 0, maxSessionLengthMs: 0 } });
+    const launcher = await connectLauncher(s);
+    await age(s.sessionId, 61_000, ['lastHeardAt']);
+    launcher.ws.send('ping'); // answered by the runtime, the object stays asleep
+    expect(await launcher.next()).toBe('pong');
+    await runDurableObjectAlarm(stub(s.sessionId));
+    expect(await session(s.sessionId)).toMatchObject({ status: 'active' });
+    // The check is set again, one grace period on.
+    const alarm = await runInDurableObject(stub(s.sessionId), (_i: SessionDO, state) => state.storage.getAlarm());
+    expect(alarm).toBeGreaterThan(Date.now() + 50_000);
   });
 
   it('a launch nobody uses expires', async () => {
