@@ -2,6 +2,9 @@
 export const AUDIT_ACTIONS = [
   'login.succeeded',
   'login.failed',
+  /** A run of failed sign-ins began to make attempts at an account wait (once per run; see access-control.md). */
+  'login.throttled',
+  /** Older entries only: the account lock that login.throttled replaced. */
   'login.locked',
   'logout',
   'password.changed',
@@ -9,12 +12,16 @@ export const AUDIT_ACTIONS = [
   'session.watched_live',
   'session.messaged',
   'session.terminated',
+  /** The server closed a viewer's or launcher's socket that sent too much (durable/socket-guard.ts). */
+  'socket.closed_for_flood',
   'recording.viewed',
   'recording.downloaded',
   'evidence.downloaded',
   'settings.changed',
   'user.created',
   'user.updated',
+  /** An administrator cleared a user's failed sign-ins. */
+  'user.unlocked',
   'key.created',
   'key.revoked',
 ] as const;

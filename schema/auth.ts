@@ -1,4 +1,4 @@
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import type { ApiKeyScope, Permission } from '../protocol/permissions.ts';
 
 /** Console accounts. Passwords are PBKDF2-SHA256 hashes (see worker/auth/password.ts). */
@@ -51,13 +51,27 @@ export const apiKeys = sqliteTable('api_keys', {
   revokedAt: integer('revoked_at'),
 });
 
-/** Failed logins per account, for lockout. */
-export const loginFailures = sqliteTable('login_failures', {
-  username: text('username').primaryKey(),
-  failures: integer('failures').notNull(),
-  firstFailureAt: integer('first_failure_at').notNull(),
-  lockedUntil: integer('locked_until'),
-});
+/**
+ * Sign-in throttling (worker/auth/sign-in-throttle.ts): failed sign-ins per account and client address, and per
+ * account from every address it has not recently signed in from (`scope` `*`). Rows are keyed by the username
+ * as typed, whether or not such a user exists, so unknown names are throttled exactly like real ones.
+ */
+export const loginThrottle = sqliteTable(
+  'login_throttle',
+  {
+    username: text('username').notNull(),
+    /** The address's throttle key (an IPv4 address, an IPv6 /64, or `untrusted`), or `*` for the account. */
+    scope: text('scope').notNull(),
+    /** Failures counted since the count was last cleared or forgotten (an attempt counts while it is checked). */
+    failures: integer('failures').notNull().default(0),
+    lastFailureAt: integer('last_failure_at'),
+    /** The last successful sign-in from this address: such an address is not held back by the account's limit. */
+    lastSuccessAt: integer('last_success_at'),
+    /** When the current run of failures was written to the audit log as `login.throttled` (once per run). */
+    reportedAt: integer('reported_at'),
+  },
+  (t) => [primaryKey({ columns: [t.username, t.scope] })],
+);
 
 /** Who did what, when, from where. Append-only: triggers in the migration refuse UPDATE and DELETE. */
 export const auditLog = sqliteTable(

@@ -1,11 +1,13 @@
 /**
  * The audit trail: who did what to which session, when, from which address. Written before the response
- * goes out, so an action the client saw succeed is always on record. Never holds a secret.
+ * goes out, so an action the client saw succeed is always on record. Never holds a secret. The address is the
+ * one client-address.ts believes, or none.
  */
 import type { Context } from 'hono';
 import type { AuditAction } from '../protocol/audit.ts';
 import { auditLog } from '../schema/index.ts';
 import type { ApiEnv, Principal } from './auth/principal.ts';
+import { clientAddress } from './client-address.ts';
 import { database } from './db/index.ts';
 
 export type { AuditAction };
@@ -16,10 +18,6 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
   /** Who, when no principal is set yet (a login attempt). */
   actor?: { kind: Principal['kind']; id: string | null; name: string };
-}
-
-export function clientAddress(c: Context): string | null {
-  return c.req.header('cf-connecting-ip') ?? c.req.header('x-real-ip') ?? null;
 }
 
 export async function audit(c: Context<ApiEnv>, entry: AuditEntry): Promise<void> {

@@ -30,7 +30,7 @@ export class ApiFailure extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    /** Seconds, from `Retry-After` (a locked account). */
+    /** Seconds, from `Retry-After` (a sign-in or request that must wait). */
     readonly retryAfter: number | null = null,
   ) {
     super(message);

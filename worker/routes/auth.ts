@@ -3,19 +3,17 @@ import { and, eq, ne } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
-import { loginFailures, loginSessions, users } from '../../schema/index.ts';
-import { audit, clientAddress } from '../audit.ts';
+import { loginSessions, users } from '../../schema/index.ts';
+import { audit } from '../audit.ts';
 import { ensureBootstrapAdmin } from '../auth/bootstrap.ts';
 import { DUMMY_PASSWORD_HASH, hashPassword, PASSWORD_RULES, verifyPassword } from '../auth/password.ts';
 import { ABSOLUTE_TIMEOUT_MS, type ApiEnv, authenticate, SESSION_COOKIE } from '../auth/principal.ts';
 import { randomToken, sha256Hex } from '../auth/secrets.ts';
+import { admitSignIn, signInFailed, signInSucceeded } from '../auth/sign-in-throttle.ts';
+import { clientAddress, throttleKey } from '../client-address.ts';
 import { database } from '../db/index.ts';
 import { ApiError } from '../errors.ts';
 import { validate } from '../validate.ts';
-
-/** After this many failures within the window the account is locked for the window. */
-const MAX_FAILURES = 5;
-const FAILURE_WINDOW_MS = 15 * 60_000;
 
 const Credentials = z.strictObject({
   username: z.string().trim().min(1).max(100),
@@ -39,8 +37,9 @@ function userView(user: typeof users.$inferSelect) {
 
 export const authRoutes = new Hono<ApiEnv>()
   .post('/login', validate('json', Credentials), async (c) => {
-    const ip = clientAddress(c) ?? 'unknown';
-    const limited = await c.env.LOGIN_LIMITER.limit({ key: ip });
+    const ip = clientAddress(c);
+    const addressKey = throttleKey(ip);
+    const limited = await c.env.LOGIN_LIMITER.limit({ key: addressKey });
     if (!limited.success) throw new ApiError(429, 'too_many_attempts', 'Too many sign-in attempts; wait a minute.');
 
     const { username, password } = c.req.valid('json');
@@ -49,36 +48,28 @@ export const authRoutes = new Hono<ApiEnv>()
     const now = Date.now();
     const actor = { kind: 'user' as const, id: null, name: username };
 
-    const failures = await db.select().from(loginFailures).where(eq(loginFailures.username, username)).get();
-    if (failures?.lockedUntil && failures.lockedUntil > now) {
-      await audit(c, {
-        action: 'login.locked',
-        actor,
-        details: { lockedUntil: new Date(failures.lockedUntil).toISOString() },
-      });
-      c.header('retry-after', String(Math.ceil((failures.lockedUntil - now) / 1000)));
-      throw new ApiError(429, 'account_locked', 'Too many failed sign-ins for this account; try again later.');
+    // Unknown usernames are counted and held back exactly as real ones, and their passwords are checked too.
+    const attempt = await admitSignIn(db, username, addressKey, now);
+    if (!attempt.admitted) {
+      c.header('retry-after', String(Math.ceil(attempt.retryAfterMs / 1000)));
+      throw new ApiError(
+        429,
+        'sign_in_delayed',
+        'Too many failed sign-ins for this account; wait as Retry-After says, then try again.',
+      );
     }
-
     const user = await db.select().from(users).where(eq(users.username, username)).get();
     const valid = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
     if (!user || !valid || user.disabled) {
-      const fresh = !failures || now - failures.firstFailureAt > FAILURE_WINDOW_MS;
-      const count = fresh ? 1 : failures.failures + 1;
-      const lockedUntil = count >= MAX_FAILURES ? now + FAILURE_WINDOW_MS : null;
-      await db
-        .insert(loginFailures)
-        .values({ username, failures: count, firstFailureAt: fresh ? now : failures.firstFailureAt, lockedUntil })
-        .onConflictDoUpdate({
-          target: loginFailures.username,
-          set: { failures: count, firstFailureAt: fresh ? now : failures.firstFailureAt, lockedUntil },
-        })
-        .run();
-      await audit(c, { action: 'login.failed', actor, details: { failures: count, locked: lockedUntil !== null } });
+      const started = await signInFailed(db, username, attempt, now);
+      await audit(c, { action: 'login.failed', actor, details: { failures: attempt.address.failures } });
+      for (const { limit, failures, delayMs } of started) {
+        await audit(c, { action: 'login.throttled', actor, details: { limit, failures, waitSeconds: delayMs / 1000 } });
+      }
       throw new ApiError(401, 'invalid_credentials', 'Wrong username or password.');
     }
 
-    await db.delete(loginFailures).where(eq(loginFailures.username, username)).run();
+    await signInSucceeded(db, username, attempt, now);
     const token = randomToken();
     const csrfToken = randomToken();
     await db.batch([

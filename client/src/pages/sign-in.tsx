@@ -9,14 +9,16 @@ function signInError(error: unknown): string {
   switch (error.code) {
     case 'invalid_credentials':
       return 'Wrong username or password.';
-    case 'account_locked': {
-      if (error.retryAfter === null) return 'This account is locked after too many failed sign-ins. Try again later.';
+    case 'sign_in_delayed': {
+      const wait = 'Too many failed sign-ins for this account from here.';
+      if (error.retryAfter === null) return `${wait} Wait a little, then try again.`;
+      if (error.retryAfter < 60) return `${wait} Try again in ${error.retryAfter} s.`;
       const until = new Date(Date.now() + error.retryAfter * 1000).toLocaleTimeString([], {
         hour: '2-digit',
         minute: '2-digit',
       });
       const minutes = Math.ceil(error.retryAfter / 60);
-      return `This account is locked after too many failed sign-ins. Try again in ${minutes} minute${minutes === 1 ? '' : 's'} (at ${until}).`;
+      return `${wait} Try again in ${minutes} minute${minutes === 1 ? '' : 's'} (at ${until}).`;
     }
     case 'too_many_attempts':
       return 'Too many sign-in attempts from this address. Wait a minute, then try again.';

@@ -209,6 +209,18 @@ function UsersSection() {
     }
   };
 
+  const unlock = async (user: User) => {
+    try {
+      await call(api.users[':id'].unlock.$post({ param: { id: user.id } }));
+      setError(null);
+      setNotice(`${user.username} can sign in again without waiting.`);
+      load();
+    } catch (failure) {
+      setNotice(null);
+      setError(describeFailure(failure));
+    }
+  };
+
   return (
     <section aria-labelledby="users-title">
       <div class="toolbar">
@@ -249,6 +261,7 @@ function UsersSection() {
                 <td>
                   {user.disabled ? 'Disabled' : 'Active'}
                   {user.mustChangePassword && <span class="muted"> (must change password)</span>}
+                  {user.signInThrottled && <span class="muted"> (sign-ins held back after failures)</span>}
                 </td>
                 <td class="nowrap">{dateTime(user.lastLoginAt)}</td>
                 <td class="actions">
@@ -261,6 +274,11 @@ function UsersSection() {
                   <button type="button" onClick={() => change(user, { disabled: !user.disabled })}>
                     {user.disabled ? 'Enable' : 'Disable'}
                   </button>
+                  {user.signInThrottled && (
+                    <button type="button" onClick={() => unlock(user)}>
+                      Unlock
+                    </button>
+                  )}
                 </td>
               </tr>
             ))}
