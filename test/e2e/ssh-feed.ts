@@ -7,39 +7,48 @@ import WebSocket from 'ws';
 import { type CastEvent, type CastHeader, checkCastEvents } from '../../protocol/asciicast.ts';
 import { IngestHeader, PIECE_CONTENT_TYPE } from '../../protocol/ingest.ts';
 import { PROTOCOL_VERSION } from '../../protocol/version.ts';
-import { api, baseUrl } from './helpers.ts';
+import { apiKey, baseUrl } from './helpers.ts';
 
 export class SshFeed {
   readonly sessionId: string;
   readonly format: string;
   readonly #token: string;
+  /** The server it feeds (the shared e2e server unless a test runs its own). */
+  readonly #server: string;
   #control: WebSocket | null = null;
   #seq = 0;
   #batch = 0;
   /** Text frames the server sent on the control socket. */
   readonly messages: Array<Record<string, unknown>> = [];
 
-  private constructor(reply: { sessionId: string; token: string; format: string }) {
+  private constructor(reply: { sessionId: string; token: string; format: string }, server: string) {
+    this.#server = server;
     this.sessionId = reply.sessionId;
     this.#token = reply.token;
     this.format = reply.format;
   }
 
   /** `POST /api/v1/launches` with protocol ssh. */
-  static async launch(user: string, target: string): Promise<SshFeed> {
-    const res = await api('/launches', { method: 'POST', body: JSON.stringify({ user, target, protocol: 'ssh' }) });
+  static async launch(user: string, target: string, server = baseUrl): Promise<SshFeed> {
+    const res = await fetch(`${server}/api/v1/launches`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user, target, protocol: 'ssh' }),
+    });
     if (res.status !== 201) throw new Error(`launch refused: ${res.status} ${await res.text()}`);
-    return new SshFeed((await res.json()) as { sessionId: string; token: string; format: string });
+    return new SshFeed((await res.json()) as { sessionId: string; token: string; format: string }, server);
   }
 
   /** Opens the control socket and says hello; resolves with the welcome. */
   connect(): Promise<Record<string, unknown>> {
-    const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/ingest/v1/sessions/${this.sessionId}/control`, {
+    const ws = new WebSocket(`${this.#server.replace('http', 'ws')}/ingest/v1/sessions/${this.sessionId}/control`, {
       headers: { authorization: `Bearer ${this.#token}` },
     });
     this.#control = ws;
     return new Promise((resolve, reject) => {
       ws.once('unexpected-response', (_req, res) => reject(new Error(`control socket refused: ${res.statusCode}`)));
+      // Before the welcome the connection failed; after it, the server went away (a test stopping it).
+      ws.on('error', reject);
       ws.once('open', () =>
         ws.send(
           JSON.stringify({
@@ -80,7 +89,7 @@ export class SshFeed {
 
   /** One activity batch (ssh.input, ssh.command, file.transfer), as the proxy posts it. */
   async activity(events: unknown[]): Promise<void> {
-    const res = await fetch(`${baseUrl}/ingest/v1/sessions/${this.sessionId}/events/${this.#batch++}`, {
+    const res = await fetch(`${this.#server}/ingest/v1/sessions/${this.sessionId}/events/${this.#batch++}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ events }),
@@ -105,7 +114,7 @@ export class SshFeed {
   async #put(text: string, startMs: number, endMs: number): Promise<void> {
     const seq = this.#seq++;
     const body = new TextEncoder().encode(text);
-    const res = await fetch(`${baseUrl}/ingest/v1/sessions/${this.sessionId}/pieces/${seq}`, {
+    const res = await fetch(`${this.#server}/ingest/v1/sessions/${this.sessionId}/pieces/${seq}`, {
       method: 'PUT',
       headers: {
         authorization: `Bearer ${this.#token}`,

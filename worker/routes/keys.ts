@@ -2,6 +2,7 @@
 import { desc, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { identifier } from '../../protocol/identifier.ts';
 import { ApiKeyScope } from '../../protocol/permissions.ts';
 import { apiKeys } from '../../schema/index.ts';
 import { audit } from '../audit.ts';
@@ -13,10 +14,10 @@ import { validate } from '../validate.ts';
 
 const NewKey = z
   .strictObject({
-    name: z.string().trim().min(1).max(100),
+    name: identifier(100),
     scopes: z.array(ApiKeyScope).min(1).max(ApiKeyScope.options.length),
     /** Required for `agent` keys: the host whose sessions the agent records. */
-    host: z.string().trim().min(1).max(500).optional(),
+    host: identifier(500).optional(),
     expiresInDays: z.number().int().min(1).max(3650).optional(),
   })
   .refine((k) => !k.scopes.includes('agent') || k.host, { message: 'agent keys need a host', path: ['host'] });

@@ -1,6 +1,7 @@
 /** `POST /api/v1/launches`: a vault, an admin or an agent asks for a recorded session. */
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { identifier } from '../../protocol/identifier.ts';
 import type { LaunchReply as Reply } from '../../protocol/ingest.ts';
 import { defaultFormat, Policy, Protocol, RecordingFormat } from '../../protocol/session.ts';
 import { audit } from '../audit.ts';
@@ -14,8 +15,9 @@ import { sessionObject } from '../stubs.ts';
 import { validate } from '../validate.ts';
 
 const LaunchBody = z.strictObject({
-  user: z.string().trim().min(1).max(200),
-  target: z.string().trim().min(1).max(500),
+  // Printable names only: they reach the console, auditors' terminals and the signed manifest.
+  user: identifier(200),
+  target: identifier(500),
   protocol: Protocol.default('desktop'),
   /** `webm` video (the launcher) or an `asciicast` terminal log (the SSH proxy); by default from `protocol`. */
   format: RecordingFormat.optional(),

@@ -2,11 +2,13 @@
 import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { identifier } from '../../protocol/identifier.ts';
 import { Permission } from '../../protocol/permissions.ts';
 import { loginSessions, users } from '../../schema/index.ts';
 import { audit } from '../audit.ts';
 import { hashPassword, PASSWORD_RULES } from '../auth/password.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
+import { clearThrottle, throttledUsernames } from '../auth/sign-in-throttle.ts';
 import { database } from '../db/index.ts';
 import { ApiError } from '../errors.ts';
 import { validate } from '../validate.ts';
@@ -18,21 +20,24 @@ const Username = z
 
 const NewUser = z.strictObject({
   username: Username,
-  displayName: z.string().trim().min(1).max(200).optional(),
+  displayName: identifier(200).optional(),
   password: z.string().min(PASSWORD_RULES.min).max(PASSWORD_RULES.max),
   permissions: z.array(Permission).max(Permission.options.length),
 });
 
 const UserChange = z
   .strictObject({
-    displayName: z.string().trim().min(1).max(200),
+    displayName: identifier(200),
     permissions: z.array(Permission).max(Permission.options.length),
     disabled: z.boolean(),
     password: z.string().min(PASSWORD_RULES.min).max(PASSWORD_RULES.max),
   })
   .partial();
 
-function view(user: typeof users.$inferSelect) {
+const UserId = z.object({ id: z.uuid() });
+
+/** `signInThrottled`: failed sign-ins make attempts at this account wait (from some address, or from new ones). */
+function view(user: typeof users.$inferSelect, signInThrottled: boolean) {
   return {
     id: user.id,
     username: user.username,
@@ -42,14 +47,17 @@ function view(user: typeof users.$inferSelect) {
     mustChangePassword: user.mustChangePassword,
     createdAt: new Date(user.createdAt).toISOString(),
     lastLoginAt: user.lastLoginAt === null ? null : new Date(user.lastLoginAt).toISOString(),
+    signInThrottled,
   };
 }
 
 export const userRoutes = new Hono<ApiEnv>()
   .use(requirePermission('users:manage'))
   .get('/', async (c) => {
-    const rows = await database(c.env.DB).select().from(users).orderBy(users.username).all();
-    return c.json({ users: rows.map(view) });
+    const db = database(c.env.DB);
+    const rows = await db.select().from(users).orderBy(users.username).all();
+    const throttled = await throttledUsernames(db, Date.now());
+    return c.json({ users: rows.map((user) => view(user, throttled.has(user.username))) });
   })
   .post('/', validate('json', NewUser), async (c) => {
     const body = c.req.valid('json');
@@ -72,9 +80,9 @@ export const userRoutes = new Hono<ApiEnv>()
       target: { type: 'user', id: user.id },
       details: { username: user.username, permissions: user.permissions },
     });
-    return c.json(view(inserted), 201);
+    return c.json(view(inserted, false), 201);
   })
-  .patch('/:id', validate('param', z.object({ id: z.uuid() })), validate('json', UserChange), async (c) => {
+  .patch('/:id', validate('param', UserId), validate('json', UserChange), async (c) => {
     const { id } = c.req.valid('param');
     const change = c.req.valid('json');
     const principal = c.get('principal');
@@ -96,10 +104,31 @@ export const userRoutes = new Hono<ApiEnv>()
     if (change.disabled || password) {
       await db.update(loginSessions).set({ revokedAt: Date.now() }).where(eq(loginSessions.userId, id)).run();
     }
+    // Failures against the old password say nothing about the new one.
+    const limitsCleared = password ? await clearThrottle(db, updated.username, Date.now()) : 0;
     await audit(c, {
       action: 'user.updated',
       target: { type: 'user', id },
-      details: { username: updated.username, ...rest, passwordReset: Boolean(password) },
+      details: {
+        username: updated.username,
+        ...rest,
+        passwordReset: Boolean(password),
+        ...(password ? { limitsCleared } : {}),
+      },
     });
-    return c.json(view(updated));
+    const throttled = await throttledUsernames(db, Date.now(), [updated.username]);
+    return c.json(view(updated, throttled.has(updated.username)));
+  })
+  .post('/:id/unlock', validate('param', UserId), async (c) => {
+    const { id } = c.req.valid('param');
+    const db = database(c.env.DB);
+    const user = await db.select().from(users).where(eq(users.id, id)).get();
+    if (!user) throw new ApiError(404, 'user_not_found', 'No such user.');
+    const limitsCleared = await clearThrottle(db, user.username, Date.now());
+    await audit(c, {
+      action: 'user.unlocked',
+      target: { type: 'user', id },
+      details: { username: user.username, limitsCleared },
+    });
+    return c.json(view(user, false));
   });

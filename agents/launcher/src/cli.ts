@@ -1,5 +1,6 @@
 /** `witness-launcher`: parses the command line, asks for a launch if needed, records, exits with a code. */
 import { readFileSync } from 'node:fs';
+import { showEscapes } from '../../shared/terminal-text.ts';
 import { parseCli, USAGE, UsageError } from './args.ts';
 import { LaunchError, requestLaunch } from './launch.ts';
 import { createLogger } from './log.ts';
@@ -56,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
     log.error(error.message);
     return ExitCode.failed;
   }
-  process.stdout.write(`session ${reply.sessionId}\n`);
+  process.stdout.write(`session ${showEscapes(reply.sessionId)}\n`);
   return runSession({
     session: reply.sessionId,
     token: reply.token,

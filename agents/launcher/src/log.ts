@@ -1,4 +1,9 @@
-/** Launcher diagnostics go to stderr with a `[witness]` prefix; stdout is kept for `session <id>`. */
+/**
+ * Launcher (and SSH proxy) diagnostics go to stderr with a `[witness]` prefix; stdout is kept for
+ * `session <id>`. Messages quote outside text (administrators' messages, server errors, login names), so
+ * every line is written with its escapes shown: one message is one line, and it cannot drive the terminal.
+ */
+import { showEscapes } from '../../shared/terminal-text.ts';
 
 export interface Logger {
   debug(message: string): void;
@@ -8,7 +13,8 @@ export interface Logger {
 }
 
 export function createLogger(options: { verbose: boolean; write?: (line: string) => void }): Logger {
-  const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const sink = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const write = (line: string) => sink(showEscapes(line));
   return {
     debug: (message) => {
       if (options.verbose) write(`[witness] ${message}`);

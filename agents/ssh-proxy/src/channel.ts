@@ -5,6 +5,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { Client, ClientChannel, PseudoTtyInfo, PseudoTtyOptions, ServerChannel, Session } from 'ssh2';
 import type { Logger } from '../../launcher/src/log.ts';
+import { showEscapes } from '../../shared/terminal-text.ts';
 import { InputTracker, OUTPUT_TAIL_CHARS } from './input.ts';
 import type { SessionRecording } from './recording.ts';
 import { parseScpCommand, ScpWatcher } from './scp.ts';
@@ -91,7 +92,8 @@ export class RelayedChannel {
   notify(text: string): void {
     const user = this.#user;
     if (!user || this.#closed) return;
-    const line = `\r\n*** ${text} ***\r\n`;
+    // An administrator's message may carry escapes: the user sees them, the terminal does not act on them.
+    const line = `\r\n*** ${showEscapes(text)} ***\r\n`;
     if (this.#pty) user.write(line);
     else user.stderr.write(line);
     this.#recording?.cast.event('o', line);
@@ -240,7 +242,7 @@ export class RelayedChannel {
 
   #fail(user: ServerChannel, message: string): void {
     this.#log.warn(message);
-    user.stderr.write(`witness: ${message}\r\n`);
+    user.stderr.write(`witness: ${showEscapes(message)}\r\n`);
     user.exit(1);
     user.end();
   }

@@ -7,6 +7,7 @@ import ssh2, { type AuthContext, type AuthenticationType, type Client, type Conn
 import type { EndReason } from '../../../protocol/session.ts';
 import { LaunchError, requestLaunch } from '../../launcher/src/launch.ts';
 import type { Logger } from '../../launcher/src/log.ts';
+import { showEscapes } from '../../shared/terminal-text.ts';
 import { RelayedChannel, type Upstream } from './channel.ts';
 import type { ProxyConfig, TargetConfig } from './config.ts';
 import { fingerprint, isAuthorized, sameFingerprint } from './keys.ts';
@@ -161,7 +162,7 @@ export class ProxiedConnection {
   /** Shows why the login failed (an info request without prompts: ssh prints it), then refuses. */
   #explainAndReject(ctx: Extract<AuthContext, { method: 'keyboard-interactive' }>): void {
     const reason = this.#reason ?? `permission denied: ${HOW_TO}`;
-    ctx.prompt([], TITLE, `witness: ${reason}`, () => ctx.reject(this.#methods()));
+    ctx.prompt([], TITLE, `witness: ${showEscapes(reason)}`, () => ctx.reject(this.#methods()));
   }
 
   #targetProblem(user: string, target: string): string | null {

@@ -1,5 +1,6 @@
 /** `witness`: offline checks of a session's evidence (`verify`) and downloading it (`fetch-evidence`). */
 import { parseArgs } from 'node:util';
+import { showEscapes } from '../../shared/terminal-text.ts';
 import { FetchError, fetchEvidence } from './fetch-evidence.ts';
 import { formatReport, verifyEvidence } from './verify.ts';
 
@@ -78,7 +79,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return usage('fetch-evidence needs --server, --api-key, --session, --out');
     if (!/^https?:\/\//.test(server)) return usage('--server must be an http:// or https:// URL');
     try {
-      const fetched = await fetchEvidence({ server, apiKey, session, out, log: (line) => io.err(`${line}\n`) });
+      const fetched = await fetchEvidence({
+        server,
+        apiKey,
+        session,
+        out,
+        log: (line) => io.err(`${showEscapes(line)}\n`),
+      });
       const recording = fetched.recording ? ` --recording ${fetched.recording}` : '';
       io.out(
         `saved the evidence of session ${session} in ${out}\nverify it with:\n` +
@@ -88,7 +95,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return Exit.verified;
     } catch (error) {
       if (!(error instanceof FetchError)) throw error;
-      io.err(`witness: ${error.message}\n`);
+      io.err(`witness: ${showEscapes(error.message)}\n`);
       return Exit.failed;
     }
   }
@@ -105,7 +112,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     trustEmbeddedKey: values['trust-embedded-key'],
     session: values.session,
   });
-  for (const warning of report.warnings) io.err(`\n*** WARNING ***\n${warning}\n\n`);
+  for (const warning of report.warnings) io.err(`\n*** WARNING ***\n${showEscapes(warning)}\n\n`);
   io.out(formatReport(report));
   return report.ok ? Exit.verified : Exit.failed;
 }

@@ -1,6 +1,8 @@
 /**
  * A session's live socket as both live drivers (video and terminal) use it: text and media frames handed on,
  * heartbeats kept, and — when it drops — a capped, jittered reconnect unless the session turns out to be over.
+ * A drop is any close but `sessionEnded` (4000): 1006 (the connection died, e.g. the server was killed),
+ * 1001 (going away) and 1012 (`serverRestart`, sent before a graceful restart) alike.
  *
  * The address names this browser tab with an id kept for the page's life, so when a socket dies without a
  * close and the tab reconnects, the server replaces the old socket rather than counting the tab twice.
@@ -25,8 +27,8 @@ export interface LiveSocketHandlers {
   media(frame: Uint8Array): void;
   /** A frame the handlers threw on; it was skipped. */
   malformed(error: Error): void;
-  /** Dropped: reconnecting after `delayMs` (attempt counts from 1). */
-  reconnecting(attempt: number, retryAt: number): void;
+  /** Dropped with close `code`: reconnecting at `retryAt` (attempt counts from 1). */
+  reconnecting(attempt: number, retryAt: number, code: number): void;
   /** Over: `reason` when the server or the API said why, null when the socket was closed as sealed. */
   ended(reason: EndReason | null): void;
   /** Asked after a drop: is the session over? (A socket refused with 409 says nothing.) */
@@ -75,7 +77,7 @@ export function keepLiveSocket(sessionId: string, handlers: LiveSocketHandlers):
       if (event.code === CloseCode.sessionEnded || handlers.over()) return end(null);
       attempt++;
       const delay = reconnectDelay(attempt);
-      handlers.reconnecting(attempt, Date.now() + delay);
+      handlers.reconnecting(attempt, Date.now() + delay, event.code);
       // A refused upgrade (the session ended meanwhile, the login expired) looks like any other close here.
       handlers.sessionEnded().then(
         (reason) => {

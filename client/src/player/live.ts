@@ -18,6 +18,10 @@ export interface LiveStatus {
   attempt: number;
   /** When the next reconnect is due (epoch ms), while reconnecting. */
   retryAt: number | null;
+  /** The close code of the drop (1006 died, 1012 the server is restarting), while reconnecting. */
+  dropCode: number | null;
+  /** When the connection came back after a drop (epoch ms); null before any drop. */
+  reconnectedAt: number | null;
   viewers: Viewer[];
   endReason: EndReason | null;
   /** When the server stored the newest piece (epoch ms): the delay is measured from it. */
@@ -49,6 +53,8 @@ export function initialLiveStatus(): LiveStatus {
     connection: 'connecting',
     attempt: 0,
     retryAt: null,
+    dropCode: null,
+    reconnectedAt: null,
     viewers: [],
     endReason: null,
     newestStoredAt: null,
@@ -64,8 +70,19 @@ export function liveStatusChange(text: string, status: LiveStatus): Partial<Live
   const message = parseViewerMessage(text);
   if (!message) return null;
   switch (message.type) {
-    case 'hello':
-      return { connection: 'live', attempt: 0, retryAt: null, viewers: message.viewers, error: null };
+    case 'hello': {
+      // A hello after a drop: the server is back, and sends the init segment and catch-up again.
+      const reconnectedAt = status.connection === 'reconnecting' ? Date.now() : status.reconnectedAt;
+      return {
+        connection: 'live',
+        attempt: 0,
+        retryAt: null,
+        dropCode: null,
+        reconnectedAt,
+        viewers: message.viewers,
+        error: null,
+      };
+    }
     case 'viewers':
       return { viewers: message.viewers };
     case 'gap':
@@ -75,6 +92,20 @@ export function liveStatusChange(text: string, status: LiveStatus): Partial<Live
     case 'error':
       return { error: message.message };
   }
+}
+
+/**
+ * The status change for a drop that will be retried: both live drivers publish it. The first drop's code is
+ * kept while the retries fail: after a 1012 the server is down for a while, and it is still "restarting".
+ */
+export function reconnectingStatus(
+  status: LiveStatus,
+  attempt: number,
+  retryAt: number,
+  code: number,
+): Partial<LiveStatus> {
+  const dropCode = status.connection === 'reconnecting' ? status.dropCode : code;
+  return { connection: 'reconnecting', attempt, retryAt, dropCode };
 }
 
 export function liveDriver(sessionId: string, options: LiveOptions): Driver {
@@ -201,7 +232,7 @@ export function liveDriver(sessionId: string, options: LiveOptions): Driver {
     text: onText,
     media: (frame) => (early ? early.push(frame) : onMedia(frame)),
     malformed: (error) => publish({ error: `A malformed message from the server was ignored: ${error.message}` }),
-    reconnecting: (attempt, retryAt) => publish({ connection: 'reconnecting', attempt, retryAt }),
+    reconnecting: (attempt, retryAt, code) => publish(reconnectingStatus(status, attempt, retryAt, code)),
     ended: finish,
     sessionEnded: options.sessionEnded,
     over: () => status.endReason !== null,

@@ -6,7 +6,13 @@
  */
 import type { EndReason } from '../../../protocol/session.ts';
 import type { Driver, DriverContext } from '../player/core.ts';
-import { initialLiveStatus, type LiveOptions, type LiveStatus, liveStatusChange } from '../player/live.ts';
+import {
+  initialLiveStatus,
+  type LiveOptions,
+  type LiveStatus,
+  liveStatusChange,
+  reconnectingStatus,
+} from '../player/live.ts';
 import { keepLiveSocket, type LiveSocketHandlers } from '../player/live-socket.ts';
 import { decodeMediaFrame } from '../player/viewer-messages.ts';
 import { parseEventPiece, parseHeaderPiece } from './cast.ts';
@@ -85,7 +91,7 @@ export function terminalLiveDriver(sessionId: string, options: LiveOptions): Dri
     text: onText,
     media: onMedia,
     malformed: (error) => publish({ error: `A malformed message from the server was ignored: ${error.message}` }),
-    reconnecting: (attempt, retryAt) => publish({ connection: 'reconnecting', attempt, retryAt }),
+    reconnecting: (attempt, retryAt, code) => publish(reconnectingStatus(status, attempt, retryAt, code)),
     ended: finish,
     sessionEnded: options.sessionEnded,
     over: () => status.endReason !== null,

@@ -6,6 +6,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { EndReason } from '../../../protocol/session.ts';
+import { CloseCode } from '../../../protocol/version.ts';
 import { ApiFailure, api, call, describeFailure, type Permission, type SessionDetail } from '../api.ts';
 import { dateTime } from '../format.ts';
 import { BackToSessions } from '../pages/session-filters.tsx';
@@ -18,9 +19,16 @@ import { TerminateDialog } from '../terminate-dialog.tsx';
 const SEAL_POLL_MS = 2000;
 /** Further behind the newest media than this, the page offers to jump to live. */
 const BEHIND_NOTICE_MS = 4000;
+/** How long the page says "reconnected" after the live socket came back. */
+const RECONNECTED_NOTICE_MS = 10_000;
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Why the live socket dropped: the server said it is restarting (1012), or the connection just went. */
+function dropText(code: number | null): string {
+  return code === CloseCode.serverRestart ? 'The server is restarting' : 'Connection to the server lost';
 }
 
 function reasonText(reason: EndReason | null): string {
@@ -100,6 +108,10 @@ export function LiveView({
   const sinceStoredMs = live?.newestStoredAt != null ? Math.max(0, Date.now() - live.newestStoredAt) : null;
   const delayMs = sinceStoredMs !== null && behindMs !== null ? sinceStoredMs + behindMs : null;
   const names = live?.viewers.map((v) => v.name) ?? [];
+  const reconnected =
+    live?.connection === 'live' &&
+    live.reconnectedAt !== null &&
+    Date.now() - live.reconnectedAt < RECONNECTED_NOTICE_MS;
 
   return (
     <div class="live">
@@ -112,7 +124,12 @@ export function LiveView({
         {live?.connection === 'connecting' && <span class="badge">Connecting…</span>}
         {live?.connection === 'reconnecting' && (
           <span class="badge warn" role="status">
-            Connection lost; reconnecting (attempt {live.attempt})…
+            {dropText(live.dropCode)} — reconnecting (attempt {live.attempt})…
+          </span>
+        )}
+        {reconnected && (
+          <span class="badge back" role="status">
+            Reconnected: the connection to the server is back.
           </span>
         )}
         {ended && <span class="badge ended">Ended</span>}
