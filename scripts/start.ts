@@ -1,6 +1,7 @@
 /**
  * `npm start`: everything on one machine. Builds the console, applies D1 migrations to the local database,
- * then runs `wrangler dev` (which simulates D1, R2 and Durable Objects, keeping state in .wrangler/state).
+ * then runs `wrangler dev` (which simulates D1, R2 and Durable Objects, keeping state in .wrangler/state) on a
+ * loopback port of its own, behind the local edge (local-edge.ts) that serves --port and bounds every request.
  *
  *   npm start -- [--port 8787] [--persist-to DIR]
  *
@@ -8,12 +9,18 @@
  * into .dev.vars; WITNESS_API_KEY, if set in the environment, becomes the bootstrap API key (every scope).
  * The console account `admin` is created at the first sign-in with WITNESS_ADMIN_PASSWORD, or, when that is not
  * set, with a one-time password printed here (to be changed at first sign-in).
+ *
+ * Ctrl-C or SIGTERM first tells the live viewers that the server is restarting (close 1012, so the console
+ * says so and reconnects), then stops wrangler.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { SERVER_RESTART_KEY_CONTEXT, SERVER_RESTART_PATH } from '../protocol/server-restart.ts';
+import { startLocalEdge } from './local-edge.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -104,11 +111,82 @@ const secrets = [
   `WITNESS_ADMIN_PASSWORD_ONE_TIME=${admin.oneTime ? '1' : '0'}`,
 ];
 writeFileSync(secretsFile, `${secrets.join('\n')}\n`, { mode: 0o600 });
-const devArgs = ['--ip', '127.0.0.1', '--port', values.port, '--show-interactive-dev-session=false'];
+/** A free loopback port for wrangler dev itself: clients reach it only through the local edge. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+const wranglerPort = await freePort();
+const devArgs = ['--ip', '127.0.0.1', '--port', String(wranglerPort), '--show-interactive-dev-session=false'];
+// In a terminal, wrangler gets a process group of its own: a Ctrl-C there reaches this script only, which
+// tells the live viewers that the server is restarting (while it still runs), then stops wrangler and what it
+// started. Under a supervisor or a test (no terminal) it stays in ours, so that killing the group, even with
+// SIGKILL, takes workerd down too; a signal to this script alone tells the viewers all the same.
+const ownGroup = process.stdin.isTTY === true;
 const dev = spawn(wrangler, ['dev', ...devArgs, '--env-file', secretsFile, ...persist], {
   cwd: root,
-  stdio: 'inherit',
+  stdio: ['ignore', 'inherit', 'inherit'],
   env,
+  detached: ownGroup,
 });
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => dev.kill(signal));
+
+function stopDev(signal: NodeJS.Signals): void {
+  if (!dev.pid || dev.exitCode !== null || dev.signalCode !== null) return;
+  try {
+    if (ownGroup) process.kill(-dev.pid, signal);
+    else dev.kill(signal);
+  } catch {
+    dev.kill(signal);
+  }
+}
+
+/** The key `POST /api/v1/server/restarting` wants (protocol/server-restart.ts), from this run's token secret. */
+function restartKey(): string | null {
+  const secret = readFileSync(path.join(root, '.dev.vars'), 'utf8').match(/^WITNESS_TOKEN_SECRET=(.*)$/m)?.[1];
+  return secret ? createHmac('sha256', secret.trim()).update(SERVER_RESTART_KEY_CONTEXT).digest('hex') : null;
+}
+
+/** Best effort, and quick: live viewers get a 1012 close and reconnect, rather than a bare 1006 later. */
+async function tellViewers(): Promise<void> {
+  const key = restartKey();
+  if (!key) return;
+  try {
+    // Straight to wrangler dev: the local edge in front of it has nothing to add to this call.
+    const res = await fetch(`http://127.0.0.1:${wranglerPort}${SERVER_RESTART_PATH}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}` },
+      signal: AbortSignal.timeout(3000),
+    });
+    const reply = res.ok ? ((await res.json()) as { viewers?: number }) : null;
+    if (reply?.viewers) console.log(`[witness] told ${reply.viewers} live viewer(s) that the server is restarting`);
+  } catch {
+    // Not up yet, or already going: the viewers see the socket drop and reconnect all the same.
+  }
+}
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    // A second Ctrl-C does not wait.
+    if (stopping) return stopDev(signal);
+    stopping = true;
+    void tellViewers().finally(() => stopDev(signal));
+  });
+}
+process.on('exit', () => stopDev('SIGTERM'));
 dev.on('exit', (code) => process.exit(code ?? 0));
+// The public port: the local edge enforces the request limits that Cloudflare's edge enforces in production.
+await startLocalEdge({
+  host: '127.0.0.1',
+  port: Number(values.port),
+  upstream: { host: '127.0.0.1', port: wranglerPort },
+});
+console.log(
+  `[witness] Serving http://127.0.0.1:${values.port} (wrangler dev's own port, ${wranglerPort}, is internal).`,
+);

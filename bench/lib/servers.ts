@@ -171,8 +171,9 @@ export async function startWitness(): Promise<RunningServer> {
 }
 
 /**
- * Names wrangler dev's processes: two workerd runtimes (one serves the public port, one gets a random
- * port), the wrangler CLI (node), esbuild, and start.ts itself.
+ * Names wrangler dev's processes: two workerd runtimes (wrangler's proxy on the port start.ts gives wrangler,
+ * the Worker's on a random one), the wrangler CLI (node), esbuild, and start.ts itself, which serves the
+ * public port as the local edge (scripts/local-edge.ts).
  */
 function witnessProcessLabel(pid: number, comm: string): string {
   let args: string[] = [];
@@ -186,7 +187,7 @@ function witnessProcessLabel(pid: number, comm: string): string {
     return `workerd (listens on ${entry ?? '?'})`;
   }
   if (comm === 'node') {
-    if (args.some((a) => a.endsWith('scripts/start.ts'))) return 'node scripts/start.ts';
+    if (args.some((a) => a.endsWith('scripts/start.ts'))) return 'node scripts/start.ts (local edge)';
     if (args.some((a) => a.includes('wrangler'))) return 'node wrangler dev';
   }
   return comm;

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { ApiError } from '../../worker/errors.ts';
+import { readWholeBody } from '../../worker/ingest/whole-body.ts';
 import { api, connectLauncher, errorCode, type Launched, launch, request } from './helpers.ts';
 
 function postBatch(s: Launched, batch: number, body: string | Uint8Array, token = s.token): Promise<Response> {
@@ -147,6 +149,37 @@ describe('activity ingest', () => {
     expect(res.status).toBe(status);
     expect(await errorCode(res)).toBe(code);
     expect(await activityOf(s.sessionId)).toEqual([]);
+  });
+
+  it('refuses a batch streamed without a length once it passes the limit, without holding the rest', async () => {
+    const s = await active();
+    const chunk = new TextEncoder().encode(' '.repeat(64 * 1024));
+    let pulled = 0;
+    // Endless: only the Worker stopping reading ends it.
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+    const res = await postBatch(s, 0, body as unknown as Uint8Array);
+    expect(res.status).toBe(413);
+    expect(await errorCode(res)).toBe('batch_too_large');
+    expect(pulled).toBeLessThan(4 * 1024 * 1024);
+  });
+
+  it("reads a body that breaks off as the client's 400, not a crash", async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"events": ['));
+        controller.error(new Error('Network connection lost.'));
+      },
+    });
+    const request = new Request('https://witness.test/', { method: 'POST', body });
+    const refused = await readWholeBody(request, 1024, () => new ApiError(413, 'too_large', '')).catch((e) => e);
+    expect(refused).toBeInstanceOf(ApiError);
+    expect((refused as ApiError).status).toBe(400);
+    expect((refused as ApiError).code).toBe('incomplete_body');
   });
 
   it("refuses another session's token", async () => {

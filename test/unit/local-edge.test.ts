@@ -1,0 +1,190 @@
+/** The local edge (scripts/local-edge.ts) in front of a plain Node server standing in for wrangler dev. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { MAX_BATCH_BYTES } from '../../protocol/activity.ts';
+import { startLocalEdge } from '../../scripts/local-edge.ts';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  bytes: number;
+  complete: boolean;
+}
+
+const seen: Seen[] = [];
+let upstream: http.Server;
+let edge: http.Server;
+let edgePort = 0;
+
+beforeAll(async () => {
+  upstream = http.createServer((req, res) => {
+    const entry: Seen = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      bytes: 0,
+      complete: false,
+    };
+    seen.push(entry);
+    req.on('data', (chunk: Buffer) => (entry.bytes += chunk.byteLength));
+    req.on('end', () => {
+      entry.complete = true;
+      if (req.url?.endsWith('/plain-failure')) {
+        res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '0' });
+        return void res.end('Your worker restarted mid-request. Please try again.\n    at somewhere');
+      }
+      res.writeHead(201, { 'content-type': 'application/json', 'x-upstream': 'yes', connection: 'keep-alive' });
+      res.end(JSON.stringify({ got: entry.bytes }));
+    });
+  });
+  new WebSocketServer({ server: upstream }).on('connection', (socket) =>
+    socket.on('message', (data, binary) => socket.send(data, { binary })),
+  );
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const { port } = upstream.address() as AddressInfo;
+  edge = await startLocalEdge({
+    host: '127.0.0.1',
+    port: 0,
+    upstream: { host: '127.0.0.1', port },
+    bodyIdleTimeoutMs: 300,
+  });
+  edgePort = (edge.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  edge.closeAllConnections();
+  upstream.closeAllConnections();
+  await Promise.all([new Promise((r) => edge.close(r)), new Promise((r) => upstream.close(r))]);
+});
+
+/** Writes `text` on a fresh connection (then `more`, if given), and resolves with all the edge sent back. */
+function raw(text: string | Buffer, more?: (socket: net.Socket) => void): Promise<{ status: number; text: string }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(edgePort, '127.0.0.1');
+    let received = '';
+    socket.on('data', (d) => (received += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve({ status: Number(received.split(' ')[1]), text: received }));
+    socket.write(text);
+    more?.(socket);
+  });
+}
+
+const errorCode = (text: string) =>
+  (JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { error: { code: string } }).error.code;
+const piecePath = '/ingest/v1/sessions/s1/pieces/3';
+
+describe('the local edge', () => {
+  it('passes a request and its answer through, with the client address it saw', async () => {
+    const res = await fetch(`http://127.0.0.1:${edgePort}${piecePath}?x=1`, {
+      method: 'PUT',
+      body: new Uint8Array(1000),
+      headers: { 'cf-connecting-ip': '203.0.113.9', 'x-witness-keyframe': '1' },
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('x-upstream')).toBe('yes');
+    expect(await res.json()).toEqual({ got: 1000 });
+    const request = seen.at(-1);
+    expect(request).toMatchObject({ method: 'PUT', url: `${piecePath}?x=1`, bytes: 1000 });
+    expect(request?.headers['x-witness-keyframe']).toBe('1');
+    expect(request?.headers['cf-connecting-ip']).toBe('127.0.0.1');
+  });
+
+  it('refuses a declared length over the limit, and a piece without one, before the upstream sees them', async () => {
+    const before = seen.length;
+    const tooLarge = await raw(`PUT ${piecePath} HTTP/1.1\r\nhost: x\r\ncontent-length: 9999999999\r\n\r\n`);
+    expect(tooLarge.status).toBe(413);
+    expect(errorCode(tooLarge.text)).toBe('piece_too_large');
+    const chunked = await raw(
+      `PUT ${piecePath} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n`,
+    );
+    expect(chunked.status).toBe(411);
+    expect(errorCode(chunked.text)).toBe('length_required');
+    expect(seen.length).toBe(before);
+  });
+
+  it('refuses an oversized body that waits for 100 Continue without asking for it', async () => {
+    const reply = await raw(
+      `PUT ${piecePath} HTTP/1.1\r\nhost: x\r\ncontent-length: 99999999\r\nexpect: 100-continue\r\n\r\n`,
+    );
+    expect(reply.text).not.toContain('100 Continue');
+    expect(reply.status).toBe(413);
+  });
+
+  it('cuts a chunked body off at its limit, with a 413', async () => {
+    const chunk = Buffer.alloc(256 * 1024, 0x61);
+    const reply = await raw(
+      'POST /ingest/v1/sessions/s1/events/0 HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n',
+      (socket) => {
+        for (let sent = 0; sent <= MAX_BATCH_BYTES; sent += chunk.byteLength) {
+          socket.write(`${chunk.byteLength.toString(16)}\r\n`);
+          socket.write(chunk);
+          socket.write('\r\n');
+        }
+      },
+    );
+    expect(reply.status).toBe(413);
+    expect(errorCode(reply.text)).toBe('batch_too_large');
+    expect(seen.at(-1)?.complete).toBe(false);
+  });
+
+  it('answers a body that stops arriving with a 408, and one cut short with a 400', async () => {
+    const head = `PUT ${piecePath} HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n`;
+    const stalled = await raw(head, (socket) => socket.write(Buffer.alloc(10)));
+    expect(stalled.status).toBe(408);
+    expect(errorCode(stalled.text)).toBe('body_timeout');
+    const short = await raw(head, (socket) => socket.end(Buffer.alloc(10)));
+    expect(short.status).toBe(400);
+    expect(errorCode(short.text)).toBe('incomplete_body');
+  });
+
+  it('answers what it cannot parse, or what is too long, in JSON', async () => {
+    const url = await raw(`GET /api/v1/sessions?q=${'a'.repeat(20_000)} HTTP/1.1\r\nhost: x\r\n\r\n`);
+    expect(url.status).toBe(414);
+    expect(errorCode(url.text)).toBe('uri_too_long');
+    const headers = await raw(`GET /api/health HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(200_000)}\r\n\r\n`);
+    expect(headers.status).toBe(431);
+    expect(errorCode(headers.text)).toBe('headers_too_large');
+    const garbage = await raw('NOT HTTP AT ALL\r\n\r\n');
+    expect(garbage.status).toBe(400);
+    expect(errorCode(garbage.text)).toBe('bad_request');
+  });
+
+  it("answers wrangler's own plain-text failures on the product's paths in JSON, and nothing else", async () => {
+    const api = await fetch(`http://127.0.0.1:${edgePort}/api/v1/plain-failure`, { method: 'POST', body: '{}' });
+    expect(api.status).toBe(503);
+    expect(api.headers.get('retry-after')).toBe('0');
+    expect(await api.json()).toEqual({
+      error: { code: 'server_error', message: 'Your worker restarted mid-request. Please try again.' },
+    });
+    const page = await fetch(`http://127.0.0.1:${edgePort}/sessions/plain-failure`);
+    expect(page.status).toBe(503);
+    expect(await page.text()).toContain('Your worker restarted');
+  });
+
+  it('passes WebSockets through', async () => {
+    const socket = new WebSocket(`ws://127.0.0.1:${edgePort}/api/v1/sessions/s1/live`);
+    const echoed = new Promise<string>((resolve) => socket.once('message', (data) => resolve(String(data))));
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send('ping through the edge');
+    expect(await echoed).toBe('ping through the edge');
+    socket.close();
+  });
+
+  it('answers with a JSON 502 while nothing listens behind it', async () => {
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    const orphan = await startLocalEdge({ host: '127.0.0.1', port: 0, upstream: { host: '127.0.0.1', port } });
+    const res = await fetch(`http://127.0.0.1:${(orphan.address() as AddressInfo).port}/api/health`);
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('upstream_unavailable');
+    orphan.closeAllConnections();
+    await new Promise((resolve) => orphan.close(resolve));
+  });
+});
