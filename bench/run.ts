@@ -3,7 +3,7 @@
  * of every figure beside its baseline. Each benchmark starts and stops its own servers; see docs/benchmarks.md
  * for full runs.
  *
- *   node bench/run.ts [--only live-latency,sustained-sessions,bytes-per-hour,console-bundle,console-map,…]
+ *   node bench/run.ts [--only live-latency,sustained-sessions,bytes-per-hour,socket-flood,console-bundle,…]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,14 +17,15 @@ const BENCHES: Array<{ name: string; args: string[] }> = [
   { name: 'live-latency', args: ['--sessions', '20', '--viewers', '3', '--seconds', '30'] },
   { name: 'sustained-sessions', args: ['--sessions', '100', '--seconds', '30'] },
   { name: 'bytes-per-hour', args: ['--seconds', '60'] },
+  { name: 'socket-flood', args: ['--sessions', '20', '--seconds', '20', '--rounds', '2'] },
   // The console's quality goals (docs/benchmarks.md, "Console").
   { name: 'console-bundle', args: [] },
   { name: 'console-map', args: ['--renders', '20'] },
   { name: 'console-session-list', args: ['--requests', '100'] },
 ];
 
-const USAGE = `Usage: node bench/run.ts [--only live-latency,sustained-sessions,bytes-per-hour,console-bundle,console-map,
-  console-session-list]
+const USAGE = `Usage: node bench/run.ts [--only live-latency,sustained-sessions,bytes-per-hour,socket-flood,console-bundle,
+  console-map,console-session-list]
 Runs the recording-pipeline and console benchmarks in turn with modest durations and prints one summary table.
 Environment: WITNESS_BENCH_SERVER_ROOT=DIR measures the checkout in DIR (a frozen copy of a commit) instead
 of this one; WITNESS_BENCH_SERVER_LOG=FILE keeps everything the servers print.`;

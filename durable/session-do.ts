@@ -12,11 +12,12 @@ import { activityPartitions } from '../worker/activity/partitions.ts';
 import { issueIngestToken } from '../worker/auth/ingest-token.ts';
 import { database } from '../worker/db/index.ts';
 import { copyPieceIndex, markEnded, markSealed, markStarted } from '../worker/db/session-directory.ts';
+import { ActivitySaves } from './activity-saves.ts';
 import { dueDeadline, nextAlarm } from './deadlines.ts';
 import { type PublishOutcome, SessionEvidence } from './evidence.ts';
 import { jsonError, type LauncherAttachment, parseLauncherMessage, sendControl } from './launcher-socket.ts';
 import { missingRanges } from './live-cursor.ts';
-import { sealRecording } from './seal.ts';
+import { SealRefused, sealRecording, sweepAttempts } from './seal.ts';
 import { type PieceRow, type SessionRecord, SessionStore } from './session-store.ts';
 import { sendJson, VIEWER_TAG, type ViewerAttachment, ViewerFanout } from './viewer-fanout.ts';
 
@@ -44,10 +45,19 @@ function refuse(status: 404 | 409, code: string, message: string): Refusal {
   return { kind: 'refused', status, code, message };
 }
 
-/** Whether a piece may be stored now; `format` says what the piece must be. */
+/**
+ * Whether a piece may be stored now; `format` says what the piece must be. `go` names the attempt: its bytes go
+ * to their own object (`pieceKey(…, attempt)`) and only `pieceStored` with the same attempt makes them the piece.
+ */
 export type BeginPiece =
-  | { kind: 'go'; format: RecordingFormat; keystrokes: boolean }
+  | { kind: 'go'; format: RecordingFormat; keystrokes: boolean; attempt: string }
   | { kind: 'stored'; format: RecordingFormat; sha256: string; size: number }
+  | Refusal;
+
+/** `exists`: another attempt made the piece first (the caller compares its bytes' hash). */
+export type PieceCommit =
+  | { kind: 'stored'; storedAt: number }
+  | { kind: 'exists'; sha256: string; size: number }
   | Refusal;
 
 export type TerminateOutcome =
@@ -77,6 +87,8 @@ export class SessionDO extends DurableObject<Env> {
   #sealing = false;
   /** The alarm as last set by this instance; undefined until read from storage. */
   #alarmAt: number | null | undefined;
+  /** `activity` is saved at most every few seconds (the Worker limits how many come at all: socket-relay.ts). */
+  readonly #activitySaves = new ActivitySaves();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -110,6 +122,7 @@ export class SessionDO extends DurableObject<Env> {
       lastActivityAt: null,
       reportsActivity: false,
       launcherLostAt: null,
+      lastHeardAt: null,
       recordingStatus: init.policy.recordingEnabled ? 'recording' : 'disabled',
       declaredLastSeq: null,
       launcherFinished: false,
@@ -136,31 +149,51 @@ export class SessionDO extends DurableObject<Env> {
     }
     const stored = this.#store.piece(seq);
     if (stored) return { kind: 'stored', format: record.format, sha256: stored.sha256, size: stored.size };
-    if (!this.#store.claimUpload(seq, Date.now())) {
-      return refuse(409, 'upload_in_progress', `Piece ${seq} is being uploaded; retry.`);
-    }
-    return { kind: 'go', format: record.format, keystrokes: record.policy.keystrokesEnabled };
+    const attempt = this.#store.claimUpload(seq, Date.now());
+    if (attempt === null) return refuse(409, 'upload_in_progress', `Piece ${seq} is being uploaded; retry.`);
+    return { kind: 'go', format: record.format, keystrokes: record.policy.keystrokesEnabled, attempt };
   }
 
-  /** The piece is durably in R2: index it, count it as activity if need be, and fan it out to viewers. */
-  async pieceStored(piece: Omit<PieceRow, 'storedAt'>): Promise<{ storedAt: number }> {
+  /**
+   * An attempt's bytes are durably in R2 under its own key: make them the piece, if the attempt still holds its
+   * claim and the recording is still open. Index it, count it as activity if need be, and fan it out to viewers.
+   * A refused attempt's object is the caller's to delete; nothing acknowledged is ever replaced.
+   */
+  async pieceStored(piece: Omit<PieceRow, 'storedAt'> & { attempt: string }): Promise<PieceCommit> {
     const record = this.#requireRecord();
     const now = Date.now();
     const existing = this.#store.piece(piece.seq);
-    if (existing) return { storedAt: existing.storedAt };
+    if (existing) return { kind: 'exists', sha256: existing.sha256, size: existing.size };
+    if (this.#sealing || (record.status === 'ended' && record.sealAt === null)) {
+      return refuse(409, 'recording_sealed', 'The recording was sealed while this piece was uploading.');
+    }
+    if (!this.#store.holdsClaim(piece.seq, piece.attempt)) {
+      return refuse(
+        409,
+        'upload_superseded',
+        `This upload of piece ${piece.seq} outlived its lease and another upload took it over; retry.`,
+      );
+    }
     this.#store.addPiece({ ...piece, storedAt: now });
+    record.lastHeardAt = now;
     if (record.status === 'pending') this.#start(now);
     if (!record.reportsActivity && record.status === 'active') record.lastActivityAt = now;
     if (record.status === 'ended' && record.sealAt !== null && this.#allDeclaredPiecesStored()) record.sealAt = now;
     await this.#commit();
     void this.#fanout.pump();
     await this.#evidence.extendChain(record.sessionId);
-    return { storedAt: now };
+    return { kind: 'stored', storedAt: now };
   }
 
-  /** A media PUT failed after `beginPiece`: free its sequence number for a retry. */
-  async abortPiece(seq: number): Promise<void> {
-    this.#store.releaseUpload(seq);
+  /** A media PUT failed after `beginPiece`: free its sequence number for a retry (if the attempt still holds it). */
+  async abortPiece(seq: number, attempt: string): Promise<void> {
+    this.#store.releaseUpload(seq, attempt);
+  }
+
+  /** Which object holds stored piece `seq`, or null when it is not stored. */
+  async pieceObject(seq: number): Promise<{ attempt: string | null; size: number } | null> {
+    const piece = this.#store.piece(seq);
+    return piece && { attempt: piece.attempt, size: piece.size };
   }
 
   /** Admin command: show a message, or terminate (the session ends whether or not the launcher hears it). */
@@ -207,7 +240,8 @@ export class SessionDO extends DurableObject<Env> {
       lastSeq: totals.lastSeq,
       missingPieces: missingRanges(this.#store.storedSeqs(), last),
       lastActivityAt: record.lastActivityAt,
-      recordingStatus: record.recordingStatus,
+      // Until the seal has written the manifest and told D1, the recording is not ready to be served.
+      recordingStatus: this.#sealing ? 'finalizing' : record.recordingStatus,
     };
   }
 
@@ -259,6 +293,7 @@ export class SessionDO extends DurableObject<Env> {
     const parsed = parseLauncherMessage(message);
     if (!parsed.ok) return sendControl(ws, { type: 'error', code: 'invalid_message', message: parsed.error });
     const msg = parsed.message;
+    if (this.#record) this.#record.lastHeardAt = Date.now(); // saved with the next commit; heartbeats cover the rest
     if (msg.type !== 'hello' && !attachment.greeted) {
       return sendControl(ws, { type: 'error', code: 'hello_first', message: 'Send hello first.' });
     }
@@ -268,7 +303,7 @@ export class SessionDO extends DurableObject<Env> {
       case 'activity':
         if (this.#record?.status === 'active') {
           this.#record.lastActivityAt = Date.now();
-          await this.#commit();
+          if (this.#activitySaves.due(this.#record.lastActivityAt)) await this.#commit();
         }
         return;
       case 'delivered':
@@ -299,14 +334,49 @@ export class SessionDO extends DurableObject<Env> {
     await this.webSocketClose(ws, 1006);
   }
 
+  /**
+   * The server is about to stop (protocol/server-restart.ts): every live viewer's socket is closed with 1012,
+   * so the console says the server is restarting and reconnects, rather than seeing a bare 1006. Returns how
+   * many were closed.
+   */
+  async serverRestarting(reason: string): Promise<number> {
+    const viewers = this.#fanout.viewerSockets();
+    for (const ws of viewers) {
+      try {
+        ws.close(CloseCode.serverRestart, reason);
+      } catch {
+        // Closed meanwhile.
+      }
+    }
+    return viewers.length;
+  }
+
   override async alarm(): Promise<void> {
     this.#alarmAt = null; // the runtime cleared the alarm that fired
     const record = this.#record;
     if (!record) return;
-    const due = dueDeadline(record, Date.now());
+    this.#heardFromSockets();
+    const due = dueDeadline(this.#deadlineState(), Date.now());
     if (due?.kind === 'end') await this.#end(due.reason);
     else if (due?.kind === 'seal') await this.#seal();
     else await this.#commit(); // woke early (activity moved a deadline): set the alarm again
+  }
+
+  /**
+   * Heartbeats are answered by the runtime without waking this object: the last one each launcher socket got
+   * is read here. Sockets that died with a crashed server are simply gone, so a launcher nobody hears from is
+   * lost after the grace period whether or not a close was ever seen.
+   */
+  #heardFromSockets(): void {
+    const record = this.#requireRecord();
+    for (const ws of this.#launchers()) {
+      const beat = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime() ?? null;
+      if (beat !== null && beat > (record.lastHeardAt ?? 0)) record.lastHeardAt = beat;
+    }
+  }
+
+  #deadlineState() {
+    return { ...this.#requireRecord(), launcherGraceMs: Number(this.env.LAUNCHER_GRACE_SECONDS) * 1000 };
   }
 
   #requireRecord(): SessionRecord {
@@ -478,7 +548,8 @@ export class SessionDO extends DurableObject<Env> {
         const message = error instanceof Error ? error.message : String(error);
         console.error('sealing failed', record.sessionId, message);
         record.recordingError = message;
-        const retry = SEAL_RETRY_MS[record.sealAttempts];
+        // A piece that differs from its hash (or no init segment, no frames) stays so: fail now, loudly.
+        const retry = error instanceof SealRefused ? undefined : SEAL_RETRY_MS[record.sealAttempts];
         record.sealAttempts++;
         if (retry !== undefined) {
           record.sealAt = now + retry;
@@ -488,6 +559,9 @@ export class SessionDO extends DurableObject<Env> {
       }
     }
     record.sealAt = null;
+    await sweepAttempts(this.env.RECORDINGS, record.sessionId, record.format, pieces).catch((error: unknown) => {
+      console.error('sweeping unacknowledged upload attempts failed', record.sessionId, error);
+    });
     await this.#evidence.publish(record); // before D1 says sealed, so the API never finds a sealed session bare
     const db = database(this.env.DB);
     await copyPieceIndex(
@@ -515,7 +589,7 @@ export class SessionDO extends DurableObject<Env> {
   async #commit(): Promise<void> {
     const record = this.#requireRecord();
     this.#store.save(record);
-    const next = nextAlarm(record);
+    const next = nextAlarm(this.#deadlineState());
     if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
     if (next === null) {
       if (this.#alarmAt !== null) await this.ctx.storage.deleteAlarm();

@@ -16,5 +16,14 @@ export const CloseCode = {
   protocolError: 4002,
   /** The peer spoke a protocol version the server does not support. */
   unsupportedVersion: 4003,
+  /** The peer sent frames faster than its role may (durable/frame-budget.ts); reconnect with backoff, send less. */
+  rateLimited: 4008,
+  /** A frame was larger than its role may send (RFC 6455's "Message Too Big"). */
+  messageTooLarge: 1009,
+  /**
+   * The server is restarting (RFC 6455's "Service Restart"): sent to live viewers before a graceful stop, so
+   * the console says so and reconnects; the session goes on. An abrupt stop is seen as 1006 instead.
+   */
+  serverRestart: 1012,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -5,6 +5,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
+import { MAX_API_BODY_BYTES } from '../protocol/limits.ts';
 import { type ApiEnv, authenticate } from './auth/principal.ts';
 import { ApiError, onError, onNotFound } from './errors.ts';
 import { serveOpenApi } from './openapi/route.ts';
@@ -15,26 +16,26 @@ import { evidenceRoutes } from './routes/evidence.ts';
 import { ingest } from './routes/ingest.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { launches } from './routes/launches.ts';
+import { serverRoutes } from './routes/server.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { userRoutes } from './routes/users.ts';
 
 export { SessionDO } from '../durable/session-do.ts';
 
-/** JSON bodies of the API are small; media goes through ingest, which checks its own lengths. */
-const API_BODY_LIMIT = 64 * 1024;
-
 const api = new Hono<ApiEnv>()
   .use(
+    // JSON bodies of the API are small (protocol/limits.ts); media goes through ingest, which checks its own.
     bodyLimit({
-      maxSize: API_BODY_LIMIT,
+      maxSize: MAX_API_BODY_BYTES,
       onError: () => {
-        throw new ApiError(413, 'body_too_large', `Request bodies may be at most ${API_BODY_LIMIT} bytes.`);
+        throw new ApiError(413, 'body_too_large', `Request bodies may be at most ${MAX_API_BODY_BYTES} bytes.`);
       },
     }),
   )
   // Sign-in must be reachable without credentials; everything after `authenticate` needs them.
   .route('/auth', authRoutes)
+  .route('/server', serverRoutes) // `npm start` with its restart key, not an API credential
   .use(authenticate)
   .route('/launches', launches)
   .route('/sessions', sessionRoutes)

@@ -75,13 +75,32 @@ export const OPERATIONS: Record<string, Operation> = {
     replies: { 200: { description: 'The OpenAPI 3.1 document of the API.', media: { 'application/json': 'OpenAPI' } } },
   },
 
+  'POST /api/v1/server/restarting': {
+    summary: 'The server is about to restart: close live viewers with 1012',
+    description:
+      '`npm start` calls this on Ctrl-C or SIGTERM before it stops the server, so the console says the server ' +
+      'is restarting and reconnects (docs/ingest-protocol.md §5). Authenticated with the restart key, ' +
+      '`Authorization: Bearer <HMAC-SHA256(WITNESS_TOKEN_SECRET, "witness-server-restart-v1"), hex>`, not an API key.',
+    tag: 'health',
+    access: 'public',
+    replies: {
+      200: { description: 'The viewers of every pending or active session were closed.', json: 'ServerRestartReply' },
+    },
+    errors: { 401: 'No bearer credential (`unauthenticated`), or not the restart key (`invalid_restart_key`).' },
+  },
+
   'POST /api/v1/auth/login': {
     summary: 'Sign in with a password',
     description: 'Sets the login cookie and returns the CSRF token that cookie-authenticated writes must send.',
     tag: 'auth',
     access: 'public',
     replies: { 200: { description: 'Signed in.', json: 'LoginReply', headers: { 'set-cookie': 'witness_session' } } },
-    errors: { 401: 'Wrong username or password.', 429: 'Too many attempts, or the account is locked (Retry-After).' },
+    errors: {
+      401: 'Wrong username or password (the same answer for an unknown username).',
+      429:
+        'Too many attempts from this address (`too_many_attempts`), or failed sign-ins make attempts at this ' +
+        'account from here wait (`sign_in_delayed`, with `Retry-After` in seconds); docs/access-control.md.',
+    },
   },
   'GET /api/v1/auth/me': {
     summary: 'Who is calling, and what they may do',
@@ -280,6 +299,15 @@ export const OPERATIONS: Record<string, Operation> = {
     permission: 'users:manage',
     replies: { 200: { description: 'The user as changed.', json: 'User' } },
     errors: { 404: 'No such user.', 409: 'You cannot lock yourself out.' },
+  },
+  'POST /api/v1/users/{id}/unlock': {
+    summary: 'Clear the failed sign-ins of a user',
+    description: 'Attempts at the account from any address stop waiting (`user.unlocked` in the audit log).',
+    tag: 'users',
+    access: 'api',
+    permission: 'users:manage',
+    replies: { 200: { description: 'The user, no longer throttled.', json: 'User' } },
+    errors: { 404: 'No such user.' },
   },
 
   'GET /api/v1/keys': {

@@ -8,6 +8,7 @@ import { ACTIVITY_TYPES, ActivityAck } from '../../protocol/activity.ts';
 import { PublicKeyReply, SignedManifest } from '../../protocol/evidence.ts';
 import { ErrorBody, LaunchReply, PieceAck } from '../../protocol/ingest.ts';
 import { ApiKeyScope, Permission } from '../../protocol/permissions.ts';
+import { ServerRestartReply } from '../../protocol/server-restart.ts';
 import {
   EndReason,
   Policy,
@@ -131,6 +132,9 @@ export const User = z.looseObject({
   mustChangePassword: z.boolean(),
   createdAt: Timestamp,
   lastLoginAt: Timestamp.nullable(),
+  signInThrottled: z
+    .boolean()
+    .describe('Failed sign-ins make attempts at this account wait; `POST /users/{id}/unlock` clears them.'),
 });
 
 export const UserList = z.looseObject({ users: z.array(User) });
@@ -200,6 +204,7 @@ export const SCHEMAS = {
   SignedManifest,
   PublicKeyReply,
   Health,
+  ServerRestartReply,
 } as const;
 
 export type SchemaName = keyof typeof SCHEMAS;

@@ -1,12 +1,12 @@
 /** `/ingest/v1`: what launchers talk to (docs/ingest-protocol.md). Only ingest tokens get in. */
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { ActivityBatch, MAX_BATCH_BYTES } from '../../protocol/activity.ts';
 import { MAX_CAST_HEADER_BYTES, MAX_CAST_PIECE_BYTES } from '../../protocol/asciicast.ts';
 import {
   IngestHeader,
+  MAX_INIT_SEGMENT_BYTES,
   MAX_PIECE_BYTES,
-  MAX_SEQ,
   PIECE_CONTENT_TYPE,
   type PieceAck,
   PieceHeaders,
@@ -17,14 +17,15 @@ import type { RecordingFormat } from '../../protocol/session.ts';
 import { storeBatch } from '../activity/ingest.ts';
 import { requireIngestToken } from '../auth/ingest-auth.ts';
 import { database } from '../db/index.ts';
+import { clientAddress } from '../client-address.ts';
 import { findSession } from '../db/session-directory.ts';
 import { ApiError } from '../errors.ts';
-import { inspectPiece } from '../ingest/piece-stream.ts';
+import { inspectPiece, type PieceDigest } from '../ingest/piece-stream.ts';
+import { readWholeBody } from '../ingest/whole-body.ts';
+import { relaySocket } from '../socket-relay.ts';
 import { sessionObject } from '../stubs.ts';
 import { describeIssues, validate } from '../validate.ts';
 import { requireUpgrade, SessionIdParam } from './params.ts';
-
-const BatchParam = z.coerce.number().int().min(0).max(MAX_SEQ);
 
 export const ingest = new Hono<{ Bindings: Env }>()
   .use('/sessions/:id/*', requireIngestToken, async (c, next) => {
@@ -36,7 +37,19 @@ export const ingest = new Hono<{ Bindings: Env }>()
     requireUpgrade(c.req.raw);
     const headers = new Headers(c.req.raw.headers);
     headers.set('x-witness-socket', 'launcher');
-    return sessionObject(c.env, c.req.valid('param').id).fetch(new Request(c.req.raw, { headers }));
+    const { id } = c.req.valid('param');
+    const upgraded = await sessionObject(c.env, id).fetch(new Request(c.req.raw, { headers }));
+    // The Worker holds the socket and counts what the launcher sends. An ingest token names nobody: the audit
+    // row of a flood names the launcher, and its target the session.
+    const actor = { kind: 'launcher', id: null, name: 'launcher' };
+    const peer = {
+      role: 'launcher',
+      sessionId: id,
+      actor,
+      ip: clientAddress(c),
+      userAgent: c.req.header('user-agent') ?? null,
+    } as const;
+    return relaySocket(upgraded, peer, { db: c.env.DB, waitUntil: (p) => c.executionCtx.waitUntil(p) });
   })
   .put('/sessions/:id/pieces/:seq', validate('param', SessionIdParam.extend({ seq: SeqParam })), async (c) => {
     const { id, seq } = c.req.valid('param');
@@ -58,7 +71,7 @@ export const ingest = new Hono<{ Bindings: Env }>()
     if (begin.kind === 'refused') throw new ApiError(begin.status, begin.code, begin.message);
     if (begin.format !== format) {
       // Give the sequence number back at once, so a corrected retry need not wait for the lease.
-      if (begin.kind === 'go') await session.abortPiece(seq);
+      if (begin.kind === 'go') await session.abortPiece(seq, begin.attempt);
       throw new ApiError(
         415,
         'unsupported_media_type',
@@ -71,48 +84,51 @@ export const ingest = new Hono<{ Bindings: Env }>()
     if (begin.kind === 'stored') {
       // A retry: never overwrite. Same bytes → acknowledge again; other bytes → conflict.
       await body.pipeThrough(transform).pipeTo(new WritableStream());
-      const { sha256 } = await digest;
-      if (sha256 !== begin.sha256) {
-        throw new ApiError(409, 'seq_conflict', `Piece ${seq} is already stored with different content.`);
-      }
-      return c.json({ seq, size: begin.size, sha256, duplicate: true } satisfies PieceAck, 200);
+      return duplicateOrConflict(c, seq, await digest, begin);
     }
 
+    // This attempt writes its own object; the Durable Object makes it the piece only if the attempt still
+    // holds its claim (docs/decisions.md, "One object per upload attempt").
+    const key = pieceKey(id, seq, format, begin.attempt);
     const fixed = new FixedLengthStream(length);
     const [piped, stored] = await Promise.allSettled([
       body.pipeThrough(transform).pipeTo(fixed.writable),
-      c.env.RECORDINGS.put(pieceKey(id, seq, format), fixed.readable, {
-        httpMetadata: { contentType: PIECE_CONTENT_TYPE[format] },
-      }),
+      c.env.RECORDINGS.put(key, fixed.readable, { httpMetadata: { contentType: PIECE_CONTENT_TYPE[format] } }),
     ]);
     if (piped.status === 'rejected' || stored.status === 'rejected' || !stored.value) {
-      await session.abortPiece(seq);
+      await session.abortPiece(seq, begin.attempt);
+      if (stored.status === 'fulfilled' && stored.value) await c.env.RECORDINGS.delete(key);
       // The inspector's verdict explains the failure better than the storage error it caused.
       if (piped.status === 'rejected') throw piped.reason;
       throw stored.status === 'rejected' ? stored.reason : new Error('R2 did not store the piece');
     }
-    const { sha256, span } = await digest;
-    await session.pieceStored({
+    const piece = await digest;
+    const commit = await session.pieceStored({
       seq,
       size: length,
-      sha256,
+      sha256: piece.sha256,
       keyframe: meta[IngestHeader.keyframe],
       // A terminal log's times come from its own lines; a WebM piece's from its headers.
-      startMs: span?.startMs ?? meta[IngestHeader.startMs],
-      endMs: span?.endMs ?? meta[IngestHeader.endMs],
+      startMs: piece.span?.startMs ?? meta[IngestHeader.startMs],
+      endMs: piece.span?.endMs ?? meta[IngestHeader.endMs],
+      attempt: begin.attempt,
     });
-    return c.json({ seq, size: length, sha256, duplicate: false } satisfies PieceAck, 201);
+    if (commit.kind !== 'stored') {
+      // Lost the claim (or the recording was sealed meanwhile): what is acknowledged stays as it is, and these
+      // bytes leave storage.
+      await c.env.RECORDINGS.delete(key);
+      if (commit.kind === 'refused') throw new ApiError(commit.status, commit.code, commit.message);
+      return duplicateOrConflict(c, seq, piece, commit);
+    }
+    return c.json({ seq, size: length, sha256: piece.sha256, duplicate: false } satisfies PieceAck, 201);
   })
-  .post('/sessions/:id/events/:batch', validate('param', SessionIdParam.extend({ batch: BatchParam })), async (c) => {
+  .post('/sessions/:id/events/:batch', validate('param', SessionIdParam.extend({ batch: SeqParam })), async (c) => {
     const { id, batch } = c.req.valid('param');
-    const length = c.req.header('content-length');
-    if (length !== undefined && Number(length) > MAX_BATCH_BYTES) {
-      throw new ApiError(413, 'batch_too_large', `An event batch may be at most ${MAX_BATCH_BYTES} bytes.`);
-    }
-    const bytes = new Uint8Array(await c.req.arrayBuffer());
-    if (bytes.byteLength > MAX_BATCH_BYTES) {
-      throw new ApiError(413, 'batch_too_large', `An event batch may be at most ${MAX_BATCH_BYTES} bytes.`);
-    }
+    const bytes = await readWholeBody(
+      c.req.raw,
+      MAX_BATCH_BYTES,
+      () => new ApiError(413, 'batch_too_large', `An event batch may be at most ${MAX_BATCH_BYTES} bytes.`),
+    );
     // Invalid UTF-8 becomes U+FFFD rather than failing the whole batch; the bytes' hash stays the identity.
     let json: unknown;
     try {
@@ -133,9 +149,22 @@ export const ingest = new Hono<{ Bindings: Env }>()
     return c.json(ack, ack.duplicate ? 200 : 201);
   });
 
+/** Another upload of `seq` is stored: the same bytes are acknowledged again, other bytes are a conflict. */
+function duplicateOrConflict(
+  c: Context,
+  seq: number,
+  piece: PieceDigest,
+  stored: { sha256: string; size: number },
+): Response {
+  if (piece.sha256 !== stored.sha256) {
+    throw new ApiError(409, 'seq_conflict', `Piece ${seq} is already stored with different content.`);
+  }
+  return c.json({ seq, size: stored.size, sha256: piece.sha256, duplicate: true } satisfies PieceAck, 200);
+}
+
 /** Largest piece of this format and sequence number. */
 function pieceLimit(format: RecordingFormat, seq: number): number {
-  if (format === 'webm') return MAX_PIECE_BYTES;
+  if (format === 'webm') return seq === 0 ? MAX_INIT_SEGMENT_BYTES : MAX_PIECE_BYTES;
   return seq === 0 ? MAX_CAST_HEADER_BYTES : MAX_CAST_PIECE_BYTES;
 }
 

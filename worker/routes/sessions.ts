@@ -10,11 +10,13 @@ import { sessions } from '../../schema/index.ts';
 import { activityPartitions } from '../activity/partitions.ts';
 import { searchSessions } from '../activity/search.ts';
 import { audit } from '../audit.ts';
+import { clientAddress } from '../client-address.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../db/index.ts';
 import { findSession, type SessionRow } from '../db/session-directory.ts';
 import { ApiError } from '../errors.ts';
 import { parseRange } from '../http-range.ts';
+import { relaySocket } from '../socket-relay.ts';
 import { sessionObject } from '../stubs.ts';
 import { validate } from '../validate.ts';
 import { requireUpgrade, SessionIdParam } from './params.ts';
@@ -250,8 +252,17 @@ export const sessionRoutes = new Hono<ApiEnv>()
       const upgraded = await sessionObject(c.env, id).fetch(new Request(c.req.raw, { headers }));
       if (upgraded.status !== 101) return new Response(upgraded.body, upgraded);
       await audit(c, { action: 'session.watched_live', target: { type: 'session', id } });
-      // A fresh Response: the object's has immutable headers, and the security-headers middleware adds to them.
-      return new Response(null, { status: 101, webSocket: upgraded.webSocket });
+      // The Worker holds the socket and counts what the viewer sends. Its Response is a fresh one: the object's
+      // has immutable headers, and the security-headers middleware adds to them.
+      const actor = { kind: principal.kind, id: principal.id, name: principal.name };
+      const peer = {
+        role: 'viewer',
+        sessionId: id,
+        actor,
+        ip: clientAddress(c),
+        userAgent: c.req.header('user-agent') ?? null,
+      } as const;
+      return relaySocket(upgraded, peer, { db: c.env.DB, waitUntil: (p) => c.executionCtx.waitUntil(p) });
     },
   )
   .on(

@@ -8,7 +8,9 @@ import { createReadStream, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chainHead, fromBase64, keyIdOf, Manifest, manifestSignatureValid } from '../../../protocol/evidence.ts';
 import { recordingKey } from '../../../protocol/ingest.ts';
+import { showEscapes } from '../../shared/terminal-text.ts';
 import { readPublicKey } from './keys.ts';
+import { checkRecordingContents } from './recording-contents.ts';
 
 export interface VerifyOptions {
   manifest: string;
@@ -34,6 +36,7 @@ export type FailureCode =
   | 'recording_not_given'
   | 'recording_unexpected'
   | 'recording_mismatch'
+  | 'recording_contents_mismatch'
   | 'pieces_unreadable'
   | 'piece_missing'
   | 'piece_reordered'
@@ -42,7 +45,7 @@ export type FailureCode =
   | 'pieces_chain_mismatch';
 
 export interface Check {
-  name: 'manifest' | 'key' | 'signature' | 'session' | 'recording' | 'pieces';
+  name: 'manifest' | 'key' | 'signature' | 'session' | 'recording' | 'contents' | 'pieces';
   ok: boolean;
   detail: string;
   code?: FailureCode;
@@ -300,7 +303,8 @@ export async function verifyEvidence(options: VerifyOptions): Promise<VerifyRepo
   const parsed = Manifest.safeParse(envelope.manifest);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const detail = `not a version-1 manifest: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim();
+    const detail =
+      `not a Witness manifest (version 1 or 2): ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim();
     checks.push({ name: 'manifest', ok: false, code: 'manifest_invalid', detail });
     return report();
   }
@@ -364,6 +368,22 @@ export async function verifyEvidence(options: VerifyOptions): Promise<VerifyRepo
     } catch (error) {
       checks.push({ name: 'recording', ok: false, code: 'recording_mismatch', detail: (error as Error).message });
     }
+    // The file's contents against the chain: a file can match its own digest and still not be what was recorded.
+    if (manifest.version === 1) {
+      warnings.push(
+        "This manifest (version 1) does not bind the recording's contents to the hash chain: pass --pieces to " +
+          'check the pieces themselves.',
+      );
+    } else {
+      const contents = await checkRecordingContents(manifest, options.recording).catch(
+        (error: Error) => ({ ok: false, detail: error.message }) as const,
+      );
+      checks.push(
+        contents.ok
+          ? { name: 'contents', ok: true, detail: contents.detail }
+          : { name: 'contents', ok: false, code: 'recording_contents_mismatch', detail: contents.detail },
+      );
+    }
   }
 
   // 5. The pieces as stored, and the chain recomputed from them.
@@ -371,15 +391,19 @@ export async function verifyEvidence(options: VerifyOptions): Promise<VerifyRepo
   return report(manifest);
 }
 
-/** The report as the CLI prints it. */
+/**
+ * The report as the CLI prints it. The manifest's fields and the details (which quote file names, the
+ * manifest's key id, parse errors) are outside text: their escapes are shown, never sent to the terminal.
+ */
 export function formatReport(report: VerifyReport): string {
   const lines: string[] = [];
   const m = report.manifest;
   if (m) {
-    lines.push(`session ${m.sessionId}: ${m.user} → ${m.target} (${m.protocol}), ended ${m.endedAt} (${m.endReason})`);
+    const head = `session ${m.sessionId}: ${m.user} → ${m.target} (${m.protocol}), ended ${m.endedAt} (${m.endReason})`;
+    lines.push(showEscapes(head));
   }
   for (const check of report.checks) {
-    lines.push(`  ${check.ok ? 'ok  ' : 'FAIL'}  ${check.name.padEnd(9)}  ${check.detail}`);
+    lines.push(`  ${check.ok ? 'ok  ' : 'FAIL'}  ${check.name.padEnd(9)}  ${showEscapes(check.detail)}`);
   }
   const failed = report.checks.filter((c) => !c.ok).length;
   lines.push(report.ok ? 'VERIFIED' : `NOT VERIFIED: ${failed} check${failed === 1 ? '' : 's'} failed`);

@@ -1,0 +1,150 @@
+/**
+ * A session socket as the Worker holds it: the client's WebSocket on one side, the session object's on the
+ * other. Every frame the client sends is counted against its role's budget (protocol/frame-budget.ts) before it
+ * is passed on. A socket over budget gets no reply: it is closed with 4008 (too fast) or 1009 (too large),
+ * nothing more of it reaches the object, and the close is audited once. Frames from the object pass straight on.
+ *
+ * Here, not in the object: the runtime delivers each frame that reaches a hibernatable socket as an event of its
+ * own, and goes on doing so after the object closed the socket, until the peer closes too. A flood let through
+ * to the object costs it that dispatch per frame whatever its handler does (docs/decisions.md, "Socket limits
+ * in the Worker").
+ */
+import type { AuditAction } from '../protocol/audit.ts';
+import {
+  FRAME_LIMITS,
+  type FrameVerdict,
+  frameBytes,
+  freshBudget,
+  type SocketRole,
+  spendFrame,
+} from '../protocol/frame-budget.ts';
+import { CloseCode, HEARTBEAT_PING } from '../protocol/version.ts';
+import { auditLog } from '../schema/index.ts';
+import { database } from './db/index.ts';
+
+/** Who is at the client end, for the audit row of a flood. */
+export interface SocketPeer {
+  role: SocketRole;
+  sessionId: string;
+  actor: { kind: string; id: string | null; name: string };
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface RelayContext {
+  db: D1Database;
+  waitUntil: (promise: Promise<unknown>) => void;
+}
+
+const FLOOD_CLOSE = {
+  too_fast: { code: CloseCode.rateLimited, reason: 'too many frames' },
+  too_large: { code: CloseCode.messageTooLarge, reason: 'frame too large' },
+} as const satisfies Record<Exclude<FrameVerdict, 'admit'>, { code: CloseCode; reason: string }>;
+
+/**
+ * Puts the Worker between the client and the object's socket in `upstream` (the object's 101 answer). Anything
+ * but a 101 is returned as it is.
+ */
+export function relaySocket(upstream: Response, peer: SocketPeer, context: RelayContext): Response {
+  const inner = upstream.webSocket;
+  if (upstream.status !== 101 || !inner) return upstream;
+  const { 0: client, 1: outer } = new WebSocketPair();
+  for (const ws of [inner, outer]) {
+    ws.binaryType = 'arraybuffer'; // relayed as bytes, not as Blobs
+    ws.accept();
+  }
+  const limit = FRAME_LIMITS[peer.role];
+  let budget = freshBudget(limit, Date.now());
+  let open = true;
+
+  const fromClient = ({ data }: MessageEvent) => {
+    if (!open) return;
+    // Heartbeats go on uncounted: the object's runtime answers them without waking it.
+    if (data === HEARTBEAT_PING) return send(inner, data);
+    const spent = spendFrame(budget, limit, frameBytes(data, limit.maxFrameBytes), Date.now());
+    budget = spent.budget;
+    if (spent.verdict === 'admit') return send(inner, data as string | ArrayBuffer);
+    open = false;
+    // What the client sent before it saw the close still arrives, frame by frame: let it cost no more than it must.
+    outer.removeEventListener('message', fromClient);
+    const { code, reason } = FLOOD_CLOSE[spent.verdict];
+    close(outer, code, reason);
+    close(inner, code, reason);
+    context.waitUntil(
+      auditFlood(context.db, peer, {
+        role: peer.role,
+        reason: spent.verdict,
+        closeCode: code,
+        frames: budget.frames,
+        bytes: budget.bytes,
+        limit,
+      }),
+    );
+  };
+  outer.addEventListener('message', fromClient);
+  inner.addEventListener('message', ({ data }) => send(outer, data as string | ArrayBuffer));
+  // A close on either side closes the other with the same code (one that may be sent: 1005 and 1006 may not).
+  outer.addEventListener('close', ({ code, reason }) => {
+    open = false;
+    close(outer, sendable(code), reason);
+    close(inner, sendable(code), reason);
+  });
+  inner.addEventListener('close', ({ code, reason }) => {
+    open = false;
+    close(inner, sendable(code), reason);
+    close(outer, sendable(code), reason);
+  });
+  outer.addEventListener('error', () => {
+    open = false;
+    close(inner, 1001, 'the client went away');
+  });
+  inner.addEventListener('error', () => {
+    open = false;
+    close(outer, 1011, 'the session is unavailable');
+  });
+  return new Response(null, { status: 101, webSocket: client });
+}
+
+function sendable(code: number): number {
+  if (code === 1005) return CloseCode.normal;
+  if (code === 1006 || code === 1015) return 1001;
+  return code;
+}
+
+function send(ws: WebSocket, data: string | ArrayBuffer): void {
+  try {
+    ws.send(data);
+  } catch {
+    // Closed under us; its close event does the rest.
+  }
+}
+
+function close(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // Closed already.
+  }
+}
+
+async function auditFlood(db: D1Database, peer: SocketPeer, details: Record<string, unknown>): Promise<void> {
+  try {
+    await database(db)
+      .insert(auditLog)
+      .values({
+        at: Date.now(),
+        actorKind: peer.actor.kind,
+        actorId: peer.actor.id,
+        actorName: peer.actor.name,
+        action: 'socket.closed_for_flood' satisfies AuditAction,
+        targetType: 'session',
+        targetId: peer.sessionId,
+        ip: peer.ip,
+        userAgent: peer.userAgent?.slice(0, 300) ?? null,
+        details,
+      })
+      .run();
+  } catch (error) {
+    console.error('auditing a flooding socket failed', peer.sessionId, error);
+  }
+}
