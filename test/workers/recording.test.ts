@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { recordingKey } from '../../protocol/ingest.ts';
 import { EbmlId, readElementHeader } from '../../protocol/webm.ts';
 import { PART_BYTES, RecordingWriter } from '../../durable/recording-writer.ts';
-import { api, connectLauncher, errorCode, fixturePieces, launch, putFixture } from './helpers.ts';
+import { api, connectLauncher, errorCode, fixturePieces, launch, putFixture, sealNow } from './helpers.ts';
 
 const INFO = 0x1549a966;
 const DURATION = 0x4489;
@@ -136,19 +136,8 @@ describe('GET /api/v1/sessions/{id}/recording.webm', () => {
     await putFixture(s, 1);
     launcher.ws.send(JSON.stringify({ type: 'end', lastSeq: 1 }));
     await launcher.nextJson();
-    const stub = env.SESSIONS.getByName(s.sessionId);
     // Sealing is retried (10 s, 1 min, 5 min) before the recording is declared failed.
-    const { evictDurableObject, runInDurableObject } = await import('cloudflare:test');
-    for (let attempt = 0; attempt < 4; attempt++) {
-      await runInDurableObject(stub, (_i, state) => {
-        const row = state.storage.sql.exec<{ value: string }>(`SELECT value FROM state WHERE key = 'session'`).one();
-        const record = JSON.parse(row.value) as { sealAt: number | null };
-        if (record.sealAt !== null) record.sealAt = Date.now() - 1;
-        state.storage.sql.exec(`UPDATE state SET value = ? WHERE key = 'session'`, JSON.stringify(record));
-      });
-      await evictDurableObject(stub);
-      await runDurableObjectAlarm(stub);
-    }
+    for (let attempt = 0; attempt < 4; attempt++) await sealNow(s.sessionId);
     const view = (await (await api(`/sessions/${s.sessionId}`)).json()) as { recording: Record<string, unknown> };
     expect(view.recording).toMatchObject({ status: 'failed', url: null });
     expect(String(view.recording.error)).toContain('init segment');
