@@ -36,13 +36,18 @@ interface AuditRow {
 
 /** The flood-close rows of a session, once at least `count` are there (the object writes them in the background). */
 async function floodRows(sessionId: string, count = 1): Promise<AuditRow[]> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const res = await api(`/audit?action=socket.closed_for_flood&target=${sessionId}`);
-    const { entries } = (await res.json()) as { entries: AuditRow[] };
-    if (entries.length >= count || Date.now() > deadline) return entries;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  let entries: AuditRow[] = [];
+  await expect
+    .poll(
+      async () => {
+        const res = await api(`/audit?action=socket.closed_for_flood&target=${sessionId}`);
+        entries = ((await res.json()) as { entries: AuditRow[] }).entries;
+        return entries.length;
+      },
+      { timeout: 10_000 },
+    )
+    .toBeGreaterThanOrEqual(count);
+  return entries;
 }
 
 /** Counts the text frames a socket receives from now on, by `type` (`pong` for heartbeat answers). */
