@@ -13,8 +13,10 @@
  *     [--summary FILE]
  */
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION } from '../protocol/version.ts';
+import type { FloodOrders, FloodReport, FloodStats } from './lib/flooder.ts';
 import { type BenchSession, closeAll, launchSession, type UploadRecord, uploadOnSchedule } from './lib/client.ts';
 import { cpuBetween, machineBusySeconds, percentOfCore, snapshotTree, warnIfMachineBusy } from './lib/cpu.ts';
 import { type BenchMedia, recordMedia } from './lib/media.ts';
@@ -63,107 +65,40 @@ const LAUNCHER_HELLO = JSON.stringify({
   reportsActivity: true,
 });
 
-interface FloodStats {
-  framesSent: number;
-  bytesSent: number;
-  connections: number;
-  /** Upgrades refused (status) or failed before opening. */
-  refused: number;
-  closes: Map<number, number>;
-  framesReceived: number;
-}
-
 /**
- * One flooding client: opens its socket, sends `frame` as fast as the connection drains, and when the server
- * closes it, opens the next (if `reconnect`). `stop` ends it.
+ * The flood runs in a thread of its own (lib/flooder.ts): a flooder's send loop runs for as long as the connection
+ * takes frames, and in this thread it would hold up the uploads whose latency is measured, which is no part of
+ * what the server does. The thread shares this process's CPU figure; the server's is measured apart.
  */
-function flooder(
-  open: () => WebSocket,
-  frame: string,
-  first: string | null,
-  reconnect: boolean,
-): { stats: FloodStats; stop: () => void } {
-  const stats: FloodStats = {
-    framesSent: 0,
-    bytesSent: 0,
-    connections: 0,
-    refused: 0,
-    closes: new Map(),
-    framesReceived: 0,
-  };
-  let stopped = false;
-  let current: WebSocket | null = null;
-  const connect = () => {
-    if (stopped) return;
-    const ws = open();
-    current = ws;
-    let opened = false;
-    let sentHere = 0;
-    const pump = () => {
-      while (!stopped && ws.readyState === WebSocket.OPEN && ws.bufferedAmount < HIGH_WATER_BYTES) {
-        if (BURST > 0 && sentHere >= BURST) return; // this connection's burst is out: wait for the close
-        sentHere++;
-        ws.send(frame);
-        stats.framesSent++;
-        stats.bytesSent += frame.length;
-      }
-      if (!stopped && ws.readyState === WebSocket.OPEN) setImmediate(pump);
-    };
-    ws.on('open', () => {
-      opened = true;
-      stats.connections++;
-      if (first) ws.send(first);
-      pump();
-    });
-    ws.on('message', () => stats.framesReceived++);
-    ws.on('unexpected-response', (_req, res) => {
-      stats.refused++;
-      res.resume();
-      ws.terminate();
-    });
-    ws.on('error', () => {});
-    ws.on('close', (code) => {
-      if (opened) stats.closes.set(code, (stats.closes.get(code) ?? 0) + 1);
-      if (!reconnect || stopped) return;
-      // A refused upgrade is retried after a moment, so a refusal cannot turn into a busy loop here.
-      if (opened) connect();
-      else setTimeout(connect, 50);
-    });
-  };
-  connect();
+function startFlood(server: RunningServer, victim: { sessionId: string; token: string }) {
+  const worker = new Worker(new URL('./lib/flooder.ts', import.meta.url), {
+    workerData: {
+      wsBase: wsUrl(server),
+      apiKey: server.apiKey,
+      sessionId: victim.sessionId,
+      token: victim.token,
+      hello: LAUNCHER_HELLO,
+      reconnect: RECONNECT,
+      burst: BURST,
+      highWaterBytes: HIGH_WATER_BYTES,
+    } satisfies FloodOrders,
+  });
+  const stopped = new Promise<FloodReport>((resolve, reject) => {
+    worker.once('message', (report: FloodReport) => resolve(report));
+    worker.once('error', reject);
+  });
   return {
-    stats,
-    stop: () => {
-      stopped = true;
-      current?.terminate();
+    stop: async (): Promise<FloodReport> => {
+      worker.postMessage('stop');
+      const report = await stopped;
+      await worker.terminate();
+      return report;
     },
   };
 }
 
 function wsUrl(server: RunningServer): string {
   return server.baseUrl.replace(/^http/, 'ws');
-}
-
-function startFlood(server: RunningServer, victim: { sessionId: string; token: string }) {
-  const viewer = flooder(
-    () =>
-      new WebSocket(`${wsUrl(server)}/api/v1/sessions/${victim.sessionId}/live`, {
-        headers: { authorization: `Bearer ${server.apiKey}` },
-      }),
-    'x',
-    null,
-    RECONNECT,
-  );
-  const launcher = flooder(
-    () =>
-      new WebSocket(`${wsUrl(server)}/ingest/v1/sessions/${victim.sessionId}/control`, {
-        headers: { authorization: `Bearer ${victim.token}` },
-      }),
-    JSON.stringify({ type: 'activity' }),
-    LAUNCHER_HELLO,
-    RECONNECT,
-  );
-  return { viewer, launcher };
 }
 
 /** Opens a session's control socket and says hello; resolves once welcomed. */
@@ -268,8 +203,7 @@ async function phase(server: RunningServer, media: BenchMedia, flood: boolean, i
   );
   const uploads: UploadRecord[][] = await Promise.all(plans);
   const wallSeconds = (performance.now() - measuredFrom) / 1000;
-  flooders?.viewer.stop();
-  flooders?.launcher.stop();
+  const floods = await flooders?.stop();
   await health.stop();
   const serverCpuSeconds = cpuBetween(cpuBefore, snapshotTree(server.pid, server.label)).seconds;
   const load = process.cpuUsage(loadBefore);
@@ -290,8 +224,8 @@ async function phase(server: RunningServer, media: BenchMedia, flood: boolean, i
     errors: uploads.flat().flatMap((r) => r.errors),
     health: health.latencies,
     healthFailures: health.failures,
-    viewerFlood: flooders?.viewer.stats ?? null,
-    launcherFlood: flooders?.launcher.stats ?? null,
+    viewerFlood: floods?.viewer ?? null,
+    launcherFlood: floods?.launcher ?? null,
     wallSeconds,
     serverCpuSeconds,
     otherCpuSeconds: Math.max(0, machine - serverCpuSeconds - (load.user + load.system) / 1e6),
@@ -300,7 +234,7 @@ async function phase(server: RunningServer, media: BenchMedia, flood: boolean, i
 
 function describeFlood(stats: FloodStats | null): string {
   if (!stats) return '-';
-  const closes = [...stats.closes].map(([code, n]) => `${n}× ${code}`).join(', ') || 'none';
+  const closes = stats.closes.map(([code, n]) => `${n}× ${code}`).join(', ') || 'none';
   return `${stats.framesSent.toLocaleString('en')} frames on ${stats.connections} sockets (closes: ${closes}; ${stats.refused} upgrades refused; ${stats.framesReceived} frames back)`;
 }
 

@@ -2,10 +2,10 @@
  * A Durable Object has one alarm, but a session has several deadlines. Keep them all, set the alarm for the
  * earliest, and when it fires decide from the state which (if any) is really due: the alarm is only a wake-up.
  */
-import type { EndReason, Policy, SessionStatus } from '../protocol/session.ts';
+import { type LifecycleFields, phaseOf } from '../protocol/lifecycle.ts';
+import type { EndReason, Policy } from '../protocol/session.ts';
 
-export interface DeadlineState {
-  status: SessionStatus;
+export interface DeadlineState extends LifecycleFields {
   policy: Policy;
   /** Epoch ms. */
   createdAt: number;
@@ -31,9 +31,10 @@ export type Deadline = { kind: 'end'; reason: EndReason; at: number } | { kind: 
 /** Every deadline the state implies, in no particular order. */
 export function deadlines(state: DeadlineState): Deadline[] {
   const out: Deadline[] = [];
-  if (state.status === 'pending') {
+  const phase = phaseOf(state);
+  if (phase === 'launched') {
     out.push({ kind: 'end', reason: 'launch_expired', at: state.launchExpiresAt });
-  } else if (state.status === 'active' && state.startedAt !== null) {
+  } else if (phase === 'live' && state.startedAt !== null) {
     const { maxSessionLengthMs, inactivityTimeoutMs } = state.policy;
     if (maxSessionLengthMs > 0)
       out.push({ kind: 'end', reason: 'maximum_length', at: state.startedAt + maxSessionLengthMs });
@@ -46,7 +47,7 @@ export function deadlines(state: DeadlineState): Deadline[] {
     if (state.launcherGraceMs > 0)
       out.push({ kind: 'end', reason: 'launcher_lost', at: heard + state.launcherGraceMs });
   }
-  if (state.status === 'ended' && state.sealAt !== null) out.push({ kind: 'seal', at: state.sealAt });
+  if (phase === 'ended' && state.sealAt !== null) out.push({ kind: 'seal', at: state.sealAt });
   return out;
 }
 

@@ -18,9 +18,11 @@ import {
   toHex,
 } from '../protocol/evidence.ts';
 import { recordingKey } from '../protocol/ingest.ts';
+import { isSealed, phaseOf } from '../protocol/lifecycle.ts';
 import type { RecordingFormat } from '../protocol/session.ts';
 import { missingRanges } from './live-cursor.ts';
-import type { SessionRecord, SessionStore } from './session-store.ts';
+import type { SessionRecord } from './session-record.ts';
+import type { SessionStore } from './session-store.ts';
 
 export type PublishOutcome =
   | { kind: 'published'; body: string }
@@ -29,11 +31,6 @@ export type PublishOutcome =
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
-}
-
-/** Sealed: the session ended and nothing more will be added to its recording. */
-function isSealed(record: SessionRecord): boolean {
-  return record.status === 'ended' && record.sealAt === null && record.recordingStatus !== 'finalizing';
 }
 
 export class SessionEvidence {
@@ -76,7 +73,7 @@ export class SessionEvidence {
   /** Builds, signs and stores `manifest.json`. Never throws: a failure is logged and returned. */
   publish(record: SessionRecord): Promise<PublishOutcome> {
     return this.#serial(async (): Promise<PublishOutcome> => {
-      if (!isSealed(record)) return { kind: 'not_sealed' };
+      if (!isSealed(phaseOf(record))) return { kind: 'not_sealed' };
       try {
         const key = await this.#signingKey();
         const signed = await signManifest(await this.#manifest(record, key.keyId), key);

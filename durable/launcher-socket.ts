@@ -4,13 +4,7 @@ import {
   LauncherMessage as LauncherMessageSchema,
   type ServerControlMessage,
 } from '../protocol/control.ts';
-
-/** Survives hibernation with the socket. */
-export interface LauncherAttachment {
-  role: 'launcher';
-  /** The launcher sent a valid hello on this socket. */
-  greeted: boolean;
-}
+import { sendOn } from './socket-state.ts';
 
 /** Parses one frame from a launcher; never throws. */
 export function parseLauncherMessage(
@@ -36,12 +30,8 @@ export function parseLauncherMessage(
   return { ok: true, message: result.data };
 }
 
-export function sendControl(ws: WebSocket, message: ServerControlMessage): void {
-  try {
-    ws.send(JSON.stringify(message));
-  } catch {
-    // Closed under us; the close handler does the bookkeeping.
-  }
+export function sendControl(ws: WebSocket, message: ServerControlMessage, sessionId: string): void {
+  sendOn(ws, JSON.stringify(message), sessionId);
 }
 
 export function jsonError(status: number, code: string, message: string): Response {

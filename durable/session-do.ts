@@ -4,9 +4,10 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { LauncherMessage, ServerControlMessage } from '../protocol/control.ts';
+import { acceptsRecording, apply, isOngoing, isSealed, type Phase, phaseOf } from '../protocol/lifecycle.ts';
 import type { EndReason, Policy, Protocol, RecordingFormat } from '../protocol/session.ts';
 import { CloseCode, HEARTBEAT_PING, HEARTBEAT_PONG, PROTOCOL_VERSION } from '../protocol/version.ts';
-import type { Viewer } from '../protocol/viewer.ts';
+import type { Viewer, ViewerServerMessage } from '../protocol/viewer.ts';
 import { activitySummary } from '../worker/activity/digest.ts';
 import { activityPartitions } from '../worker/activity/partitions.ts';
 import { issueIngestToken } from '../worker/auth/ingest-token.ts';
@@ -15,11 +16,13 @@ import { copyPieceIndex, markEnded, markSealed, markStarted } from '../worker/db
 import { ActivitySaves } from './activity-saves.ts';
 import { dueDeadline, nextAlarm } from './deadlines.ts';
 import { type PublishOutcome, SessionEvidence } from './evidence.ts';
-import { jsonError, type LauncherAttachment, parseLauncherMessage, sendControl } from './launcher-socket.ts';
+import { jsonError, parseLauncherMessage, sendControl } from './launcher-socket.ts';
 import { missingRanges } from './live-cursor.ts';
 import { SealRefused, sealRecording, sweepAttempts } from './seal.ts';
-import { type PieceRow, type SessionRecord, SessionStore } from './session-store.ts';
-import { sendJson, VIEWER_TAG, type ViewerAttachment, ViewerFanout } from './viewer-fanout.ts';
+import { RECORD_VERSION, RecordUnreadable, type SessionRecord } from './session-record.ts';
+import { type PieceRow, SessionStore } from './session-store.ts';
+import { attachmentOf, closeSocket, launcherAttachment, remember } from './socket-state.ts';
+import { sendJson, VIEWER_TAG, ViewerFanout } from './viewer-fanout.ts';
 
 const LAUNCHER_TAG = 'launcher';
 /** How long terminate and message wait for the launcher to confirm delivery. */
@@ -82,6 +85,8 @@ export class SessionDO extends DurableObject<Env> {
   readonly #fanout: ViewerFanout;
   readonly #evidence: SessionEvidence;
   #record: SessionRecord | null;
+  /** Set when the stored record failed validation: the object then refuses every call. */
+  #unreadable: RecordUnreadable | null = null;
   readonly #deliveries = new Map<string, () => void>();
   /** True while a seal runs: a piece stored now could miss the sealed file, so uploads wait (and retry). */
   #sealing = false;
@@ -93,7 +98,15 @@ export class SessionDO extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#store = new SessionStore(ctx.storage.sql);
-    this.#record = this.#store.load();
+    try {
+      this.#record = this.#store.load();
+    } catch (error) {
+      // Every call says so (#readable) and nothing is written: the record stays as it was found, for a person.
+      if (!(error instanceof RecordUnreadable)) throw error;
+      console.error('session object refuses to run on its stored record', ctx.id.toString(), error.message);
+      this.#record = null;
+      this.#unreadable = error;
+    }
     this.#fanout = new ViewerFanout(
       ctx,
       this.#store,
@@ -112,8 +125,10 @@ export class SessionDO extends DurableObject<Env> {
 
   /** Called once by the launch route; repeating it changes nothing. */
   async init(init: SessionInit): Promise<void> {
+    this.#readable();
     if (this.#record) return;
     this.#record = {
+      version: RECORD_VERSION,
       ...init,
       status: 'pending',
       endReason: null,
@@ -135,15 +150,17 @@ export class SessionDO extends DurableObject<Env> {
 
   /** First step of a media PUT: may this sequence number be stored now? */
   async beginPiece(seq: number): Promise<BeginPiece> {
+    this.#readable();
     const record = this.#record;
     if (!record) return refuse(404, 'session_not_found', 'No such session.');
     if (!record.policy.recordingEnabled) {
       return refuse(409, 'recording_disabled', 'Recording is off for this session.');
     }
-    if (record.status === 'ended' && record.sealAt === null) {
+    const phase = this.#phase();
+    if (phase === 'sealing') return refuse(409, 'upload_in_progress', 'The recording is being sealed; retry shortly.');
+    if (!acceptsRecording(phase)) {
       return refuse(409, 'recording_sealed', 'The session ended and its recording is sealed.');
     }
-    if (this.#sealing) return refuse(409, 'upload_in_progress', 'The recording is being sealed; retry shortly.');
     if (record.declaredLastSeq !== null && seq > record.declaredLastSeq) {
       return refuse(409, 'seq_beyond_end', `The launcher ended the recording at piece ${record.declaredLastSeq}.`);
     }
@@ -160,11 +177,12 @@ export class SessionDO extends DurableObject<Env> {
    * A refused attempt's object is the caller's to delete; nothing acknowledged is ever replaced.
    */
   async pieceStored(piece: Omit<PieceRow, 'storedAt'> & { attempt: string }): Promise<PieceCommit> {
+    this.#readable();
     const record = this.#requireRecord();
     const now = Date.now();
     const existing = this.#store.piece(piece.seq);
     if (existing) return { kind: 'exists', sha256: existing.sha256, size: existing.size };
-    if (this.#sealing || (record.status === 'ended' && record.sealAt === null)) {
+    if (!acceptsRecording(this.#phase())) {
       return refuse(409, 'recording_sealed', 'The recording was sealed while this piece was uploading.');
     }
     if (!this.#store.holdsClaim(piece.seq, piece.attempt)) {
@@ -176,9 +194,9 @@ export class SessionDO extends DurableObject<Env> {
     }
     this.#store.addPiece({ ...piece, storedAt: now });
     record.lastHeardAt = now;
-    if (record.status === 'pending') this.#start(now);
-    if (!record.reportsActivity && record.status === 'active') record.lastActivityAt = now;
-    if (record.status === 'ended' && record.sealAt !== null && this.#allDeclaredPiecesStored()) record.sealAt = now;
+    if (this.#phase() === 'launched') this.#start(now);
+    if (!record.reportsActivity && this.#phase() === 'live') record.lastActivityAt = now;
+    if (this.#phase() === 'ended' && this.#allDeclaredPiecesStored()) record.sealAt = now;
     await this.#commit();
     void this.#fanout.pump();
     await this.#evidence.extendChain(record.sessionId);
@@ -187,20 +205,23 @@ export class SessionDO extends DurableObject<Env> {
 
   /** A media PUT failed after `beginPiece`: free its sequence number for a retry (if the attempt still holds it). */
   async abortPiece(seq: number, attempt: string): Promise<void> {
+    this.#readable();
     this.#store.releaseUpload(seq, attempt);
   }
 
   /** Which object holds stored piece `seq`, or null when it is not stored. */
   async pieceObject(seq: number): Promise<{ attempt: string | null; size: number } | null> {
+    this.#readable();
     const piece = this.#store.piece(seq);
     return piece && { attempt: piece.attempt, size: piece.size };
   }
 
   /** Admin command: show a message, or terminate (the session ends whether or not the launcher hears it). */
   async terminate(command: { mode: 'message' | 'terminate'; message: string }): Promise<TerminateOutcome> {
+    this.#readable();
     const record = this.#record;
     if (!record) return refuse(404, 'session_not_found', 'No such session.');
-    if (record.status === 'ended') {
+    if (!isOngoing(this.#phase())) {
       return refuse(409, 'session_ended', `The session already ended (${record.endReason}).`);
     }
     const id = crypto.randomUUID();
@@ -213,12 +234,13 @@ export class SessionDO extends DurableObject<Env> {
       id,
       message: command.message || DEFAULT_TERMINATE_MESSAGE,
     });
-    if (this.#record?.status !== 'ended') await this.#end('terminated_by_admin');
+    if (isOngoing(this.#phase())) await this.#end('terminated_by_admin');
     return { kind: 'done', delivered, status: 'ended', endReason: 'terminated_by_admin' };
   }
 
   /** Writes the signed manifest again from this object's records (the API asks when storage lacks it). */
   async publishManifest(): Promise<PublishOutcome> {
+    this.#readable();
     const record = this.#record;
     if (!record) return { kind: 'failed', message: 'No such session.' };
     return this.#evidence.publish(record);
@@ -226,6 +248,7 @@ export class SessionDO extends DurableObject<Env> {
 
   /** What only the live object knows: sockets, pieces so far. */
   async liveState(): Promise<LiveState | null> {
+    this.#readable();
     const record = this.#record;
     if (!record) return null;
     const totals = this.#store.totals();
@@ -241,34 +264,30 @@ export class SessionDO extends DurableObject<Env> {
       missingPieces: missingRanges(this.#store.storedSeqs(), last),
       lastActivityAt: record.lastActivityAt,
       // Until the seal has written the manifest and told D1, the recording is not ready to be served.
-      recordingStatus: this.#sealing ? 'finalizing' : record.recordingStatus,
+      recordingStatus: this.#phase() === 'sealing' ? 'finalizing' : record.recordingStatus,
     };
   }
 
   /** WebSocket upgrades, already authenticated by the Worker, which names the role in `x-witness-socket`. */
   override async fetch(request: Request): Promise<Response> {
+    this.#readable();
     const record = this.#record;
     if (!record) return jsonError(404, 'session_not_found', 'No such session.');
     const role = request.headers.get('x-witness-socket');
     const { 0: client, 1: server } = new WebSocketPair();
     if (role === 'launcher') {
       this.ctx.acceptWebSocket(server, [LAUNCHER_TAG]);
-      server.serializeAttachment({ role: 'launcher', greeted: false } satisfies LauncherAttachment);
+      remember(server, { role: 'launcher', greeted: false }, record.sessionId);
     } else if (role === 'viewer') {
-      if (record.status === 'ended')
+      if (!isOngoing(this.#phase())) {
         return jsonError(409, 'session_ended', 'The session has ended; play its recording.');
+      }
       const viewer = JSON.parse(request.headers.get('x-witness-viewer') ?? '{}') as Viewer;
       const tab = request.headers.get('x-witness-viewer-tab');
       this.ctx.acceptWebSocket(server, [VIEWER_TAG]);
-      server.serializeAttachment({
-        role: 'viewer',
-        viewer,
-        tab,
-        sentUpTo: -1,
-        caughtUp: false,
-      } satisfies ViewerAttachment);
+      remember(server, { role: 'viewer', viewer, tab, sentUpTo: -1, caughtUp: false }, record.sessionId);
       this.#fanout.replaceTab(server, tab);
-      sendJson(server, {
+      this.#json(server, {
         type: 'hello',
         protocol: PROTOCOL_VERSION,
         sessionId: record.sessionId,
@@ -285,23 +304,24 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const attachment = ws.deserializeAttachment() as LauncherAttachment | ViewerAttachment;
+    this.#readable();
+    const attachment = attachmentOf(ws);
     if (attachment.role === 'viewer') {
-      sendJson(ws, { type: 'error', code: 'unexpected_message', message: 'Viewers only send heartbeats.' });
+      this.#json(ws, { type: 'error', code: 'unexpected_message', message: 'Viewers only send heartbeats.' });
       return;
     }
     const parsed = parseLauncherMessage(message);
-    if (!parsed.ok) return sendControl(ws, { type: 'error', code: 'invalid_message', message: parsed.error });
+    if (!parsed.ok) return this.#control(ws, { type: 'error', code: 'invalid_message', message: parsed.error });
     const msg = parsed.message;
     if (this.#record) this.#record.lastHeardAt = Date.now(); // saved with the next commit; heartbeats cover the rest
     if (msg.type !== 'hello' && !attachment.greeted) {
-      return sendControl(ws, { type: 'error', code: 'hello_first', message: 'Send hello first.' });
+      return this.#control(ws, { type: 'error', code: 'hello_first', message: 'Send hello first.' });
     }
     switch (msg.type) {
       case 'hello':
         return this.#hello(ws, msg);
       case 'activity':
-        if (this.#record?.status === 'active') {
+        if (this.#record && this.#phase() === 'live') {
           this.#record.lastActivityAt = Date.now();
           if (this.#activitySaves.due(this.#record.lastActivityAt)) await this.#commit();
         }
@@ -317,14 +337,15 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    const attachment = ws.deserializeAttachment() as LauncherAttachment | ViewerAttachment;
+    this.#readable();
+    const attachment = attachmentOf(ws);
     if (attachment.role === 'viewer') {
       this.#fanout.announceViewers();
       return;
     }
     const record = this.#record;
     const others = this.#launchers().filter((other) => other !== ws);
-    if (record?.status === 'active' && others.length === 0 && code !== CloseCode.replaced) {
+    if (record && this.#phase() === 'live' && others.length === 0 && code !== CloseCode.replaced) {
       record.launcherLostAt = Date.now() + Number(this.env.LAUNCHER_GRACE_SECONDS) * 1000;
       await this.#commit();
     }
@@ -340,18 +361,14 @@ export class SessionDO extends DurableObject<Env> {
    * many were closed.
    */
   async serverRestarting(reason: string): Promise<number> {
+    this.#readable();
     const viewers = this.#fanout.viewerSockets();
-    for (const ws of viewers) {
-      try {
-        ws.close(CloseCode.serverRestart, reason);
-      } catch {
-        // Closed meanwhile.
-      }
-    }
+    for (const ws of viewers) closeSocket(ws, CloseCode.serverRestart, reason, this.#sessionId());
     return viewers.length;
   }
 
   override async alarm(): Promise<void> {
+    this.#readable();
     this.#alarmAt = null; // the runtime cleared the alarm that fired
     const record = this.#record;
     if (!record) return;
@@ -375,6 +392,28 @@ export class SessionDO extends DurableObject<Env> {
     }
   }
 
+  /** Where the session is in its lifecycle (protocol/lifecycle.ts): every decision below asks this. */
+  #phase(): Phase {
+    return phaseOf(this.#requireRecord(), this.#sealing);
+  }
+
+  #sessionId(): string {
+    return this.#record?.sessionId ?? this.ctx.id.toString();
+  }
+
+  #control(ws: WebSocket, message: ServerControlMessage): void {
+    sendControl(ws, message, this.#sessionId());
+  }
+
+  #json(ws: WebSocket, message: ViewerServerMessage): void {
+    sendJson(ws, message, this.#sessionId());
+  }
+
+  /** Throws, on every call, what was wrong with a stored record this object could not read. */
+  #readable(): void {
+    if (this.#unreadable) throw this.#unreadable;
+  }
+
   #deadlineState() {
     return { ...this.#requireRecord(), launcherGraceMs: Number(this.env.LAUNCHER_GRACE_SECONDS) * 1000 };
   }
@@ -390,7 +429,7 @@ export class SessionDO extends DurableObject<Env> {
 
   #start(now: number): void {
     const record = this.#requireRecord();
-    record.status = 'active';
+    Object.assign(record, apply(record, 'start'));
     record.startedAt = now;
     record.lastActivityAt = now;
     this.ctx.waitUntil(markStarted(database(this.env.DB), record.sessionId, now));
@@ -399,23 +438,23 @@ export class SessionDO extends DurableObject<Env> {
   async #hello(ws: WebSocket, hello: Extract<LauncherMessage, { type: 'hello' }>): Promise<void> {
     const record = this.#requireRecord();
     if (hello.protocol !== PROTOCOL_VERSION) {
-      sendControl(ws, {
+      this.#control(ws, {
         type: 'error',
         code: 'unsupported_protocol',
         message: `This server speaks protocol ${PROTOCOL_VERSION}.`,
       });
-      ws.close(CloseCode.unsupportedVersion, 'unsupported protocol version');
+      closeSocket(ws, CloseCode.unsupportedVersion, 'unsupported protocol version', this.#sessionId());
       return;
     }
     for (const other of this.#launchers()) {
-      if (other !== ws) other.close(CloseCode.replaced, 'replaced by a newer connection');
+      if (other !== ws) closeSocket(other, CloseCode.replaced, 'replaced by a newer connection', this.#sessionId());
     }
-    ws.serializeAttachment({ role: 'launcher', greeted: true } satisfies LauncherAttachment);
+    remember(ws, { role: 'launcher', greeted: true }, record.sessionId);
     const now = Date.now();
-    if (record.status === 'pending') this.#start(now);
+    if (this.#phase() === 'launched') this.#start(now);
     record.reportsActivity = hello.reportsActivity;
     record.launcherLostAt = null;
-    sendControl(ws, {
+    this.#control(ws, {
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
       sessionId: record.sessionId,
@@ -424,21 +463,21 @@ export class SessionDO extends DurableObject<Env> {
       storedSeqs: this.#store.recentSeqs(),
       session: { user: record.user, target: record.target, protocol: record.protocol, format: record.format },
     });
-    if (record.status === 'ended' && record.endReason) sendControl(ws, { type: 'ended', reason: record.endReason });
+    if (!isOngoing(this.#phase()) && record.endReason) this.#control(ws, { type: 'ended', reason: record.endReason });
     await this.#commit();
   }
 
   async #renewToken(ws: WebSocket): Promise<void> {
     const record = this.#requireRecord();
-    if (record.status === 'ended' && record.sealAt === null) {
-      return sendControl(ws, { type: 'error', code: 'recording_sealed', message: 'The session is over.' });
+    if (isSealed(this.#phase())) {
+      return this.#control(ws, { type: 'error', code: 'recording_sealed', message: 'The session is over.' });
     }
     const issued = await issueIngestToken(
       this.env.WITNESS_TOKEN_SECRET,
       record.sessionId,
       Number(this.env.INGEST_TOKEN_TTL_SECONDS),
     );
-    sendControl(ws, { type: 'token', token: issued.token, expiresAt: issued.expiresAt.toISOString() });
+    this.#control(ws, { type: 'token', token: issued.token, expiresAt: issued.expiresAt.toISOString() });
   }
 
   async #launcherEnded(lastSeq: number | null): Promise<void> {
@@ -448,8 +487,8 @@ export class SessionDO extends DurableObject<Env> {
     record.declaredLastSeq = Math.max(lastSeq ?? -1, stored ?? -1, record.declaredLastSeq ?? -1);
     if (record.declaredLastSeq < 0) record.declaredLastSeq = null;
     record.launcherFinished = true;
-    if (record.status !== 'ended') await this.#end('ended_by_user');
-    else if (this.#allDeclaredPiecesStored() && record.sealAt !== null) {
+    if (isOngoing(this.#phase())) await this.#end('ended_by_user');
+    else if (this.#phase() === 'ended' && this.#allDeclaredPiecesStored()) {
       record.sealAt = Date.now();
       await this.#commit();
     }
@@ -463,7 +502,7 @@ export class SessionDO extends DurableObject<Env> {
 
   /** Sends a command to the launcher and waits (briefly) for it to confirm; false if nobody heard it. */
   async #deliver(command: Extract<ServerControlMessage, { type: 'message' | 'terminate' }>): Promise<boolean> {
-    const sockets = this.#launchers().filter((ws) => (ws.deserializeAttachment() as LauncherAttachment).greeted);
+    const sockets = this.#launchers().filter((ws) => launcherAttachment(ws).greeted);
     if (sockets.length === 0) return false;
     const confirmed = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), DELIVERY_WAIT_MS);
@@ -472,7 +511,7 @@ export class SessionDO extends DurableObject<Env> {
         resolve(true);
       });
     });
-    for (const ws of sockets) sendControl(ws, command);
+    for (const ws of sockets) this.#control(ws, command);
     const delivered = await confirmed;
     this.#deliveries.delete(command.id);
     return delivered;
@@ -481,20 +520,20 @@ export class SessionDO extends DurableObject<Env> {
   async #end(reason: EndReason): Promise<void> {
     const record = this.#requireRecord();
     const now = Date.now();
-    record.status = 'ended';
+    Object.assign(record, apply(record, record.policy.recordingEnabled ? 'end' : 'endUnrecorded'));
     record.endReason = reason;
     record.endedAt = now;
     record.launcherLostAt = null;
     if (record.policy.recordingEnabled) {
-      record.recordingStatus = 'finalizing';
       record.sealAt = this.#allDeclaredPiecesStored() ? now : now + Number(this.env.SEAL_GRACE_SECONDS) * 1000;
     }
     for (const ws of this.#launchers()) {
-      sendControl(ws, { type: 'ended', reason });
-      if (!record.policy.recordingEnabled) ws.close(CloseCode.sessionEnded, 'session ended');
+      this.#control(ws, { type: 'ended', reason });
+      if (!record.policy.recordingEnabled) closeSocket(ws, CloseCode.sessionEnded, 'session ended', this.#sessionId());
     }
     this.#fanout.broadcast({ type: 'ended', reason });
-    for (const ws of this.#fanout.viewerSockets()) ws.close(CloseCode.sessionEnded, 'session ended');
+    for (const ws of this.#fanout.viewerSockets())
+      closeSocket(ws, CloseCode.sessionEnded, 'session ended', this.#sessionId());
     await this.#commit();
     if (!record.policy.recordingEnabled) await this.#evidence.publish(record); // nothing to seal: sealed now
     await markEnded(database(this.env.DB), record.sessionId, {
@@ -535,12 +574,12 @@ export class SessionDO extends DurableObject<Env> {
     let recordingBytes: number | null = null;
     let mediaDurationMs: number | null = null;
     if (pieces.length === 0) {
-      record.recordingStatus = 'empty';
+      Object.assign(record, apply(record, 'sealed', true, 'empty'));
     } else {
       try {
         const result = await sealRecording(this.env.RECORDINGS, record.sessionId, record.format, pieces);
         await this.#evidence.recordingSealed(record.sessionId, record.format, result.mediaDurationMs);
-        record.recordingStatus = 'ready';
+        Object.assign(record, apply(record, 'sealed', true, 'ready'));
         record.recordingError = null;
         recordingBytes = result.bytes;
         mediaDurationMs = result.mediaDurationMs;
@@ -552,10 +591,11 @@ export class SessionDO extends DurableObject<Env> {
         const retry = error instanceof SealRefused ? undefined : SEAL_RETRY_MS[record.sealAttempts];
         record.sealAttempts++;
         if (retry !== undefined) {
+          Object.assign(record, apply(record, 'retrySeal', true));
           record.sealAt = now + retry;
           return this.#commit();
         }
-        record.recordingStatus = 'failed';
+        Object.assign(record, apply(record, 'sealFailed', true));
       }
     }
     record.sealAt = null;
@@ -578,7 +618,7 @@ export class SessionDO extends DurableObject<Env> {
       recordingError: record.recordingError,
     });
     await this.#commit();
-    for (const ws of this.#launchers()) ws.close(CloseCode.sessionEnded, 'recording sealed');
+    for (const ws of this.#launchers()) closeSocket(ws, CloseCode.sessionEnded, 'recording sealed', this.#sessionId());
   }
 
   /**

@@ -2,44 +2,8 @@
  * SessionDO's own SQLite: the session record, the live piece index and in-flight upload leases.
  * All calls are synchronous (the Durable Object SQL API), so a method's reads and writes cannot interleave.
  */
-import type {
-  EndReason,
-  Policy,
-  Protocol,
-  RecordingFormat,
-  RecordingStatus,
-  SessionStatus,
-} from '../protocol/session.ts';
 import type { StoredPiece } from './live-cursor.ts';
-
-export interface SessionRecord {
-  sessionId: string;
-  user: string;
-  target: string;
-  protocol: Protocol;
-  /** WebM video or an asciicast terminal log; records made before formats existed are WebM. */
-  format: RecordingFormat;
-  status: SessionStatus;
-  endReason: EndReason | null;
-  policy: Policy;
-  createdAt: number;
-  launchExpiresAt: number;
-  startedAt: number | null;
-  endedAt: number | null;
-  lastActivityAt: number | null;
-  reportsActivity: boolean;
-  launcherLostAt: number | null;
-  /** When the launcher was last heard from: hello, a control message, a stored piece (heartbeats are read live). */
-  lastHeardAt: number | null;
-  recordingStatus: RecordingStatus;
-  /** Highest seq the launcher said it produced (from its `end` message). */
-  declaredLastSeq: number | null;
-  /** The launcher sent `end`: once `declaredLastSeq` pieces are in, nothing more will come. */
-  launcherFinished: boolean;
-  sealAt: number | null;
-  sealAttempts: number;
-  recordingError: string | null;
-}
+import { readRecord, type SessionRecord } from './session-record.ts';
 
 export interface PieceRow {
   seq: number;
@@ -86,9 +50,10 @@ export class SessionStore {
       seq INTEGER PRIMARY KEY, attempt TEXT NOT NULL, lease_until INTEGER NOT NULL)`);
   }
 
+  /** The session's record, validated and migrated to the current version; throws RecordUnreadable if it can't be. */
   load(): SessionRecord | null {
-    const record = this.#get<SessionRecord>('session');
-    return record && { ...record, format: record.format ?? 'webm', lastHeardAt: record.lastHeardAt ?? null };
+    const row = this.sql.exec<{ value: string }>(`SELECT value FROM state WHERE key = ?`, 'session').toArray()[0];
+    return row ? readRecord(row.value) : null;
   }
 
   save(record: SessionRecord): void {

@@ -9,6 +9,7 @@ import type { ViewerServerMessage } from '../protocol/viewer.ts';
 import { encodeMediaFrame, type Viewer } from '../protocol/viewer.ts';
 import { planCatchUp, planLiveSends, trimHistory } from './live-cursor.ts';
 import type { PieceRow, SessionStore } from './session-store.ts';
+import { closeSocket, remember, sendOn, viewerAttachment } from './socket-state.ts';
 
 export const VIEWER_TAG = 'viewer';
 
@@ -19,27 +20,8 @@ interface PieceCache {
 }
 const PUMP_CACHE_BYTES = 8 * 1024 * 1024;
 
-/** What a viewer socket remembers across hibernation. */
-export interface ViewerAttachment {
-  role: 'viewer';
-  viewer: Viewer;
-  /**
-   * The principal and the browser tab this socket belongs to (null when the client named no tab): a tab that
-   * reconnects after its socket died without a close replaces its old socket instead of watching twice.
-   */
-  tab: string | null;
-  /** Highest seq this viewer has been sent (-1: nothing yet). */
-  sentUpTo: number;
-  /** False until the joining catch-up has been sent; live pieces wait for it. */
-  caughtUp: boolean;
-}
-
-export function sendJson(ws: WebSocket, message: ViewerServerMessage): void {
-  try {
-    ws.send(JSON.stringify(message));
-  } catch {
-    // The socket closed under us; its close event does the bookkeeping.
-  }
+export function sendJson(ws: WebSocket, message: ViewerServerMessage, sessionId: string): void {
+  sendOn(ws, JSON.stringify(message), sessionId);
 }
 
 export class ViewerFanout {
@@ -60,15 +42,15 @@ export class ViewerFanout {
   }
 
   viewers(): Viewer[] {
-    return this.viewerSockets().map((ws) => (ws.deserializeAttachment() as ViewerAttachment).viewer);
+    return this.viewerSockets().map((ws) => viewerAttachment(ws).viewer);
   }
 
   /** Closes the sockets `tab` had before `ws`: the tab reconnected, and is one viewer, not two. */
   replaceTab(ws: WebSocket, tab: string | null): void {
     if (tab === null) return;
     for (const other of this.viewerSockets()) {
-      if (other !== ws && (other.deserializeAttachment() as ViewerAttachment).tab === tab) {
-        other.close(CloseCode.replaced, 'replaced by a newer connection from the same tab');
+      if (other !== ws && viewerAttachment(other).tab === tab) {
+        closeSocket(other, CloseCode.replaced, 'replaced by a newer connection from the same tab', this.sessionId());
       }
     }
   }
@@ -76,11 +58,12 @@ export class ViewerFanout {
   /** Tells every viewer (but `except`, who just heard it in its hello) who is watching. */
   announceViewers(except?: WebSocket): void {
     const viewers = this.viewers();
-    for (const ws of this.viewerSockets()) if (ws !== except) sendJson(ws, { type: 'viewers', viewers });
+    for (const ws of this.viewerSockets())
+      if (ws !== except) sendJson(ws, { type: 'viewers', viewers }, this.sessionId());
   }
 
   broadcast(message: ViewerServerMessage): void {
-    for (const ws of this.viewerSockets()) sendJson(ws, message);
+    for (const ws of this.viewerSockets()) sendJson(ws, message, this.sessionId());
   }
 
   /**
@@ -99,7 +82,7 @@ export class ViewerFanout {
         plan = { send, sentUpTo: whole.sentUpTo };
         if (skipped) {
           await this.#sendPiece(ws, send[0] as number, null);
-          sendJson(ws, { type: 'gap', fromSeq: skipped[0], toSeq: skipped[1] });
+          sendJson(ws, { type: 'gap', fromSeq: skipped[0], toSeq: skipped[1] }, this.sessionId());
           send.shift();
         }
       } else {
@@ -117,10 +100,10 @@ export class ViewerFanout {
       if (sockets.length === 0) return;
       const pieces: PieceCache = { pieces: new Map(), bytes: 0 };
       for (const ws of sockets) {
-        const { sentUpTo, caughtUp } = ws.deserializeAttachment() as ViewerAttachment;
+        const { sentUpTo, caughtUp } = viewerAttachment(ws);
         if (!caughtUp) continue;
         const plan = planLiveSends(sentUpTo, this.store.piecesAfter(sentUpTo));
-        if (plan.gap) sendJson(ws, { type: 'gap', fromSeq: plan.gap[0], toSeq: plan.gap[1] });
+        if (plan.gap) sendJson(ws, { type: 'gap', fromSeq: plan.gap[0], toSeq: plan.gap[1] }, this.sessionId());
         for (const seq of plan.send) await this.#sendPiece(ws, seq, pieces);
         this.#setSentUpTo(ws, plan.sentUpTo);
       }
@@ -149,20 +132,11 @@ export class ViewerFanout {
         cache.bytes += media.byteLength;
       }
     }
-    try {
-      ws.send(encodeMediaFrame(frameHeader(row), media));
-    } catch {
-      // Closed viewer: nothing to do.
-    }
+    sendOn(ws, encodeMediaFrame(frameHeader(row), media), this.sessionId());
   }
 
   #setSentUpTo(ws: WebSocket, sentUpTo: number): void {
-    const attachment = ws.deserializeAttachment() as ViewerAttachment;
-    try {
-      ws.serializeAttachment({ ...attachment, sentUpTo, caughtUp: true } satisfies ViewerAttachment);
-    } catch {
-      // Closed viewer.
-    }
+    remember(ws, { ...viewerAttachment(ws), sentUpTo, caughtUp: true }, this.sessionId());
   }
 }
 

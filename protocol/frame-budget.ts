@@ -75,3 +75,24 @@ export function frameBytes(message: string | ArrayBuffer, cap: number): number {
   }
   return bytes;
 }
+
+/**
+ * Which budget a socket upgrade on `path` gets, for the local edge (scripts/local-edge.ts), which sees only paths:
+ * a launcher's control socket or a live viewer's; null for anything else.
+ */
+export function socketRoleOf(path: string): SocketRole | null {
+  const bare = path.split('?', 1)[0]!;
+  if (/^\/ingest\/v1\/sessions\/[^/]+\/control$/.test(bare)) return 'launcher';
+  if (/^\/api\/v1\/sessions\/[^/]+\/live$/.test(bare)) return 'viewer';
+  return null;
+}
+
+/**
+ * What the local edge lets through to the Worker: four times the burst and twice the rate of the Worker's own
+ * budget. A client well within the Worker's budget never waits at the edge; a flooding one reaches the Worker at
+ * twice its rate at most, so the Worker (which alone closes and audits) always sees it go over, and closes it
+ * after a bounded number of frames. The edge holds frames back (it stops reading); it never drops one.
+ */
+export function edgeLimit(limit: FrameLimit): FrameLimit {
+  return { burst: limit.burst * 4, perMinute: limit.perMinute * 2, maxFrameBytes: limit.maxFrameBytes };
+}

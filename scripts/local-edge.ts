@@ -16,6 +16,15 @@ import {
   MAX_REQUEST_HEAD_BYTES,
   MAX_URL_BYTES,
 } from '../protocol/limits.ts';
+import {
+  edgeLimit,
+  FRAME_LIMITS,
+  type FrameLimit,
+  freshBudget,
+  socketRoleOf,
+  spendFrame,
+} from '../protocol/frame-budget.ts';
+import { FrameWalker, Opcode } from './websocket-frames.ts';
 
 /** After a refusal, how long the client may go on sending (and reading the answer) before the connection is cut. */
 const LINGER_MS = 2_000;
@@ -281,10 +290,10 @@ function tunnel(req: http.IncomingMessage, socket: Duplex, head: Buffer, upstrea
     if (raw[i]!.toLowerCase() !== 'cf-connecting-ip') lines.push(`${raw[i]}: ${raw[i + 1]}`);
   }
   lines.push(`cf-connecting-ip: ${req.socket.remoteAddress ?? ''}`);
+  let serverSentClose = false;
   const forwarded = net.connect(upstream.port, upstream.host, () => {
     forwarded.write(`${lines.join('\r\n')}\r\n\r\n`);
-    if (head.byteLength > 0) forwarded.write(head);
-    socket.pipe(forwarded).pipe(socket);
+    relayUpgraded(socket, forwarded, head, limitFor(target), () => (serverSentClose = true));
   });
   forwarded.setNoDelay(true);
   if (socket instanceof net.Socket) socket.setNoDelay(true);
@@ -298,8 +307,119 @@ function tunnel(req: http.IncomingMessage, socket: Duplex, head: Buffer, upstrea
     forwarded.destroy();
   });
   socket.on('error', close);
-  forwarded.on('close', () => socket.destroy());
   socket.on('close', () => forwarded.destroy());
+  // Once the server has sent its Close, the client may still answer it: relayUpgraded ends it then.
+  forwarded.on('close', () => (serverSentClose ? lingerThenDestroy(socket) : socket.destroy()));
+}
+
+/** The edge's budget for a socket on `path` (a session's control or live socket), or null for none. */
+function limitFor(path: string): FrameLimit | null {
+  const role = socketRoleOf(path);
+  return role && edgeLimit(FRAME_LIMITS[role]);
+}
+
+function lingerThenDestroy(socket: Duplex): void {
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+/**
+ * Bytes both ways as they come, but for two things, both about what a client sends on a session's socket:
+ * - Each frame is counted against a budget looser than the Worker's own (`edgeLimit` in protocol/frame-budget.ts).
+ *   Past it the edge stops reading the client until the budget refills: the frames wait, none is dropped. The
+ *   Worker, which sees them at most at that pace, closes a socket over its own budget and audits it.
+ * - Once the server has sent its Close, the client's frames are not passed on, and the connection to the server
+ *   is reset, dropping what it has not read yet. After its Close the server discards them anyway (RFC 6455
+ *   §5.5.1), but workerd would deliver each one to the Worker as an event of its own. The client's connection is
+ *   ended once it answers with its own Close, as the server would (§7.1.1).
+ * Without these a client flooding a socket until it sees the Close makes every session of the local server pay for
+ * frames nobody reads (docs/decisions.md, "Socket limits in the Worker").
+ */
+function relayUpgraded(
+  client: Duplex,
+  server: net.Socket,
+  head: Buffer,
+  limit: FrameLimit | null,
+  onServerClose: () => void,
+): void {
+  const clientFrames = new FrameWalker();
+  const serverFrames = new FrameWalker();
+  let responseHead: Buffer | null = Buffer.alloc(0); // null once read
+  let upgraded = false;
+  let serverClosed = false;
+  let budget = limit && freshBudget(limit, Date.now());
+  /** What the client sent past its budget, from a frame's first byte: passed on as the budget refills. */
+  let held: Buffer | null = null;
+  let refill: NodeJS.Timeout | null = null;
+
+  const admit = (opcode: number) => {
+    if (!limit || !budget || opcode === Opcode.close) return true;
+    const spent = spendFrame(budget, limit, 0, Date.now());
+    if (spent.verdict !== 'admit') return false;
+    budget = spent.budget;
+    return true;
+  };
+  const fromClient = (chunk: Buffer) => {
+    if (serverClosed) return dropUntilClose(chunk);
+    if (held) {
+      held = Buffer.concat([held, chunk]); // arrived before the pause took hold
+      return;
+    }
+    const admitted = clientFrames.until(chunk, admit);
+    if (admitted > 0) pass(chunk.subarray(0, admitted), server, client);
+    if (admitted === chunk.byteLength || !limit || !budget) return;
+    held = chunk.subarray(admitted);
+    client.pause();
+    const wait = Math.ceil(((1 - budget.tokens) * 60_000) / limit.perMinute);
+    refill = setTimeout(release, Math.max(wait, 1));
+  };
+  const release = () => {
+    const rest = held;
+    held = null;
+    refill = null;
+    client.resume();
+    if (rest) fromClient(rest);
+  };
+  const dropUntilClose = (chunk: Buffer) => {
+    if (clientFrames.starts(chunk, Opcode.close)) client.end();
+  };
+  const fromServer = (chunk: Buffer) => {
+    pass(chunk, client, server);
+    let frames = chunk;
+    if (responseHead) {
+      responseHead = Buffer.concat([responseHead, chunk]);
+      const end = responseHead.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (responseHead.byteLength > MAX_REQUEST_HEAD_BYTES) responseHead = null; // not HTTP: leave it be
+        return;
+      }
+      upgraded = responseHead.subarray(0, 13).toString('latin1') === 'HTTP/1.1 101 ';
+      frames = responseHead.subarray(end + 4);
+      responseHead = null;
+    }
+    if (!upgraded || serverClosed || !serverFrames.starts(frames, Opcode.close)) return;
+    serverClosed = true;
+    onServerClose();
+    server.resetAndDestroy();
+    if (refill) clearTimeout(refill);
+    const rest = held;
+    held = null;
+    client.resume();
+    if (rest) dropUntilClose(rest);
+  };
+
+  if (head.byteLength > 0) fromClient(head);
+  client.on('data', fromClient);
+  server.on('data', fromServer);
+  client.on('end', () => server.end());
+  server.on('end', () => client.end());
+  client.on('close', () => refill && clearTimeout(refill));
+}
+
+/** Writes `chunk` to `to`, holding `from` back while `to` is full. */
+function pass(chunk: Buffer, to: Duplex, from: Duplex): void {
+  if (to.write(chunk)) return;
+  from.pause();
+  to.once('drain', () => from.resume());
 }
 
 /** Status, code and message for a request Node could not parse. */

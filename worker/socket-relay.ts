@@ -21,6 +21,7 @@ import {
 import { CloseCode, HEARTBEAT_PING } from '../protocol/version.ts';
 import { auditLog } from '../schema/index.ts';
 import { database } from './db/index.ts';
+import { ApiError } from './errors.ts';
 
 /** Who is at the client end, for the audit row of a flood. */
 export interface SocketPeer {
@@ -40,6 +41,22 @@ const FLOOD_CLOSE = {
   too_fast: { code: CloseCode.rateLimited, reason: 'too many frames' },
   too_large: { code: CloseCode.messageTooLarge, reason: 'frame too large' },
 } as const satisfies Record<Exclude<FrameVerdict, 'admit'>, { code: CloseCode; reason: string }>;
+
+/**
+ * Counts one upgrade of a session socket against SOCKET_LIMITER (wrangler.jsonc), keyed by `key` (the role, the
+ * session and, for viewers, who). A flood closes the socket after a few frames; this bounds how often it can open
+ * again, each open costing an authentication, a call to the session object and, for viewers, an audit row.
+ */
+export async function admitUpgrade(limiter: RateLimit, key: string): Promise<void> {
+  const { success } = await limiter.limit({ key });
+  if (!success) {
+    throw new ApiError(
+      429,
+      'too_many_connections',
+      'Too many connections to this socket of the session; wait a minute.',
+    );
+  }
+}
 
 /**
  * Puts the Worker between the client and the object's socket in `upstream` (the object's 101 answer). Anything
@@ -111,19 +128,23 @@ function sendable(code: number): number {
   return code;
 }
 
+/** Passes `data` on if `ws` is open (a closed one's close event does the rest); a failed send is logged. */
 function send(ws: WebSocket, data: string | ArrayBuffer): void {
+  if (ws.readyState !== WebSocket.OPEN) return;
   try {
     ws.send(data);
-  } catch {
-    // Closed under us; its close event does the rest.
+  } catch (error) {
+    console.warn('relaying a session socket frame failed', error);
   }
 }
 
+/** Closes `ws` unless it is closed or closing already; a failed close is logged. */
 function close(ws: WebSocket, code: number, reason: string): void {
+  if (ws.readyState === WebSocket.CLOSED || ws.readyState === WebSocket.CLOSING) return;
   try {
     ws.close(code, reason);
-  } catch {
-    // Closed already.
+  } catch (error) {
+    console.warn('closing a relayed session socket failed', code, error);
   }
 }
 

@@ -4,6 +4,7 @@ import { DEFAULT_POLICY } from '../../protocol/session.ts';
 
 const base: DeadlineState = {
   status: 'active',
+  recordingStatus: 'recording',
   policy: { ...DEFAULT_POLICY, inactivityTimeoutMs: 60_000, maxSessionLengthMs: 600_000 },
   createdAt: 0,
   startedAt: 1_000,

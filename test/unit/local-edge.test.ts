@@ -2,9 +2,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { MAX_BATCH_BYTES } from '../../protocol/activity.ts';
+import { edgeLimit, FRAME_LIMITS } from '../../protocol/frame-budget.ts';
 import { startLocalEdge } from '../../scripts/local-edge.ts';
 
 interface Seen {
@@ -16,6 +17,10 @@ interface Seen {
 }
 
 const seen: Seen[] = [];
+/** What the upstream socket that closes at its first message received. */
+const closingSocket = { messages: [] as string[], closedBy: [] as number[] };
+const viewerSocket = { messages: [] as string[] };
+const launcherSocket = { messages: [] as string[] };
 let upstream: http.Server;
 let edge: http.Server;
 let edgePort = 0;
@@ -41,9 +46,25 @@ beforeAll(async () => {
       res.end(JSON.stringify({ got: entry.bytes }));
     });
   });
-  new WebSocketServer({ server: upstream }).on('connection', (socket) =>
-    socket.on('message', (data, binary) => socket.send(data, { binary })),
-  );
+  new WebSocketServer({ server: upstream }).on('connection', (socket, req) => {
+    if (req.url === '/api/v1/sessions/flood/live') {
+      // As the Worker does with a viewer: closed at the 6th frame (protocol/frame-budget.ts).
+      return socket.on('message', (data) => {
+        viewerSocket.messages.push(String(data));
+        if (viewerSocket.messages.length === 6) socket.close(4008, 'too many frames');
+      });
+    }
+    if (req.url === '/ingest/v1/sessions/steady/control') {
+      return socket.on('message', (data) => launcherSocket.messages.push(String(data)));
+    }
+    if (!req.url?.endsWith('/closes-at-first'))
+      return socket.on('message', (data, binary) => socket.send(data, { binary }));
+    socket.on('message', (data) => {
+      closingSocket.messages.push(String(data));
+      socket.close(4008, 'too many frames');
+    });
+    socket.on('close', (code) => closingSocket.closedBy.push(code));
+  });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   const { port } = upstream.address() as AddressInfo;
   edge = await startLocalEdge({
@@ -72,6 +93,43 @@ function raw(text: string | Buffer, more?: (socket: net.Socket) => void): Promis
     socket.write(text);
     more?.(socket);
   });
+}
+
+/**
+ * A WebSocket opened by hand, so that it can send what a flooder does (and go on after it has seen the Close);
+ * resolves once upgraded.
+ */
+async function rawUpgrade(path: string): Promise<{ socket: net.Socket; received: () => Buffer }> {
+  const socket = net.connect(edgePort, '127.0.0.1');
+  let received = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+  socket.on('error', () => undefined);
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
+  await vi.waitFor(() => expect(received.toString('latin1')).toContain('\r\n\r\n'));
+  expect(received.toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+  return { socket, received: () => received };
+}
+
+/** A client's frame of `opcode` carrying `payload`, masked as a client's must be (RFC 6455 §5.3). */
+function maskedFrame(opcode: number, payload: Buffer): Buffer {
+  const length =
+    payload.byteLength < 126
+      ? Buffer.from([0x80 | payload.byteLength])
+      : payload.byteLength < 65_536
+        ? Buffer.from([0x80 | 126, payload.byteLength >> 8, payload.byteLength & 0xff])
+        : Buffer.concat([Buffer.from([0x80 | 127]), bigEndian64(payload.byteLength)]);
+  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+  const masked = payload.map((byte, i) => byte ^ mask[i % 4]!);
+  return Buffer.concat([Buffer.from([0x80 | opcode]), length, mask, masked]);
+}
+
+function bigEndian64(n: number): Buffer {
+  const bytes = Buffer.alloc(8);
+  bytes.writeBigUInt64BE(BigInt(n));
+  return bytes;
 }
 
 const errorCode = (text: string) =>
@@ -173,6 +231,41 @@ describe('the local edge', () => {
     socket.send('ping through the edge');
     expect(await echoed).toBe('ping through the edge');
     socket.close();
+  });
+
+  it("drops what a client sends after the server's Close, but its own Close", async () => {
+    const { socket, received } = await rawUpgrade('/api/v1/sessions/s1/closes-at-first');
+    socket.write(maskedFrame(0x1, Buffer.from('first')));
+    // The server's Close: 0x88, then its length, then the code 4008.
+    await vi.waitFor(() => expect(received().includes(Buffer.from([0x88, 17, 0x0f, 0xa8]))).toBe(true));
+    const late = Array.from({ length: 200 }, (_, i) => maskedFrame(i % 2 ? 0x2 : 0x1, Buffer.alloc(i * 7, 'x')));
+    const ended = new Promise((resolve) => socket.once('end', resolve));
+    socket.write(Buffer.concat([...late, maskedFrame(0x8, Buffer.from([0x03, 0xe8]))]));
+    // The client's Close ends its connection, as the server would; the server saw nothing after its own Close.
+    await ended;
+    await vi.waitFor(() => expect(closingSocket.closedBy).toHaveLength(1));
+    expect(closingSocket.messages).toEqual(['first']);
+    socket.destroy();
+  });
+
+  it("holds a flooding viewer's frames back, so the server sees a bounded number before it closes", async () => {
+    const { socket, received } = await rawUpgrade('/api/v1/sessions/flood/live');
+    socket.write(Buffer.concat(Array.from({ length: 1000 }, (_, i) => maskedFrame(0x1, Buffer.from(`f${i}`)))));
+    await vi.waitFor(() => expect(received().includes(Buffer.from([0x88, 17, 0x0f, 0xa8]))).toBe(true));
+    // The edge let four times the Worker's burst through at most; what the server read came in order.
+    expect(viewerSocket.messages.length).toBeGreaterThanOrEqual(6);
+    expect(viewerSocket.messages.length).toBeLessThanOrEqual(edgeLimit(FRAME_LIMITS.viewer).burst);
+    expect(viewerSocket.messages).toEqual(viewerSocket.messages.map((_, i) => `f${i}`));
+    socket.destroy();
+  });
+
+  it('passes every frame of a launcher past its burst as the budget refills, none dropped', async () => {
+    const { socket } = await rawUpgrade('/ingest/v1/sessions/steady/control');
+    const count = edgeLimit(FRAME_LIMITS.launcher).burst + 2;
+    socket.write(Buffer.concat(Array.from({ length: count }, (_, i) => maskedFrame(0x1, Buffer.from(`a${i}`)))));
+    await vi.waitFor(() => expect(launcherSocket.messages).toHaveLength(count), { timeout: 5_000 });
+    expect(launcherSocket.messages).toEqual(launcherSocket.messages.map((_, i) => `a${i}`));
+    socket.destroy();
   });
 
   it('answers with a JSON 502 while nothing listens behind it', async () => {

@@ -374,3 +374,46 @@ describe('terminate and message', () => {
     expect(unknown.status).toBe(404);
   });
 });
+
+describe('the stored record', () => {
+  /** Rewrites the stored record with `change`, then evicts the object so it wakes from storage. */
+  async function rewrite(id: string, change: (record: Record<string, unknown>) => Record<string, unknown>) {
+    await runInDurableObject(stub(id), async (_instance: SessionDO, state) => {
+      const row = state.storage.sql.exec<{ value: string }>(`SELECT value FROM state WHERE key = 'session'`).one();
+      const changed = change(JSON.parse(row.value) as Record<string, unknown>);
+      state.storage.sql.exec(`UPDATE state SET value = ? WHERE key = 'session'`, JSON.stringify(changed));
+    });
+    await evictDurableObject(stub(id));
+  }
+
+  function stored(id: string): Promise<string> {
+    return runInDurableObject(
+      stub(id),
+      async (_instance: SessionDO, state) =>
+        state.storage.sql.exec<{ value: string }>(`SELECT value FROM state WHERE key = 'session'`).one().value,
+    );
+  }
+
+  it('a session whose record has the shape of before versions goes on, and is saved in the current one', async () => {
+    const s = await launch();
+    await connectLauncher(s);
+    expect((await putFixture(s, 0)).status).toBe(201);
+    await rewrite(s.sessionId, ({ version: _v, format: _f, lastHeardAt: _h, ...v1 }) => v1);
+    expect((await putFixture(s, 1)).status).toBe(201);
+    const view = await session(s.sessionId);
+    expect(view.status).toBe('active');
+    expect(view.recording.pieces).toBe(2);
+    expect(JSON.parse(await stored(s.sessionId))).toMatchObject({ version: 2, format: 'webm' });
+  });
+
+  it('a record that fails validation is refused loudly, and left as it was', async () => {
+    const s = await launch();
+    await connectLauncher(s);
+    await rewrite(s.sessionId, (record) => ({ ...record, status: 'paused' }));
+    const before = await stored(s.sessionId);
+    const piece = await putFixture(s, 0);
+    expect(piece.status).toBe(500);
+    expect(await errorCode(piece)).toBe('internal_error');
+    expect(await stored(s.sessionId)).toBe(before);
+  });
+});

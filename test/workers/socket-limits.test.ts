@@ -24,6 +24,8 @@ import {
 } from './helpers.ts';
 
 const FLOOD = 10_000;
+/** SOCKET_LIMITER in wrangler.jsonc. */
+const SOCKET_UPGRADES_PER_MINUTE = 20;
 
 interface AuditRow {
   actorKind: string;
@@ -304,5 +306,31 @@ describe('launcher control sockets', () => {
     expect((await storedRecord(s.sessionId)).lastActivityAt).toBe(1);
     expect((await putFixture(s, 0)).status).toBe(201); // a piece saves the record
     expect((await storedRecord(s.sessionId)).lastActivityAt).toBeGreaterThanOrEqual(saved);
+  });
+});
+
+describe('socket upgrades', () => {
+  it("refuses a viewer's upgrades over the limit with 429, while other viewers and the launcher still get in", async () => {
+    const s = await launch();
+    await connectLauncher(s);
+    const user = await monitorUser();
+    const upgrade = (auth: Record<string, string>) =>
+      request(`/api/v1/sessions/${s.sessionId}/live`, { headers: { upgrade: 'websocket', ...auth } });
+    const statuses: number[] = [];
+    for (let i = 0; i < SOCKET_UPGRADES_PER_MINUTE + 1; i++) {
+      const res = await upgrade({ cookie: user.cookie });
+      statuses.push(res.status);
+      res.webSocket?.accept();
+      res.webSocket?.close(1000, 'done');
+    }
+    expect(statuses.slice(0, SOCKET_UPGRADES_PER_MINUTE)).toEqual(Array(SOCKET_UPGRADES_PER_MINUTE).fill(101));
+    const refused = await upgrade({ cookie: user.cookie });
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('too_many_connections');
+    // Another viewer of the same session, and the launcher, are counted apart.
+    expect((await upgrade({ authorization: `Bearer ${API_KEY}` })).status).toBe(101);
+    const control = await openSocket(`/ingest/v1/sessions/${s.sessionId}/control`, s.token);
+    control.ws.send(hello());
+    expect(await control.nextJson()).toMatchObject({ type: 'welcome' });
   });
 });

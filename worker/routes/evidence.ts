@@ -14,6 +14,7 @@ import {
   toBase64,
 } from '../../protocol/evidence.ts';
 import { EXTENSION, MAX_SEQ, PIECE_CONTENT_TYPE, pieceKey } from '../../protocol/ingest.ts';
+import { isSealed, phaseOf } from '../../protocol/lifecycle.ts';
 import { RecordingFormat } from '../../protocol/session.ts';
 import { pieces } from '../../schema/index.ts';
 import { audit } from '../audit.ts';
@@ -40,11 +41,6 @@ async function requireSession(env: Env, id: string): Promise<SessionRow> {
   const row = await findSession(database(env.DB), id);
   if (!row) throw new ApiError(404, 'session_not_found', `No session ${id}.`);
   return row;
-}
-
-/** Sealed: the session ended and its recording (if any) is final. SessionDO writes the manifest before this. */
-function sealed(row: SessionRow): boolean {
-  return row.status === 'ended' && row.recordingStatus !== 'recording' && row.recordingStatus !== 'finalizing';
 }
 
 /**
@@ -78,7 +74,7 @@ export const evidenceRoutes = new Hono<ApiEnv>()
   .get('/sessions/:id/manifest', requirePermission('recordings:view'), validate('param', SessionIdParam), async (c) => {
     const { id } = c.req.valid('param');
     const row = await requireSession(c.env, id);
-    if (!sealed(row)) {
+    if (!isSealed(phaseOf(row))) {
       throw new ApiError(409, 'not_sealed', 'The session is not sealed yet; its manifest is written when it is.');
     }
     const stored = await c.env.RECORDINGS.get(manifestKey(id));

@@ -13,6 +13,7 @@ import {
   pieceKey,
   SeqParam,
 } from '../../protocol/ingest.ts';
+import { acceptsRecording, phaseOf } from '../../protocol/lifecycle.ts';
 import type { RecordingFormat } from '../../protocol/session.ts';
 import { storeBatch } from '../activity/ingest.ts';
 import { requireIngestToken } from '../auth/ingest-auth.ts';
@@ -20,9 +21,9 @@ import { database } from '../db/index.ts';
 import { clientAddress } from '../client-address.ts';
 import { findSession } from '../db/session-directory.ts';
 import { ApiError } from '../errors.ts';
-import { inspectPiece, type PieceDigest } from '../ingest/piece-stream.ts';
+import { inspectPiece, type PieceDigest, readWholePiece, WHOLE_PIECE_BYTES } from '../ingest/piece-stream.ts';
 import { readWholeBody } from '../ingest/whole-body.ts';
-import { relaySocket } from '../socket-relay.ts';
+import { admitUpgrade, relaySocket } from '../socket-relay.ts';
 import { sessionObject } from '../stubs.ts';
 import { describeIssues, validate } from '../validate.ts';
 import { requireUpgrade, SessionIdParam } from './params.ts';
@@ -35,9 +36,10 @@ export const ingest = new Hono<{ Bindings: Env }>()
   })
   .get('/sessions/:id/control', validate('param', SessionIdParam), async (c) => {
     requireUpgrade(c.req.raw);
+    const { id } = c.req.valid('param');
+    await admitUpgrade(c.env.SOCKET_LIMITER, `launcher:${id}`);
     const headers = new Headers(c.req.raw.headers);
     headers.set('x-witness-socket', 'launcher');
-    const { id } = c.req.valid('param');
     const upgraded = await sessionObject(c.env, id).fetch(new Request(c.req.raw, { headers }));
     // The Worker holds the socket and counts what the launcher sends. An ingest token names nobody: the audit
     // row of a flood names the launcher, and its target the session.
@@ -53,7 +55,12 @@ export const ingest = new Hono<{ Bindings: Env }>()
   })
   .put('/sessions/:id/pieces/:seq', validate('param', SessionIdParam.extend({ seq: SeqParam })), async (c) => {
     const { id, seq } = c.req.valid('param');
-    const headers = PieceHeaders.safeParse(Object.fromEntries(c.req.raw.headers));
+    // Only the piece's own headers are validated (the object holds those three, whatever else was sent).
+    const headers = PieceHeaders.safeParse({
+      [IngestHeader.keyframe]: c.req.header(IngestHeader.keyframe),
+      [IngestHeader.startMs]: c.req.header(IngestHeader.startMs),
+      [IngestHeader.endMs]: c.req.header(IngestHeader.endMs),
+    });
     if (!headers.success) throw new ApiError(400, 'invalid_header', describeIssues(headers.error.issues));
     const meta = headers.data;
     const length = contentLength(c.req.header('content-length'));
@@ -79,10 +86,15 @@ export const ingest = new Hono<{ Bindings: Env }>()
       );
     }
     // A retry of a stored piece is compared, not checked again: what was stored passed when it was stored.
-    const { transform, digest } = inspectPiece(seq, length, format, begin.kind === 'go' ? begin.keystrokes : true);
+    const keystrokes = begin.kind === 'go' ? begin.keystrokes : true;
 
     if (begin.kind === 'stored') {
       // A retry: never overwrite. Same bytes → acknowledge again; other bytes → conflict.
+      if (length <= WHOLE_PIECE_BYTES) {
+        const { piece } = await readWholePiece(body, seq, length, format, keystrokes);
+        return duplicateOrConflict(c, seq, piece, begin);
+      }
+      const { transform, digest } = inspectPiece(seq, length, format, keystrokes);
       await body.pipeThrough(transform).pipeTo(new WritableStream());
       return duplicateOrConflict(c, seq, await digest, begin);
     }
@@ -90,19 +102,42 @@ export const ingest = new Hono<{ Bindings: Env }>()
     // This attempt writes its own object; the Durable Object makes it the piece only if the attempt still
     // holds its claim (docs/decisions.md, "One object per upload attempt").
     const key = pieceKey(id, seq, format, begin.attempt);
-    const fixed = new FixedLengthStream(length);
-    const [piped, stored] = await Promise.allSettled([
-      body.pipeThrough(transform).pipeTo(fixed.writable),
-      c.env.RECORDINGS.put(key, fixed.readable, { httpMetadata: { contentType: PIECE_CONTENT_TYPE[format] } }),
-    ]);
-    if (piped.status === 'rejected' || stored.status === 'rejected' || !stored.value) {
-      await session.abortPiece(seq, begin.attempt);
-      if (stored.status === 'fulfilled' && stored.value) await c.env.RECORDINGS.delete(key);
-      // The inspector's verdict explains the failure better than the storage error it caused.
-      if (piped.status === 'rejected') throw piped.reason;
-      throw stored.status === 'rejected' ? stored.reason : new Error('R2 did not store the piece');
+    const options = { httpMetadata: { contentType: PIECE_CONTENT_TYPE[format] } };
+    let piece: PieceDigest;
+    if (length <= WHOLE_PIECE_BYTES) {
+      // Read, checked and hashed before any byte goes to R2; then stored in one call.
+      let whole: Awaited<ReturnType<typeof readWholePiece>>;
+      try {
+        whole = await readWholePiece(body, seq, length, format, keystrokes);
+      } catch (error) {
+        await session.abortPiece(seq, begin.attempt);
+        throw error;
+      }
+      const stored = await c.env.RECORDINGS.put(key, whole.bytes, options).catch(async (error: unknown) => {
+        await session.abortPiece(seq, begin.attempt);
+        throw error;
+      });
+      if (!stored) {
+        await session.abortPiece(seq, begin.attempt);
+        throw new Error('R2 did not store the piece');
+      }
+      piece = whole.piece;
+    } else {
+      const { transform, digest } = inspectPiece(seq, length, format, keystrokes);
+      const fixed = new FixedLengthStream(length);
+      const [piped, stored] = await Promise.allSettled([
+        body.pipeThrough(transform).pipeTo(fixed.writable),
+        c.env.RECORDINGS.put(key, fixed.readable, options),
+      ]);
+      if (piped.status === 'rejected' || stored.status === 'rejected' || !stored.value) {
+        await session.abortPiece(seq, begin.attempt);
+        if (stored.status === 'fulfilled' && stored.value) await c.env.RECORDINGS.delete(key);
+        // The inspector's verdict explains the failure better than the storage error it caused.
+        if (piped.status === 'rejected') throw piped.reason;
+        throw stored.status === 'rejected' ? stored.reason : new Error('R2 did not store the piece');
+      }
+      piece = await digest;
     }
-    const piece = await digest;
     const commit = await session.pieceStored({
       seq,
       size: length,
@@ -140,7 +175,7 @@ export const ingest = new Hono<{ Bindings: Env }>()
     if (!parsed.success) throw new ApiError(400, 'invalid_batch', describeIssues(parsed.error.issues));
     const session = await findSession(database(c.env.DB), id);
     if (!session) throw new ApiError(404, 'session_not_found', 'No such session.');
-    if (session.status === 'ended' && !['recording', 'finalizing', 'disabled'].includes(session.recordingStatus)) {
+    if (!acceptsRecording(phaseOf(session))) {
       throw new ApiError(409, 'recording_sealed', 'The session ended and its record is sealed.');
     }
     const digest = await crypto.subtle.digest('SHA-256', bytes);

@@ -16,7 +16,8 @@ import { database } from '../db/index.ts';
 import { findSession, type SessionRow } from '../db/session-directory.ts';
 import { ApiError } from '../errors.ts';
 import { parseRange } from '../http-range.ts';
-import { relaySocket } from '../socket-relay.ts';
+import { hasLiveState, isOngoing, phaseOf } from '../../protocol/lifecycle.ts';
+import { admitUpgrade, relaySocket } from '../socket-relay.ts';
 import { sessionObject } from '../stubs.ts';
 import { validate } from '../validate.ts';
 import { requireUpgrade, SessionIdParam } from './params.ts';
@@ -73,8 +74,8 @@ function iso(ms: number | null): string | null {
 /** The API's view of a session; `live` adds what only its Durable Object knows. */
 function sessionView(row: SessionRow, live: LiveState | null = null) {
   const status = live?.status ?? row.status;
-  const ended = status === 'ended';
   const recordingStatus = live?.recordingStatus ?? row.recordingStatus;
+  const ongoing = isOngoing(phaseOf({ status, recordingStatus }));
   return {
     id: row.id,
     user: row.user,
@@ -86,7 +87,7 @@ function sessionView(row: SessionRow, live: LiveState | null = null) {
     createdAt: iso(row.createdAt),
     startedAt: iso(row.startedAt),
     endedAt: iso(row.endedAt),
-    durationMs: row.durationMs ?? (row.startedAt !== null && !ended ? Date.now() - row.startedAt : null),
+    durationMs: row.durationMs ?? (row.startedAt !== null && ongoing ? Date.now() - row.startedAt : null),
     policy: row.policy,
     recording: {
       status: recordingStatus,
@@ -98,7 +99,7 @@ function sessionView(row: SessionRow, live: LiveState | null = null) {
       error: row.recordingError,
       url: recordingStatus === 'ready' ? `/api/v1/sessions/${row.id}/${RECORDING_FILE[row.format]}` : null,
     },
-    live: live && !ended ? { launcherConnected: live.launcherConnected, viewers: live.viewers } : null,
+    live: live && ongoing ? { launcherConnected: live.launcherConnected, viewers: live.viewers } : null,
   };
 }
 
@@ -203,10 +204,7 @@ export const sessionRoutes = new Hono<ApiEnv>()
     async (c) => {
       const { id } = c.req.valid('param');
       const row = await requireSession(c.env, id);
-      const live =
-        row.status === 'ended' && row.recordingStatus !== 'finalizing'
-          ? null
-          : await sessionObject(c.env, id).liveState();
+      const live = hasLiveState(phaseOf(row)) ? await sessionObject(c.env, id).liveState() : null;
       return c.json(sessionView(row, live));
     },
   )
@@ -238,8 +236,9 @@ export const sessionRoutes = new Hono<ApiEnv>()
       requireUpgrade(c.req.raw);
       const { id } = c.req.valid('param');
       const { tab } = c.req.valid('query');
-      await requireSession(c.env, id);
       const principal = c.get('principal');
+      await admitUpgrade(c.env.SOCKET_LIMITER, `viewer:${id}:${principal.kind}:${principal.id}`);
+      await requireSession(c.env, id);
       const headers = new Headers(c.req.raw.headers);
       headers.set('x-witness-socket', 'viewer');
       headers.set(
