@@ -3,6 +3,7 @@
  * the console. One Hono app, split by resource.
  */
 import { Hono } from 'hono';
+import type { RouterRoute } from 'hono/types';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import { MAX_API_BODY_BYTES } from '../protocol/limits.ts';
@@ -49,7 +50,10 @@ const api = new Hono<ApiEnv>()
 const app = new Hono<{ Bindings: Env }>()
   // API answers are JSON for scripts and the console: no framing, no sniffing, no caching by default.
   .use('/api/*', secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } }))
-  .get('/api/v1/openapi.json', serveOpenApi) // before the API's `authenticate`: the document is public
+  .get(
+    '/api/v1/openapi.json',
+    serveOpenApi((): readonly RouterRoute[] => app.routes),
+  ) // before the API's `authenticate`: it is public
   .route('/api/v1', api)
   .route('/ingest/v1', ingest)
   .get('/api/health', (c) => c.json({ ok: true }));

@@ -5,9 +5,32 @@
  * subscribe and call the core's commands; they never touch the media element's state themselves.
  */
 import type { IdleStretch } from './idle.ts';
-import type { LiveStatus } from './live.ts';
+import type { EndReason } from '../../../protocol/session.ts';
+import type { Viewer } from '../../../protocol/viewer.ts';
 
 export const SPEEDS = [0.5, 1, 2, 4, 8, 16] as const;
+
+/** What the live page shows besides the picture. */
+export interface LiveStatus {
+  connection: 'connecting' | 'live' | 'reconnecting' | 'ended';
+  /** Reconnect attempts since the last good connection. */
+  attempt: number;
+  /** When the next reconnect is due (epoch ms), while reconnecting. */
+  retryAt: number | null;
+  /** The close code of the drop (1006 died, 1012 the server is restarting), while reconnecting. */
+  dropCode: number | null;
+  /** When the connection came back after a drop (epoch ms); null before any drop. */
+  reconnectedAt: number | null;
+  viewers: Viewer[];
+  endReason: EndReason | null;
+  /** When the server stored the newest piece (epoch ms): the delay is measured from it. */
+  newestStoredAt: number | null;
+  /** Session-clock end of the newest piece received: the live edge. */
+  edgeMs: number | null;
+  /** Pieces lost on the way and skipped, in total. */
+  skippedPieces: number;
+  error: string | null;
+}
 
 /** What the view renders; a fresh object after every change. */
 export interface PlayerState {

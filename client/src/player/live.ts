@@ -5,33 +5,10 @@
  */
 import type { EndReason } from '../../../protocol/session.ts';
 import { HEARTBEAT_PONG } from '../../../protocol/version.ts';
-import type { Viewer } from '../../../protocol/viewer.ts';
-import type { Driver, DriverContext } from './core.ts';
+import type { Driver, DriverContext, LiveStatus } from './core.ts';
 import { keepLiveSocket, type LiveSocketHandlers } from './live-socket.ts';
 import { AppendQueue, webmMimeType } from './source-buffer.ts';
 import { decodeMediaFrame, parseViewerMessage } from './viewer-messages.ts';
-
-/** What the live page shows besides the picture. */
-export interface LiveStatus {
-  connection: 'connecting' | 'live' | 'reconnecting' | 'ended';
-  /** Reconnect attempts since the last good connection. */
-  attempt: number;
-  /** When the next reconnect is due (epoch ms), while reconnecting. */
-  retryAt: number | null;
-  /** The close code of the drop (1006 died, 1012 the server is restarting), while reconnecting. */
-  dropCode: number | null;
-  /** When the connection came back after a drop (epoch ms); null before any drop. */
-  reconnectedAt: number | null;
-  viewers: Viewer[];
-  endReason: EndReason | null;
-  /** When the server stored the newest piece (epoch ms): the delay is measured from it. */
-  newestStoredAt: number | null;
-  /** Session-clock end of the newest piece received: the live edge. */
-  edgeMs: number | null;
-  /** Pieces lost on the way and skipped, in total. */
-  skippedPieces: number;
-  error: string | null;
-}
 
 /** Where to play behind the newest media: close to it, but not so close that every piece makes it stall. */
 const TARGET_LAG_S = 1.5;

@@ -5,14 +5,8 @@
  * (`live`) is the video live driver's, so the page shows the same connection, viewers and delay.
  */
 import type { EndReason } from '../../../protocol/session.ts';
-import type { Driver, DriverContext } from '../player/core.ts';
-import {
-  initialLiveStatus,
-  type LiveOptions,
-  type LiveStatus,
-  liveStatusChange,
-  reconnectingStatus,
-} from '../player/live.ts';
+import type { Driver, DriverContext, LiveStatus } from '../player/core.ts';
+import { initialLiveStatus, type LiveOptions, liveStatusChange, reconnectingStatus } from '../player/live.ts';
 import { keepLiveSocket, type LiveSocketHandlers } from '../player/live-socket.ts';
 import { decodeMediaFrame } from '../player/viewer-messages.ts';
 import { parseEventPiece, parseHeaderPiece } from './cast.ts';
