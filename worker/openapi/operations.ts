@@ -169,7 +169,11 @@ export const OPERATIONS: Record<string, Operation> = {
     access: 'api',
     permission: 'sessions:watch-live',
     replies: WEBSOCKET_REPLY,
-    errors: { 404: 'No such session.', 426: 'Not a WebSocket request.' },
+    errors: {
+      404: 'No such session.',
+      426: 'Not a WebSocket request.',
+      429: 'This principal opened the session’s live socket too often this minute.',
+    },
   },
   'GET /api/v1/sessions/{id}/recording.webm': {
     summary: 'The sealed recording of a desktop session',
@@ -348,7 +352,7 @@ export const OPERATIONS: Record<string, Operation> = {
     tag: 'ingest',
     access: 'ingest',
     replies: WEBSOCKET_REPLY,
-    errors: { 426: 'Not a WebSocket request.' },
+    errors: { 426: 'Not a WebSocket request.', 429: 'The control socket was opened too often this minute.' },
   },
   'PUT /ingest/v1/sessions/{id}/pieces/{seq}': {
     summary: 'Upload one recording piece',
