@@ -13,6 +13,8 @@ export const Permission = z.enum([
   'users:manage',
   'audit:view',
   'sessions:launch',
+  /** Launch with a policy weaker than the settings (recording or keystrokes off, longer limits): audited. */
+  'policy:override',
 ]);
 export type Permission = z.infer<typeof Permission>;
 
@@ -25,6 +27,7 @@ export const PERMISSION_LABELS: Record<Permission, string> = {
   'users:manage': 'Manage Users and Keys',
   'audit:view': 'View Audit Log',
   'sessions:launch': 'Launch Sessions',
+  'policy:override': 'Override Recording Policy',
 };
 
 /** Preset roles for the console; a user's stored permissions are what count. */
@@ -36,7 +39,7 @@ export const ROLES = {
 } as const satisfies Record<string, readonly Permission[]>;
 
 /** What an API key may be used for. */
-export const ApiKeyScope = z.enum(['launch', 'agent', 'read']);
+export const ApiKeyScope = z.enum(['launch', 'agent', 'read', 'vault']);
 export type ApiKeyScope = z.infer<typeof ApiKeyScope>;
 
 /** The permissions each API key scope grants. `agent` launches only on its own host. */
@@ -44,4 +47,6 @@ export const SCOPE_PERMISSIONS: Record<ApiKeyScope, readonly Permission[]> = {
   launch: ['sessions:launch'],
   agent: ['sessions:launch'],
   read: ['sessions:monitor', 'recordings:view'],
+  /** A vault that decides per secret whether its sessions are recorded: launches, and may weaken the policy. */
+  vault: ['sessions:launch', 'policy:override'],
 };

@@ -61,3 +61,41 @@ export const DEFAULT_POLICY: Policy = {
   inactivityTimeoutMs: 15 * MINUTE_MS,
   maxSessionLengthMs: 8 * 60 * MINUTE_MS,
 };
+
+/**
+ * How a session's policy came about: the settings as they were, the settings made stricter by its launch, or
+ * made weaker by a launch whose key may override the administrator's settings (`policy:override`).
+ */
+export const PolicySource = z.enum(['settings', 'stricter', 'override']);
+export type PolicySource = z.infer<typeof PolicySource>;
+
+/** A limit in ms, where 0 means none: as a number that orders by strictness (none is the longest). */
+function limit(ms: number): number {
+  return ms === 0 ? Number.POSITIVE_INFINITY : ms;
+}
+
+/**
+ * Which fields of a launch's `requested` policy record less than `settings` (weaker: recording or keystrokes off
+ * where they are on, a longer or no inactivity timeout or maximum length) and which record more (stricter).
+ */
+export function comparePolicy(
+  settings: Policy,
+  requested: Partial<Policy>,
+): { weaker: Array<keyof Policy>; stricter: Array<keyof Policy> } {
+  const weaker: Array<keyof Policy> = [];
+  const stricter: Array<keyof Policy> = [];
+  const order = (field: keyof Policy, asked: number, set: number) => {
+    if (asked < set) weaker.push(field);
+    else if (asked > set) stricter.push(field);
+  };
+  // Larger is stricter for each: on (1) over off (0), a shorter limit over a longer one.
+  for (const field of ['recordingEnabled', 'keystrokesEnabled'] as const) {
+    const asked = requested[field];
+    if (asked !== undefined) order(field, Number(asked), Number(settings[field]));
+  }
+  for (const field of ['inactivityTimeoutMs', 'maxSessionLengthMs'] as const) {
+    const asked = requested[field];
+    if (asked !== undefined) order(field, -limit(asked), -limit(settings[field]));
+  }
+  return { weaker, stricter };
+}

@@ -3,6 +3,7 @@ import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlit
 import type {
   EndReason,
   Policy,
+  PolicySource,
   Protocol,
   RecordingFormat,
   RecordingStatus,
@@ -30,6 +31,10 @@ export const sessions = sqliteTable(
     policy: text('policy', { mode: 'json' }).$type<Policy>().notNull(),
     /** Who asked for the launch (API key id). */
     launchedBy: text('launched_by').notNull(),
+    /** Whether `policy` is the settings as they were, made stricter by the launch, or weakened by an override. */
+    policySource: text('policy_source').$type<PolicySource>().notNull().default('settings'),
+    /** The fields the launch changed from the settings (JSON array of Policy keys; empty when none). */
+    policyChanges: text('policy_changes', { mode: 'json' }).$type<Array<keyof Policy>>().notNull().default(sql`'[]'`),
     recordingStatus: text('recording_status').$type<RecordingStatus>().notNull(),
     /** Bytes of all stored pieces. */
     bytes: integer('bytes').notNull().default(0),

@@ -11,6 +11,14 @@ import { ApiError } from '../errors.ts';
 /** Bytes needed to check a piece's start. */
 const HEAD_BYTES = 64;
 
+/**
+ * Pieces up to this size are read whole, checked, hashed in one call and handed to R2 as one buffer; larger ones
+ * stream through `inspectPiece`. A live piece is ~50 KB, an init segment and a terminal log at most 1 MiB, so
+ * nearly every piece takes the whole path: one chunk through R2 instead of dozens, each of which cost JavaScript
+ * on both sides of the binding (docs/benchmarks.md, "CPU per piece").
+ */
+export const WHOLE_PIECE_BYTES = 1024 * 1024;
+
 export interface PieceDigest {
   size: number;
   sha256: string;
@@ -78,6 +86,44 @@ export function inspectPiece(
   })();
   digest.catch(() => undefined); // observed by the caller only when the stream completes
   return { transform, digest };
+}
+
+/**
+ * Reads a piece of at most WHOLE_PIECE_BYTES whole (exactly `expectedLength` bytes, or a 400), checks it as
+ * `inspectPiece` does, and hashes it. Nothing reaches storage before it passed.
+ */
+export async function readWholePiece(
+  body: ReadableStream<Uint8Array>,
+  seq: number,
+  expectedLength: number,
+  format: RecordingFormat,
+  keystrokes = true,
+): Promise<{ bytes: Uint8Array<ArrayBuffer>; piece: PieceDigest }> {
+  const bytes = new Uint8Array(expectedLength);
+  let size = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (size + value.byteLength > expectedLength) {
+      void reader.cancel().catch(() => undefined);
+      throw new ApiError(400, 'length_mismatch', `The body is longer than Content-Length (${expectedLength}).`);
+    }
+    bytes.set(value, size);
+    size += value.byteLength;
+  }
+  if (size !== expectedLength) {
+    throw new ApiError(400, 'length_mismatch', `Got ${size} bytes, Content-Length said ${expectedLength}.`);
+  }
+  let span: AnnouncedSpan | null = null;
+  if (format === 'asciicast') {
+    span = checkCast(seq, bytes, keystrokes);
+  } else {
+    const problem = checkPieceStart(seq, bytes.subarray(0, HEAD_BYTES));
+    if (problem) throw new ApiError(422, 'not_webm', problem);
+  }
+  const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes));
+  return { bytes, piece: { size: expectedLength, sha256, span } };
 }
 
 /** Checks every line of a terminal-log piece; returns the span its events cover. */

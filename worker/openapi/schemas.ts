@@ -12,6 +12,7 @@ import { ServerRestartReply } from '../../protocol/server-restart.ts';
 import {
   EndReason,
   Policy,
+  PolicySource,
   Protocol,
   RecordingFormat,
   RecordingStatus,
@@ -48,6 +49,9 @@ export const Session = z.looseObject({
   endedAt: Timestamp.nullable(),
   durationMs: z.number().int().nullable(),
   policy: Policy,
+  policySource: z
+    .looseObject({ kind: PolicySource, changes: z.array(z.string()), launchedBy: z.string() })
+    .describe('Whether the policy is the settings, made stricter at launch, or weakened by a policy:override key.'),
   recording: Recording,
   live: z.looseObject({ launcherConnected: z.boolean(), viewers: z.array(Viewer) }).nullable(),
 });

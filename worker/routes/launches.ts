@@ -3,7 +3,14 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { identifier } from '../../protocol/identifier.ts';
 import type { LaunchReply as Reply } from '../../protocol/ingest.ts';
-import { defaultFormat, Policy, Protocol, RecordingFormat } from '../../protocol/session.ts';
+import {
+  comparePolicy,
+  defaultFormat,
+  Policy,
+  type PolicySource,
+  Protocol,
+  RecordingFormat,
+} from '../../protocol/session.ts';
 import { audit } from '../audit.ts';
 import { issueIngestToken } from '../auth/ingest-token.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
@@ -21,7 +28,10 @@ const LaunchBody = z.strictObject({
   protocol: Protocol.default('desktop'),
   /** `webm` video (the launcher) or an `asciicast` terminal log (the SSH proxy); by default from `protocol`. */
   format: RecordingFormat.optional(),
-  /** Overrides of the current settings for this one session (e.g. a stricter timeout for a contractor). */
+  /**
+   * Changes to the current settings for this one session: stricter (keystrokes on, a shorter timeout for a
+   * contractor) from any launcher; weaker only with `policy:override` (a 403 `policy_weaker_than_settings` else).
+   */
   policy: Policy.partial().optional(),
 });
 
@@ -38,7 +48,19 @@ export const launches = new Hono<ApiEnv>().post(
     const db = database(c.env.DB);
     const sessionId = crypto.randomUUID();
     const now = Date.now();
-    const policy: Policy = { ...(await recordingPolicy(db)), ...body.policy };
+    const settings = await recordingPolicy(db);
+    const { weaker, stricter } = comparePolicy(settings, body.policy ?? {});
+    if (weaker.length > 0 && !principal.permissions.has('policy:override')) {
+      throw new ApiError(
+        403,
+        'policy_weaker_than_settings',
+        `A launch may make the recording settings stricter, not weaker (${weaker.join(', ')}); ` +
+          'weakening them takes a key with the policy:override permission.',
+      );
+    }
+    const policy: Policy = { ...settings, ...body.policy };
+    const policySource: PolicySource = weaker.length > 0 ? 'override' : stricter.length > 0 ? 'stricter' : 'settings';
+    const policyChanges = [...weaker, ...stricter];
     const format = body.format ?? defaultFormat(body.protocol);
     const issued = await issueIngestToken(
       c.env.WITNESS_TOKEN_SECRET,
@@ -55,6 +77,8 @@ export const launches = new Hono<ApiEnv>().post(
       status: 'pending',
       createdAt: now,
       policy,
+      policySource,
+      policyChanges,
       launchedBy: principal.id,
       recordingStatus: policy.recordingEnabled ? 'recording' : 'disabled',
     });
@@ -71,7 +95,19 @@ export const launches = new Hono<ApiEnv>().post(
     await audit(c, {
       action: 'session.launched',
       target: { type: 'session', id: sessionId },
-      details: { user: body.user, target: body.target, protocol: body.protocol, format, policy },
+      details: {
+        user: body.user,
+        target: body.target,
+        protocol: body.protocol,
+        format,
+        policy,
+        policySource,
+        // What the launch changed, and what the settings said: an override names what it turned off.
+        ...(policyChanges.length > 0 && {
+          policyChanges,
+          settings: Object.fromEntries(policyChanges.map((field) => [field, settings[field]])),
+        }),
+      },
     });
     const reply: Reply = { sessionId, token: issued.token, expiresAt: issued.expiresAt.toISOString(), format };
     return c.json(reply, 201);

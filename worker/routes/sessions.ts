@@ -89,6 +89,8 @@ function sessionView(row: SessionRow, live: LiveState | null = null) {
     endedAt: iso(row.endedAt),
     durationMs: row.durationMs ?? (row.startedAt !== null && ongoing ? Date.now() - row.startedAt : null),
     policy: row.policy,
+    /** Where the policy came from, and who launched the session under it. */
+    policySource: { kind: row.policySource, changes: row.policyChanges, launchedBy: row.launchedBy },
     recording: {
       status: recordingStatus,
       pieces: live?.pieces ?? row.pieces,

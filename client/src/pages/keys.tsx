@@ -8,6 +8,7 @@ const SCOPES: Record<ApiKeyScope, string> = {
   launch: 'Launch sessions',
   agent: 'Agent (launch on one host only)',
   read: 'Read sessions and recordings',
+  vault: 'Vault (launch, and may turn recording off or weaken the settings per session: audited)',
 };
 
 function keyStatus(key: ApiKey): string {
