@@ -107,14 +107,22 @@ async function buildSession(dir: string, id: string, pattern: string, signer: Si
       mediaDurationMs: sealed.mediaDurationMs,
     },
     recordingError: null,
-    activity: { events: 0, sha256: await activityDigest([]) },
+    activity: { events: ACTIVITY.length, sha256: await activityDigest(ACTIVITY) },
     signedAt: '2026-11-27T10:00:06.000Z',
     keyId: signer.keyId,
   } satisfies Manifest);
   const signed = await signManifest(manifest, signer);
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(signed));
+  writeFileSync(join(dir, 'activity.jsonl'), ACTIVITY.map((event) => `${JSON.stringify(event)}\n`).join(''));
   return signed;
 }
+
+/** The session's activity as the activity API lists it (and `witness fetch-evidence` saves it). */
+const ACTIVITY = [
+  { type: 'window.focus', offsetMs: 100, text: null, title: 'root@db-01: ~', app: 'xterm' },
+  { type: 'keys', offsetMs: 1200, text: 'sudo systemctl restart nginx<Enter>', title: 'root@db-01: ~', app: 'xterm' },
+  { type: 'process.start', offsetMs: 2100, text: 'systemctl restart nginx', name: 'systemctl', pid: 5001 },
+];
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'witness-verify-'));
@@ -148,6 +156,7 @@ function options(dir: string, extra: Partial<VerifyOptions> = {}): VerifyOptions
     manifest: join(dir, 'manifest.json'),
     recording: join(dir, 'recording.webm'),
     pieces: join(dir, 'pieces'),
+    activity: join(dir, 'activity.jsonl'),
     publicKey: join(good, 'public-key.pem'),
     ...extra,
   };
@@ -186,7 +195,9 @@ describe('witness verify', () => {
       'recording',
       'contents',
       'pieces',
+      'activity',
     ]);
+    expect(report.warnings).toEqual([]);
     expect(report.ok).toBe(true);
     expect(pieceCount(good)).toBeGreaterThan(5);
   });
@@ -260,6 +271,36 @@ describe('witness verify', () => {
     expect(report.ok).toBe(true);
     expect(report.checks.map((c) => c.name)).not.toContain('contents');
     expect(report.warnings.join(' ')).toMatch(/does not bind the recording's contents/);
+  });
+
+  it('activity changed, dropped, reordered or unreadable', async () => {
+    const lines = (dir: string) => readFileSync(join(dir, 'activity.jsonl'), 'utf8').split('\n').filter(Boolean);
+    const write = (dir: string, list: string[]) => writeFileSync(join(dir, 'activity.jsonl'), `${list.join('\n')}\n`);
+    const edited = copy();
+    write(
+      edited,
+      lines(edited).map((line) => line.replace('restart nginx', 'status nginx')),
+    );
+    expect(await failures(options(edited))).toEqual(['activity_mismatch']);
+    const dropped = copy();
+    write(dropped, lines(dropped).slice(1));
+    expect(await failures(options(dropped))).toEqual(['activity_mismatch']);
+    const swapped = copy();
+    const [a, b, ...rest] = lines(swapped);
+    write(swapped, [b as string, a as string, ...rest]);
+    expect(await failures(options(swapped))).toEqual(['activity_mismatch']);
+    const broken = copy();
+    write(broken, [...lines(broken), '{not json']);
+    expect(await failures(options(broken))).toEqual(['activity_unreadable']);
+  });
+
+  it('names what it did not check when the pieces or the activity are not given', async () => {
+    const report = await verifyEvidence(options(good, { pieces: undefined, activity: undefined }));
+    expect(report.ok).toBe(true);
+    expect(report.checks.map((c) => c.name)).not.toContain('activity');
+    expect(report.warnings.join('\n')).toMatch(
+      /Not checked: the stored pieces \(--pieces\) and the activity \(--activity\)/,
+    );
   });
 
   it('one changed byte in a piece', async () => {

@@ -5,14 +5,16 @@ import { FetchError, fetchEvidence } from './fetch-evidence.ts';
 import { formatReport, verifyEvidence } from './verify.ts';
 
 export const USAGE = `Usage:
-  witness verify --manifest manifest.json [--recording recording.webm] [--pieces DIR]
+  witness verify --manifest manifest.json [--recording recording.webm] [--pieces DIR] [--activity FILE]
                  (--public-key KEY_FILE_OR_BASE64 | --trust-embedded-key) [--session ID]
   witness fetch-evidence --server URL --api-key KEY --session ID --out DIR
 
 verify checks, offline: the manifest's Ed25519 signature with the key you trust (a PEM or JSON file from
 GET /api/v1/evidence/public-key, or the raw key in base64), the manifest's own consistency, the recording's
-SHA-256, and with --pieces each piece's SHA-256 and the hash chain recomputed from the files
-(NNNNNNNNNN.webm or <seq>.webm; .cast for SSH sessions). --recording is required when the manifest names a recording.
+SHA-256, with --pieces each piece's SHA-256 and the hash chain recomputed from the files
+(NNNNNNNNNN.webm or <seq>.webm; .cast for SSH sessions), and with --activity the session's activity events
+(activity.jsonl, one event a line) against the digest the manifest signs. --recording is required when the
+manifest names a recording; what is not given is named in a warning as not checked. fetch-evidence saves all of it.
 
 Exit codes: 0 everything verified; 1 a check failed (or a download failed); 2 bad usage or an unexpected error.`;
 
@@ -25,6 +27,7 @@ const OPTIONS = {
   'public-key': { type: 'string' },
   'trust-embedded-key': { type: 'boolean' },
   session: { type: 'string' },
+  activity: { type: 'string' },
   server: { type: 'string' },
   'api-key': { type: 'string' },
   out: { type: 'string' },
@@ -32,7 +35,7 @@ const OPTIONS = {
 } as const;
 
 const ALLOWED: Record<string, readonly string[]> = {
-  verify: ['manifest', 'recording', 'pieces', 'public-key', 'trust-embedded-key', 'session'],
+  verify: ['manifest', 'recording', 'pieces', 'activity', 'public-key', 'trust-embedded-key', 'session'],
   'fetch-evidence': ['server', 'api-key', 'session', 'out'],
 };
 
@@ -90,7 +93,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.out(
         `saved the evidence of session ${session} in ${out}\nverify it with:\n` +
           `  witness verify --manifest ${fetched.manifest}${recording} --pieces ${fetched.pieces} ` +
-          `--public-key <the server's key, obtained separately> --session ${session}\n`,
+          `--activity ${fetched.activity} --public-key <the server's key, obtained separately> --session ${session}\n`,
       );
       return Exit.verified;
     } catch (error) {
@@ -111,6 +114,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     publicKey: values['public-key'],
     trustEmbeddedKey: values['trust-embedded-key'],
     session: values.session,
+    activity: values.activity,
   });
   for (const warning of report.warnings) io.err(`\n*** WARNING ***\n${showEscapes(warning)}\n\n`);
   io.out(formatReport(report));

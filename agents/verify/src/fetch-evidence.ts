@@ -1,6 +1,6 @@
 /**
- * `witness fetch-evidence`: downloads a sealed session's signed manifest, recording and stored pieces into a
- * directory, laid out for `witness verify`. The server's current public key is saved too, for reference only:
+ * `witness fetch-evidence`: downloads a sealed session's signed manifest, recording, stored pieces and activity
+ * into a directory, laid out for `witness verify`. The server's current public key is saved too, for reference only:
  * a key fetched from the server under check proves nothing on its own.
  */
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { z } from 'zod';
 import { PublicKeyReply, SignedManifest } from '../../../protocol/evidence.ts';
 import { ErrorBody } from '../../../protocol/ingest.ts';
 
@@ -26,9 +27,15 @@ export interface FetchedEvidence {
   manifest: string;
   recording: string | null;
   pieces: string;
+  /** activity.jsonl: the session's events, one a line, in the order the API lists them (what the digest covers). */
+  activity: string;
   publicKey: string | null;
   signed: SignedManifest;
 }
+
+/** Events per page of the activity API (its most). */
+const ACTIVITY_PAGE = 5000;
+const ActivityPage = z.looseObject({ events: z.array(z.unknown()), nextCursor: z.string().nullable() });
 
 export class FetchError extends Error {
   override name = 'FetchError';
@@ -95,6 +102,17 @@ export async function fetchEvidence(options: FetchOptions): Promise<FetchedEvide
   await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
   log(`pieces: ${signed.manifest.pieces.length} → ${piecesDir}`);
 
+  const activityFile = path.join(options.out, 'activity.jsonl');
+  const lines: string[] = [];
+  for (let cursor: string | null = null, first = true; first || cursor; first = false) {
+    const query = `limit=${ACTIVITY_PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const page = ActivityPage.parse(await (await get(`/sessions/${session}/activity?${query}`)).json());
+    for (const event of page.events) lines.push(JSON.stringify(event));
+    cursor = page.nextCursor;
+  }
+  writeFileSync(activityFile, lines.map((line) => `${line}\n`).join(''));
+  log(`activity: ${lines.length} events → ${activityFile}`);
+
   let publicKeyFile: string | null = null;
   try {
     const key = PublicKeyReply.parse(await (await get('/evidence/public-key')).json());
@@ -104,7 +122,14 @@ export async function fetchEvidence(options: FetchOptions): Promise<FetchedEvide
   } catch (error) {
     log(`server public key: not saved (${(error as Error).message})`);
   }
-  return { manifest: manifestFile, recording: recordingFile, pieces: piecesDir, publicKey: publicKeyFile, signed };
+  return {
+    manifest: manifestFile,
+    recording: recordingFile,
+    pieces: piecesDir,
+    activity: activityFile,
+    publicKey: publicKeyFile,
+    signed,
+  };
 }
 
 /** The piece file extension of a session without a sealed recording, from its format in the API. */

@@ -1,12 +1,20 @@
 /**
  * `witness verify`: checks a session's evidence offline (docs/evidence.md). The signature with a key the
- * caller trusts, the manifest's own consistency, the recording's SHA-256, and with the stored pieces each
- * piece's SHA-256 and the hash chain recomputed from them. Every check runs; any failure fails the whole.
+ * caller trusts, the manifest's own consistency, the recording's SHA-256, with the stored pieces each piece's
+ * SHA-256 and the hash chain recomputed from them, and with the activity its events against the signed digest.
+ * Every check runs; any failure fails the whole; what was not given is named, unchecked, in a warning.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { chainHead, fromBase64, keyIdOf, Manifest, manifestSignatureValid } from '../../../protocol/evidence.ts';
+import {
+  activityDigest,
+  chainHead,
+  fromBase64,
+  keyIdOf,
+  Manifest,
+  manifestSignatureValid,
+} from '../../../protocol/evidence.ts';
 import { recordingKey } from '../../../protocol/ingest.ts';
 import { showEscapes } from '../../shared/terminal-text.ts';
 import { readPublicKey } from './keys.ts';
@@ -21,6 +29,8 @@ export interface VerifyOptions {
   trustEmbeddedKey?: boolean | undefined;
   /** The session the evidence must belong to. */
   session?: string | undefined;
+  /** The session's activity as `witness fetch-evidence` saves it: one event a line, as the activity API lists them. */
+  activity?: string | undefined;
 }
 
 /** Why a check failed; tests and scripts act on it. */
@@ -42,10 +52,12 @@ export type FailureCode =
   | 'piece_reordered'
   | 'piece_mismatch'
   | 'piece_unlisted'
-  | 'pieces_chain_mismatch';
+  | 'pieces_chain_mismatch'
+  | 'activity_unreadable'
+  | 'activity_mismatch';
 
 export interface Check {
-  name: 'manifest' | 'key' | 'signature' | 'session' | 'recording' | 'contents' | 'pieces';
+  name: 'manifest' | 'key' | 'signature' | 'session' | 'recording' | 'contents' | 'pieces' | 'activity';
   ok: boolean;
   detail: string;
   code?: FailureCode;
@@ -388,7 +400,52 @@ export async function verifyEvidence(options: VerifyOptions): Promise<VerifyRepo
 
   // 5. The pieces as stored, and the chain recomputed from them.
   if (options.pieces) checks.push(...(await checkPieces(manifest, options.pieces)));
+
+  // 6. The activity: every event the session recorded, against the digest the manifest signs.
+  if (options.activity) checks.push(await checkActivity(manifest, options.activity));
+  const unchecked = [
+    !options.pieces && manifest.pieces.length > 0 && 'the stored pieces (--pieces)',
+    !options.activity && 'the activity (--activity)',
+  ].filter(Boolean);
+  if (unchecked.length > 0) {
+    warnings.push(
+      `Not checked: ${unchecked.join(' and ')}. witness fetch-evidence saves both beside the manifest ` +
+        '(pieces/ and activity.jsonl).',
+    );
+  }
   return report(manifest);
+}
+
+/** The activity file's events, in order, against the manifest's count and digest. */
+async function checkActivity(manifest: Manifest, file: string): Promise<Check> {
+  let events: unknown[];
+  try {
+    const text = readFileSync(file, 'utf8');
+    events = text
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line, index) => {
+        try {
+          return JSON.parse(line) as unknown;
+        } catch {
+          throw new Error(`line ${index + 1} of ${path.basename(file)} is not JSON`);
+        }
+      });
+  } catch (error) {
+    return { name: 'activity', ok: false, code: 'activity_unreadable', detail: (error as Error).message };
+  }
+  const sha256 = await activityDigest(events);
+  const expected = manifest.activity;
+  return sha256 === expected.sha256 && events.length === expected.events
+    ? { name: 'activity', ok: true, detail: `${events.length} events, SHA-256 ${short(sha256)} matches` }
+    : {
+        name: 'activity',
+        ok: false,
+        code: 'activity_mismatch',
+        detail:
+          `${path.basename(file)} holds ${events.length} events with SHA-256 ${short(sha256)}; ` +
+          `the manifest says ${expected.events} events, ${short(expected.sha256)}`,
+      };
 }
 
 /**
