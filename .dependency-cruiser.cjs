@@ -8,7 +8,8 @@ module.exports = {
     {
       name: 'no-circular',
       severity: 'error',
-      comment: 'A circle of imports: one of its files should not need the other (an interface file imports none of its implementations).',
+      comment:
+        'A circle of imports: one of its files should not need the other (an interface file imports none of its implementations).',
       from: {},
       to: { circular: true },
     },

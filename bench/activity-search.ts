@@ -4,7 +4,7 @@
  *   - event ingest through `POST /ingest/v1/sessions/{id}/events/{batch}` (events/s, batch p50/p99);
  *   - cross-session search through `GET /api/v1/sessions?q=…&in=keystrokes,processes,windows` (p50/p95/p99)
  *     with rare, medium, common, two-word and absent queries;
- *   - the same search code (worker/activity/search.ts) run on the D1 file with node:sqlite, to separate the
+ *   - the same search code (worker/activity/search/) run on the D1 file with node:sqlite, to separate the
  *     engine's time from HTTP, workerd and D1's message passing; then, untimed, every query paged to the end
  *     (each matching session must be listed once), and the second page of the common words timed;
  *   - the baseline, in the same run over the same rows and columns: a `LIKE '%word%'` scan.

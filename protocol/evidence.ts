@@ -4,6 +4,7 @@
  * One implementation for SessionDO (workerd) and `witness verify` (Node 22): WebCrypto only, no Node APIs.
  */
 import { z } from 'zod';
+import { fromHex, hex } from './hex.ts';
 import { EndReason, Policy, Protocol, RecordingStatus } from './session.ts';
 
 /**
@@ -107,16 +108,8 @@ export function canonicalJson(value: unknown): string {
   throw new TypeError(`canonical JSON cannot hold ${typeof value}`);
 }
 
-export function toHex(bytes: ArrayBuffer | Uint8Array): string {
-  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-export function fromHex(hex: string): Uint8Array<ArrayBuffer> {
-  if (!/^(?:[0-9a-f]{2})*$/.test(hex)) throw new TypeError('not lowercase hex');
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
+/** `hex` under its former name: durable/evidence.ts and durable/seal.ts still import it from here. */
+export { hex as toHex } from './hex.ts';
 
 export function toBase64(bytes: ArrayBuffer | Uint8Array): string {
   let binary = '';
@@ -135,7 +128,7 @@ function utf8(text: string): Uint8Array<ArrayBuffer> {
 }
 
 export async function sha256Hex(data: string | Uint8Array<ArrayBuffer>): Promise<string> {
-  return toHex(await crypto.subtle.digest('SHA-256', typeof data === 'string' ? utf8(data) : data));
+  return hex(await crypto.subtle.digest('SHA-256', typeof data === 'string' ? utf8(data) : data));
 }
 
 /** link(-1) = SHA-256(UTF-8("witness-chain-v1:" + sessionId)). */

@@ -17,6 +17,7 @@ import { evidenceRoutes } from './routes/evidence.ts';
 import { ingest } from './routes/ingest.ts';
 import { keyRoutes } from './routes/keys.ts';
 import { launches } from './routes/launches.ts';
+import { recordingRoutes } from './routes/recordings.ts';
 import { serverRoutes } from './routes/server.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { settingsRoutes } from './routes/settings.ts';
@@ -41,6 +42,7 @@ const api = new Hono<ApiEnv>()
   .route('/launches', launches)
   .route('/sessions', sessionRoutes)
   .route('/sessions', activityRoutes)
+  .route('/sessions', recordingRoutes)
   .route('/', evidenceRoutes) // /sessions/{id}/manifest, /sessions/{id}/pieces/{seq}.webm, /evidence/public-key
   .route('/settings', settingsRoutes)
   .route('/users', userRoutes)

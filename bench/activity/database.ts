@@ -12,7 +12,7 @@ import type { ActivityEvent, SearchIn } from '../../protocol/activity.ts';
 import type { checkEvents } from '../../worker/activity/events.ts';
 import { serverRoot } from './server.ts';
 
-/** What the server's worker/activity/search.ts and events.ts export, as this benchmark calls them. */
+/** What the server's worker/activity/search/ and events.ts export, as this benchmark calls them. */
 export interface ActivityMatch {
   sessionId: string;
   id: number;
@@ -47,13 +47,17 @@ export interface ServerCode {
 
 /**
  * The measured server's own modules: the engine measurement runs exactly its search SQL and merging, and the
- * bulk load maps events to rows with its code. Loaded at run time, from the server root: search.ts's
+ * bulk load maps events to rows with its code. Loaded at run time, from the server root: the search code's
  * signatures name Workers types (D1Database) that this Node-typed program does not have.
  */
 export async function loadServerCode(): Promise<ServerCode> {
   const load = (file: string) => import(pathToFileURL(path.join(serverRoot, file)).href);
-  const [search, events] = await Promise.all([load('worker/activity/search.ts'), load('worker/activity/events.ts')]);
-  return { ...search, checkEvents: events.checkEvents } as ServerCode;
+  const [search, terms, events] = await Promise.all([
+    load('worker/activity/search/sessions.ts'),
+    load('worker/activity/search/terms.ts'),
+    load('worker/activity/events.ts'),
+  ]);
+  return { ...search, ...terms, checkEvents: events.checkEvents } as ServerCode;
 }
 
 /** The options routes/sessions.ts passes to searchSessions for a default page (no other filters). */
@@ -169,7 +173,7 @@ export function bulkLoad(
   return stored;
 }
 
-/** The columns worker/activity/search.ts searches for each category (its COLUMNS), for the LIKE baseline. */
+/** The columns worker/activity/search/query.ts searches for each category (its SEARCH_COLUMNS), for the LIKE baseline. */
 const LIKE_COLUMNS: Record<SearchIn, readonly string[]> = {
   keystrokes: ['text'],
   ssh: ['text'],

@@ -1,6 +1,6 @@
 /**
  * The search's rules restated for the benchmark's recall check, independently of the server's code
- * (worker/activity/search.ts) and index: candidates from the benchmark's own FTS5 index (`bench_reference`,
+ * (worker/activity/search/) and index: candidates from the benchmark's own FTS5 index (`bench_reference`,
  * plain words only), then every rule of docs/activity.md "Search" applied to the candidates' text in
  * JavaScript. Untimed.
  */
@@ -71,7 +71,7 @@ function wordTest(db: DatabaseSync, word: string, last: boolean): Test {
     const parts = partsOf(token);
     const spelledOut = phraseIn(parts, prefix && parts.join(' ').length >= 3);
     if (token.length < 3 || !/^[\x21-\x7e]+$/.test(token)) return parts.length ? spelledOut : () => true;
-    // As many compound words hold it as the server lists at most (search.ts): else the parts' phrase.
+    // As many compound words hold it as the server lists at most (search/query.ts): else the parts' phrase.
     const candidates = db
       .prepare(`SELECT term FROM activity_search_compounds WHERE instr(term, ?) > 0 LIMIT 257`)
       .all(token) as Array<{ term: string }>;

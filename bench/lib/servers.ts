@@ -137,14 +137,14 @@ async function waitHealthy(baseUrl: string, child: ChildProcess, output: () => s
 }
 
 /** Starts Witness with `node scripts/start.ts` on a free port, with a fresh state directory. */
-export async function startWitness(): Promise<RunningServer> {
+export async function startWitness(checkout = serverRoot): Promise<RunningServer> {
   const port = await freePort();
   const state = mkdtempSync(path.join(tmpdir(), 'witness-bench-state-'));
   const apiKey = `bench-${process.pid}-${Date.now()}-key`;
   // The console is not what is measured: reuse a build if there is one.
-  const skipBuild = existsSync(path.join(serverRoot, 'dist/client/index.html')) ? ['--skip-build'] : [];
+  const skipBuild = existsSync(path.join(checkout, 'dist/client/index.html')) ? ['--skip-build'] : [];
   const { child, output } = spawnGroup(
-    serverRoot,
+    checkout,
     ['scripts/start.ts', '--port', String(port), '--persist-to', state, ...skipBuild],
     { ...process.env, WITNESS_API_KEY: apiKey, WRANGLER_SEND_METRICS: 'false' },
   );

@@ -1,7 +1,7 @@
 /** Cross-session activity search: paging through every matching session, fresh batches, redaction, prefixes. */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { FLUSH_SEARCH_TERMS } from '../../worker/activity/search.ts';
+import { FLUSH_SEARCH_TERMS } from '../../worker/activity/search/terms.ts';
 import { api, connectLauncher, type Launched, launch, request } from './helpers.ts';
 
 interface Found {

@@ -61,6 +61,25 @@ describe('PUT /ingest/v1/sessions/{id}/pieces/{seq}', () => {
     expect(after?.etag).toBe(first?.etag);
   });
 
+  it('streams a piece too large to be read whole, and compares a retry of it the same way', async () => {
+    const s = await launch();
+    const cluster = fixturePieces()[1]!;
+    // Past WHOLE_PIECE_BYTES (1 MiB): checked by its first bytes, hashed and stored as it streams.
+    const bytes = new Uint8Array(cluster.bytes.byteLength + 1536 * 1024);
+    bytes.set(cluster.bytes);
+    const res = await putPiece(s, 1, bytes, cluster);
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as { sha256: string }).sha256).toBe(await sha256(bytes));
+    expect(await stored(s.sessionId, 1)).toEqual(bytes);
+    const again = await putPiece(s, 1, bytes, cluster);
+    expect(again.status).toBe(200);
+    const other = bytes.slice();
+    other[other.length - 1] = 1;
+    const conflict = await putPiece(s, 1, other, cluster);
+    expect(conflict.status).toBe(409);
+    expect(await errorCode(conflict)).toBe('seq_conflict');
+  });
+
   it('refuses different bytes for a stored seq and keeps the original', async () => {
     const s = await launch();
     const pieces = fixturePieces();

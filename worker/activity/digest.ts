@@ -4,7 +4,8 @@
  * computed here page by page so a long session never sits in memory whole.
  */
 import { and, asc, eq, gt, or } from 'drizzle-orm';
-import { canonicalJson, toHex } from '../../protocol/evidence.ts';
+import { canonicalJson } from '../../protocol/evidence.ts';
+import { hex } from '../../protocol/hex.ts';
 import { activity } from '../../schema/index.ts';
 import { database } from '../db/index.ts';
 import { eventView } from './view.ts';
@@ -39,5 +40,5 @@ export async function activitySummary(db: D1Database, sessionId: string): Promis
     after = { atMs: last.atMs, id: last.id };
   }
   await writer.close();
-  return { events, sha256: toHex(new Uint8Array(await hasher.digest)) };
+  return { events, sha256: hex(new Uint8Array(await hasher.digest)) };
 }

@@ -7,7 +7,7 @@ import type { SessionRow } from '../db/session-directory.ts';
 import { ApiError } from '../errors.ts';
 import { checkEvents } from './events.ts';
 import { activityPartitions } from './partitions.ts';
-import { FLUSH_SEARCH_TERMS } from './search.ts';
+import { FLUSH_SEARCH_TERMS } from './search/terms.ts';
 
 /** activity has 15 columns; D1 allows 100 bound parameters a statement. */
 const ROWS_PER_STATEMENT = 6;

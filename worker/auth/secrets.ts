@@ -1,4 +1,5 @@
 /** Random secrets and their digests (API keys, login tokens, CSRF tokens). */
+import { hex } from '../../protocol/hex.ts';
 
 export function randomToken(bytes = 32): string {
   const raw = crypto.getRandomValues(new Uint8Array(bytes));
@@ -11,7 +12,7 @@ export function randomToken(bytes = 32): string {
 /** SHA-256, hex. Fine for high-entropy secrets (API keys, session tokens); never for passwords. */
 export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+  return hex(digest);
 }
 
 /** HMAC-SHA256 of `message` under `secret`, hex. */
@@ -24,5 +25,5 @@ export async function hmacHex(secret: string, message: string): Promise<string> 
     ['sign'],
   );
   const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(message));
-  return Array.from(new Uint8Array(mac), (b) => b.toString(16).padStart(2, '0')).join('');
+  return hex(mac);
 }

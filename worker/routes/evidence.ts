@@ -20,11 +20,10 @@ import { pieces } from '../../schema/index.ts';
 import { audit } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../db/index.ts';
-import { findSession, type SessionRow } from '../db/session-directory.ts';
 import { ApiError } from '../errors.ts';
 import { sessionObject } from '../stubs.ts';
 import { validate } from '../validate.ts';
-import { SessionIdParam } from './params.ts';
+import { requireSession, SessionIdParam } from './params.ts';
 
 const PieceParam = SessionIdParam.extend({
   file: z
@@ -36,12 +35,6 @@ const PieceParam = SessionIdParam.extend({
     })
     .pipe(z.strictObject({ seq: z.number().int().max(MAX_SEQ), format: RecordingFormat })),
 });
-
-async function requireSession(env: Env, id: string): Promise<SessionRow> {
-  const row = await findSession(database(env.DB), id);
-  if (!row) throw new ApiError(404, 'session_not_found', `No session ${id}.`);
-  return row;
-}
 
 /**
  * Which upload attempt holds piece `seq`: D1's index once the recording is sealed, the session's object before

@@ -1,4 +1,7 @@
+/** What the routes check of their path parameters and requests before they act: ids, upgrades, sessions. */
 import { z } from 'zod';
+import { database } from '../db/index.ts';
+import { findSession, type SessionRow } from '../db/session-directory.ts';
 import { ApiError } from '../errors.ts';
 
 export const SessionIdParam = z.object({ id: z.uuid({ message: 'not a session id' }) });
@@ -8,4 +11,11 @@ export function requireUpgrade(request: Request): void {
   if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
     throw new ApiError(426, 'upgrade_required', 'This endpoint is a WebSocket; send Upgrade: websocket.');
   }
+}
+
+/** The session a route names, or a 404 `session_not_found`. */
+export async function requireSession(env: Env, id: string): Promise<SessionRow> {
+  const row = await findSession(database(env.DB), id);
+  if (!row) throw new ApiError(404, 'session_not_found', `No session ${id}.`);
+  return row;
 }

@@ -1,26 +1,25 @@
-/** `/api/v1/sessions`: list, inspect, watch live, terminate, and download recordings. */
+/** `/api/v1/sessions`: list, inspect, watch live and terminate (recordings: recordings.ts). */
 import { and, desc, eq, gte, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
-import { type Context, Hono } from 'hono';
+import { Hono } from 'hono';
 import { z } from 'zod';
-import type { LiveState } from '../../durable/session-do.ts';
+import type { LiveState } from '../../durable/api.ts';
 import { SEARCH_IN } from '../../protocol/activity.ts';
-import { EXTENSION, PIECE_CONTENT_TYPE, recordingKey } from '../../protocol/ingest.ts';
-import { type RecordingFormat, SessionStatus } from '../../protocol/session.ts';
+import { SessionStatus } from '../../protocol/session.ts';
 import { sessions } from '../../schema/index.ts';
 import { activityPartitions } from '../activity/partitions.ts';
-import { searchSessions } from '../activity/search.ts';
+import { searchSessions } from '../activity/search/sessions.ts';
 import { audit } from '../audit.ts';
 import { clientAddress } from '../client-address.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../db/index.ts';
-import { findSession, type SessionRow } from '../db/session-directory.ts';
+import type { SessionRow } from '../db/session-directory.ts';
 import { ApiError } from '../errors.ts';
-import { parseRange } from '../http-range.ts';
 import { hasLiveState, isOngoing, phaseOf } from '../../protocol/lifecycle.ts';
 import { admitUpgrade, relaySocket } from '../socket-relay.ts';
 import { sessionObject } from '../stubs.ts';
 import { validate } from '../validate.ts';
-import { requireUpgrade, SessionIdParam } from './params.ts';
+import { requireSession, requireUpgrade, SessionIdParam } from './params.ts';
+import { RECORDING_FILE } from './recordings.ts';
 
 type SearchIn = keyof typeof SEARCH_IN;
 const SearchIn = z.enum(Object.keys(SEARCH_IN) as [keyof typeof SEARCH_IN, ...Array<keyof typeof SEARCH_IN>]);
@@ -53,13 +52,6 @@ const LiveQuery = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9-]{8,64}$/, 'a tab id is 8–64 letters, digits or dashes')
     .optional(),
-});
-
-const DownloadQuery = z.strictObject({
-  download: z
-    .enum(['0', '1'])
-    .optional()
-    .transform((v) => v === '1'),
 });
 
 const TerminateBody = z.discriminatedUnion('mode', [
@@ -103,12 +95,6 @@ function sessionView(row: SessionRow, live: LiveState | null = null) {
     },
     live: live && ongoing ? { launcherConnected: live.launcherConnected, viewers: live.viewers } : null,
   };
-}
-
-async function requireSession(env: Env, id: string): Promise<SessionRow> {
-  const row = await findSession(database(env.DB), id);
-  if (!row) throw new ApiError(404, 'session_not_found', `No session ${id}.`);
-  return row;
 }
 
 /**
@@ -265,75 +251,4 @@ export const sessionRoutes = new Hono<ApiEnv>()
       } as const;
       return relaySocket(upgraded, peer, { db: c.env.DB, waitUntil: (p) => c.executionCtx.waitUntil(p) });
     },
-  )
-  .on(
-    ['GET', 'HEAD'],
-    '/:id/recording.webm',
-    requirePermission('recordings:view'),
-    validate('param', SessionIdParam),
-    validate('query', DownloadQuery),
-    (c) => serveRecording(c, 'webm', c.req.valid('param').id, c.req.valid('query').download),
-  )
-  .on(
-    ['GET', 'HEAD'],
-    '/:id/recording.cast',
-    requirePermission('recordings:view'),
-    validate('param', SessionIdParam),
-    validate('query', DownloadQuery),
-    (c) => serveRecording(c, 'asciicast', c.req.valid('param').id, c.req.valid('query').download),
   );
-
-/** The sealed file of each format, as the API names it. */
-const RECORDING_FILE = { webm: 'recording.webm', asciicast: 'recording.cast' } as const satisfies Record<
-  RecordingFormat,
-  string
->;
-
-/**
- * Serves a sealed recording with HTTP Range: WebM video for desktop sessions, an asciicast v2 `.cast` for SSH
- * sessions (plays in asciinema).
- */
-async function serveRecording(c: Context<ApiEnv>, format: RecordingFormat, id: string, download: boolean) {
-  const row = await requireSession(c.env, id);
-  if (row.format !== format) {
-    throw new ApiError(404, 'wrong_format', `This session's recording is ${RECORDING_FILE[row.format]}.`);
-  }
-  if (row.recordingStatus !== 'ready') {
-    throw new ApiError(409, 'recording_not_ready', `The recording is ${row.recordingStatus}, not ready to play.`);
-  }
-  const key = recordingKey(id, format);
-  const head = await c.env.RECORDINGS.head(key);
-  if (!head) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
-  const headers = new Headers({
-    'content-type': PIECE_CONTENT_TYPE[format],
-    'accept-ranges': 'bytes',
-    etag: head.httpEtag,
-    'cache-control': 'private, max-age=3600',
-    'content-disposition': `${download ? 'attachment' : 'inline'}; filename="witness-${id}.${EXTENSION[format]}"`,
-  });
-  const range = parseRange(c.req.header('range'), head.size);
-  if (range.kind === 'unsatisfiable') {
-    return c.json({ error: { code: 'range_not_satisfiable', message: 'The range is outside the file.' } }, 416, {
-      'content-range': `bytes */${head.size}`,
-    });
-  }
-  if (range.kind === 'range') {
-    headers.set('content-range', `bytes ${range.offset}-${range.offset + range.length - 1}/${head.size}`);
-    headers.set('content-length', String(range.length));
-  } else {
-    headers.set('content-length', String(head.size));
-  }
-  const status = range.kind === 'range' ? 206 : 200;
-  if (c.req.method === 'HEAD') return new Response(null, { status, headers });
-  // A player fetches many ranges; one entry per viewing (the request from the first byte) is enough.
-  if (range.kind === 'none' || range.offset === 0) {
-    await audit(c, {
-      action: download ? 'recording.downloaded' : 'recording.viewed',
-      target: { type: 'session', id },
-      details: { user: row.user, target: row.target },
-    });
-  }
-  const object = await c.env.RECORDINGS.get(key, range.kind === 'range' ? { range } : {});
-  if (!object) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
-  return new Response(object.body, { status, headers });
-}

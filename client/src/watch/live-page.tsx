@@ -7,13 +7,12 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { EndReason } from '../../../protocol/session.ts';
 import { CloseCode } from '../../../protocol/version.ts';
-import { ApiFailure, api, call, describeFailure, type Permission, type SessionDetail } from '../api.ts';
-import { dateTime } from '../format.ts';
-import { BackToSessions } from '../pages/session-filters.tsx';
+import { api, call, type Permission } from '../api.ts';
 import type { PlayerCore } from '../player/core.ts';
 import { liveDriver } from '../player/live.ts';
 import { usePlayerCore, usePlayerEvent, usePlayerState } from '../player/use-player.ts';
 import { TerminateDialog } from '../terminate-dialog.tsx';
+import { LivePage, type LivePlayerProps } from './watch-page.tsx';
 
 /** While the recording is sealed after the end, the page asks this often whether it is ready. */
 const SEAL_POLL_MS = 2000;
@@ -69,13 +68,6 @@ export function RecordingLink({ sessionId, canView }: { sessionId: string; canVi
     return <span class="muted">Its recording is being sealed…</span>;
   }
   return <span class="muted">Recording: {status}.</span>;
-}
-
-export interface LivePlayerProps {
-  sessionId: string;
-  session: SessionDetail | null;
-  can: (permission: Permission) => boolean;
-  onNotice: (note: string) => void;
 }
 
 /** Asked by a live driver after its socket dropped: is the session over, and why? */
@@ -209,34 +201,6 @@ function LivePlayer(props: LivePlayerProps) {
   );
 }
 
-export function WatchLivePage({ sessionId, can }: { sessionId: string; can: (permission: Permission) => boolean }) {
-  const [session, setSession] = useState<SessionDetail | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
-
-  useEffect(() => {
-    call(api.sessions[':id'].$get({ param: { id: sessionId } })).then(setSession, (failure: unknown) => {
-      // Without Session Monitoring the session's details are hidden; the picture itself still plays.
-      if (!(failure instanceof ApiFailure && failure.status === 403)) setError(describeFailure(failure));
-    });
-  }, [sessionId]);
-
-  const title = session ? `${session.user} on ${session.target}` : `Session ${sessionId}`;
-  return (
-    <section class="watch" aria-labelledby="watch-title">
-      <div class="toolbar watch-head">
-        <h2 id="watch-title">Live: {title}</h2>
-        {session && <span class="muted">since {dateTime(session.startedAt)}</span>}
-        <span class="spacer" />
-        <BackToSessions />
-      </div>
-      {notice && (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      )}
-      {error && <p class="warning">{error}</p>}
-      <LivePlayer sessionId={sessionId} session={session} can={can} onNotice={setNotice} />
-    </section>
-  );
+export function WatchLivePage(props: { sessionId: string; can: (permission: Permission) => boolean }) {
+  return <LivePage {...props} heading="Live" Player={LivePlayer} />;
 }

@@ -6,9 +6,7 @@
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { ActivityItem, Density } from '../activity.ts';
-import { ApiFailure, activityDensity, activityPage, api, call, describeFailure, type SessionDetail } from '../api.ts';
-import { dateTime, duration } from '../format.ts';
-import { BackToSessions } from '../pages/session-filters.tsx';
+import { activityDensity, activityPage, describeFailure, type SessionDetail } from '../api.ts';
 import type { PlayerCore } from '../player/core.ts';
 import { type IdleStretch, idleStretches } from '../player/idle.ts';
 import { recordedDriver } from '../player/recorded.ts';
@@ -16,6 +14,7 @@ import { usePlayerCore, usePlayerEvent } from '../player/use-player.ts';
 import { ActivityGrid, EventDetails } from './activity-grid.tsx';
 import { ActivityMap } from './activity-map.tsx';
 import { Controls, SHORTCUTS_HELP, useShortcuts } from './controls.tsx';
+import { type RecordedPlayerProps, RecordingPage } from './watch-page.tsx';
 
 /** Events per request to the activity list; "Load more" fetches the next page. */
 const PAGE_SIZE = 500;
@@ -38,15 +37,7 @@ function windowAt(events: readonly ActivityItem[], event: ActivityItem): Activit
   return found;
 }
 
-function RecordingPlayer({
-  session,
-  url,
-  sessionId,
-}: {
-  session: SessionDetail | null;
-  url: string;
-  sessionId: string;
-}) {
+function RecordingPlayer({ session, url, sessionId }: RecordedPlayerProps) {
   const video = useRef<HTMLVideoElement>(null);
   const core = usePlayerCore(video, () => recordedDriver(url));
   return (
@@ -249,51 +240,13 @@ export function PlayerWithActivity({
 }
 
 export function WatchRecordingPage({ sessionId }: { sessionId: string }) {
-  const [session, setSession] = useState<SessionDetail | null>(null);
-  const [state, setState] = useState<'loading' | 'ready' | 'limited'>('loading');
-  const [error, setError] = useState<string | null>(null);
-
-  useEffect(() => {
-    call(api.sessions[':id'].$get({ param: { id: sessionId } })).then(
-      (detail) => {
-        setSession(detail);
-        setState('ready');
-      },
-      (failure: unknown) => {
-        // Without Session Monitoring the details are hidden, but the recording itself may still be viewed.
-        if (failure instanceof ApiFailure && failure.status === 403) setState('limited');
-        else setError(describeFailure(failure));
-      },
-    );
-  }, [sessionId]);
-
-  const url = session?.recording.url ?? `/api/v1/sessions/${sessionId}/recording.webm`;
-  const title = session ? `${session.user} on ${session.target}` : `Session ${sessionId}`;
-
   return (
-    <section class="watch" aria-labelledby="watch-title">
-      <div class="toolbar watch-head">
-        <h2 id="watch-title">Recording: {title}</h2>
-        {session && (
-          <span class="muted">
-            {dateTime(session.startedAt)} · {duration(session.durationMs)}
-          </span>
-        )}
-        <span class="spacer" />
-        {(state === 'limited' || session?.recording.url) && <a href={`${url}?download=1`}>Download WebM</a>}
-        <BackToSessions />
-      </div>
-      {error && <p role="alert">{error}</p>}
-      {state === 'loading' && !error && <p>Loading…</p>}
-      {state === 'ready' && session && !session.recording.url && (
-        <p class="warning">
-          This session has no recording to play: it is {session.recording.status}
-          {session.status === 'active' ? '. Watch it live from the sessions list.' : '.'}
-        </p>
-      )}
-      {(state === 'limited' || session?.recording.url) && (
-        <RecordingPlayer session={session} url={url} sessionId={sessionId} />
-      )}
-    </section>
+    <RecordingPage
+      sessionId={sessionId}
+      heading="Recording"
+      file="recording.webm"
+      download="Download WebM"
+      Player={RecordingPlayer}
+    />
   );
 }
