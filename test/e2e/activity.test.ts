@@ -5,9 +5,9 @@
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { api, display, kill, onDisplay, runLauncher, session, waitUntil } from './helpers.ts';
+import { api, display, kill, onDisplay, runLauncher, session } from './helpers.ts';
+import { waitFor } from '../support/wait-for.ts';
 
-const RECORD_SECONDS = 14;
 const marker = `mark${Date.now().toString(36)}`;
 const TITLE = `witness-activity-${marker}`;
 const PROMPT_TITLE = `[sudo] password for ${marker}`;
@@ -34,7 +34,6 @@ interface SearchResult {
 
 const env = { ...process.env, DISPLAY: display };
 const xdotool = (args: string[], input?: string) => execFileSync('xdotool', args, { env, input, encoding: 'utf8' });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function json<T>(path: string): Promise<T> {
   const res = await api(path);
@@ -59,34 +58,53 @@ describe('activity capture end to end', () => {
       'xvfb-activity',
       '--source',
       'x11',
-      '--seconds',
-      String(RECORD_SECONDS),
       '--verbose',
     ]);
+    // Until stopped below, once the server has everything this test typed.
+    const listEvents = async () =>
+      (await json<{ events: ApiEvent[] }>(`/sessions/${sessionId}/activity?limit=5000`)).events;
     const sessionId = await launcher.sessionId;
-    await waitUntil('the first frame', async () => /first frame captured at/.test(launcher.output()), 30_000);
+    await waitFor('the first frame', async () => /first frame captured at/.test(launcher.output()), {
+      timeoutMs: 30_000,
+    });
 
     xdotool(['search', '--onlyvisible', '--name', `^${TITLE}$`, 'windowfocus', '--sync']);
     xdotool(['type', '--delay', '40', `echo hello-witness ${marker}\n`]);
     xdotool(['type', '--delay', '40', 'sleep 2\n']);
-    await sleep(3_000);
+    // The `sleep 2` ran and ended, as the server heard from the launcher (batches go out every 2 s).
+    await waitFor(
+      'the server to list the end of `sleep 2`',
+      async () => {
+        const listed = await listEvents();
+        const start = listed.find((e) => e.type === 'process.start' && e.name === 'sleep' && e.text === 'sleep 2');
+        return start && listed.some((e) => e.type === 'process.stop' && e.pid === start.pid);
+      },
+      { timeoutMs: 20_000, intervalMs: 500 },
+    );
     windows.push(onDisplay('xterm', ['-T', PROMPT_TITLE, '-geometry', '80x20+100+100', '-e', 'cat']));
     xdotool(['search', '--sync', '--onlyvisible', '--name', `password for ${marker}`, 'windowfocus', '--sync']);
     xdotool(['type', '--delay', '40', '--file', '-'], `${SECRET}\n`);
+    // The run typed into the prompt ends after a 2 s pause and goes out with the next batch.
+    await waitFor(
+      'the server to list the keys typed into the password prompt',
+      async () => (await listEvents()).some((e) => e.type === 'keys' && e.title === PROMPT_TITLE),
+      { timeoutMs: 20_000, intervalMs: 500 },
+    );
+    launcher.child.kill('SIGTERM');
 
     const { code, stderr } = await launcher.exit;
     expect(code, stderr).toBe(0);
     expect(stderr).toMatch(/activity event\(s\) in [1-9]\d* batch\(es\)/);
     expect(stderr).not.toMatch(/rejected|activity batches not stored/);
 
-    const sealed = await waitUntil('the recording to be sealed', async () => {
+    const sealed = await waitFor('the recording to be sealed', async () => {
       const view = await session(sessionId);
       return view.recording.status === 'ready' ? view : null;
     });
     const duration = sealed.recording.mediaDurationMs ?? 0;
     expect(duration).toBeGreaterThan(5_000);
 
-    const { events } = await json<{ events: ApiEvent[] }>(`/sessions/${sessionId}/activity?limit=5000`);
+    const events = await listEvents();
     const offsets = events.map((e) => e.offsetMs);
     expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
     for (const event of events) {

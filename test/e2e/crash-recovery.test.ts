@@ -10,7 +10,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { root, waitUntil } from './helpers.ts';
+import { root } from './helpers.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const API_KEY = 'e2e-crash-key-0123456789abcdef';
 const state = mkdtempSync(path.join(tmpdir(), 'witness-e2e-crash-'));
@@ -58,7 +59,7 @@ async function startServer(port: number): Promise<{ child: ChildProcess; output:
   let output = '';
   child.stdout?.on('data', (d) => (output += d));
   child.stderr?.on('data', (d) => (output += d));
-  await waitUntil(
+  await waitFor(
     'the server to answer',
     async () => {
       if (child.exitCode !== null) throw new Error(`the server exited:\n${output}`);
@@ -67,7 +68,7 @@ async function startServer(port: number): Promise<{ child: ChildProcess; output:
         () => false,
       );
     },
-    150_000,
+    { timeoutMs: 150_000 },
   );
   return { child, output: () => output };
 }
@@ -99,11 +100,11 @@ describe('a crash of the server and the launcher together', () => {
     let launcherOutput = '';
     launcher.stdout?.on('data', (d) => (launcherOutput += d));
     launcher.stderr?.on('data', (d) => (launcherOutput += d));
-    const sessionId = await waitUntil('the launcher to print its session', async () => {
+    const sessionId = await waitFor('the launcher to print its session', async () => {
       if (launcher.exitCode !== null) throw new Error(`the launcher exited:\n${launcherOutput}`);
       return launcherOutput.match(/session ([0-9a-f-]{36})/)?.[1];
     });
-    await waitUntil('a few pieces to be stored', async () => {
+    await waitFor('a few pieces to be stored', async () => {
       const view = (await (await api(`/sessions/${sessionId}`)).json()) as { recording: { pieces: number } };
       return view.recording.pieces >= 4;
     });
@@ -111,7 +112,7 @@ describe('a crash of the server and the launcher together', () => {
     // The outage: both die at once, no close frame, no `end`.
     killGroup(launcher);
     killGroup(first.child);
-    await waitUntil(
+    await waitFor(
       'the server to be gone',
       async () => first.child.exitCode !== null || first.child.signalCode !== null,
     );
@@ -119,22 +120,22 @@ describe('a crash of the server and the launcher together', () => {
     await startServer(port);
     // The session's policy keeps inactivity at 15 min and the maximum at 8 h: only the launcher check can end
     // it within this wait (LAUNCHER_GRACE_SECONDS is 60 in wrangler.jsonc).
-    const ended = await waitUntil(
+    const ended = await waitFor(
       'the session to end',
       async () => {
         const view = (await (await api(`/sessions/${sessionId}`)).json()) as { status: string; endReason: string };
         return view.status === 'ended' ? view : null;
       },
-      150_000,
+      { timeoutMs: 150_000 },
     );
     expect(ended.endReason).toBe('launcher_lost');
-    const sealed = await waitUntil(
+    const sealed = await waitFor(
       'the recording to be sealed',
       async () => {
         const view = (await (await api(`/sessions/${sessionId}`)).json()) as { recording: { status: string } };
         return ['ready', 'failed', 'empty'].includes(view.recording.status) ? view.recording : null;
       },
-      120_000,
+      { timeoutMs: 120_000 },
     );
     expect(sealed.status).toBe('ready');
 

@@ -7,7 +7,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminPassword, baseUrl, root, runLauncher, session, waitUntil } from './helpers.ts';
+import { adminPassword, baseUrl, root, runLauncher, session } from './helpers.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const FIREFOX = '/usr/bin/firefox-esr';
 const results = path.join(root, 'test-results');
@@ -34,16 +35,18 @@ function video(page: Page) {
   });
 }
 
-/** Polls `read` until `done` holds (the console renders after its requests and media arrive). */
+/** Waits until `read` gives a value `done` accepts (the console renders after its requests and media arrive). */
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: T = await read();
-  while (!done(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-    last = await read();
-  }
-  return last;
+  let last: T | undefined;
+  const held = await waitFor(
+    what,
+    async () => {
+      last = await read();
+      return done(last) && { value: last };
+    },
+    { timeoutMs: ms, intervalMs: 200, detail: () => `last seen: ${JSON.stringify(last)}` },
+  );
+  return held.value;
 }
 
 const text = (page: Page) => page.evaluate(() => document.body.innerText);
@@ -86,16 +89,19 @@ describe('the console in Firefox', () => {
       'the live video to play',
       30_000,
     );
-    await new Promise((r) => setTimeout(r, 4000));
-    const later = await video(page);
-    expect(later?.currentTime ?? 0).toBeGreaterThan((playing?.currentTime ?? 0) + 2.5);
+    // The picture moves: the clock passes 2.5 s beyond where it first played.
+    await until(
+      () => video(page),
+      (v) => v !== null && v.currentTime > (playing?.currentTime ?? 0) + 2.5,
+      'the live video to advance 2.5 s',
+    );
     expect(await text(page)).toContain('admin'); // who is watching
     await page.screenshot({ path: path.join(results, 'firefox-watch-live.png') });
 
     // After it ends and is sealed: the recording page plays the seekable WebM and seeks to the middle.
     const exit = await run.exit;
     expect(exit.code, exit.stderr).toBe(0);
-    await waitUntil('the recording to be sealed', async () => (await session(id)).recording.status === 'ready');
+    await waitFor('the recording to be sealed', async () => (await session(id)).recording.status === 'ready');
     await page.goto(`${baseUrl}/#/sessions/${id}/recording`);
     await until(
       () => video(page),

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { waitFor } from '../support/wait-for.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 export const E2E_API_KEY = 'e2e-bootstrap-key-0123456789';
@@ -31,15 +32,6 @@ function freeDisplay(): number {
   throw new Error('no free X display');
 }
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 function stop(child: ChildProcess | undefined): void {
   if (child?.pid && child.exitCode === null) {
     try {
@@ -56,7 +48,7 @@ export default async function setup(project: TestProject) {
     stdio: 'ignore',
     detached: true,
   });
-  await waitFor('Xvfb', () => existsSync(`/tmp/.X11-unix/X${display}`), 20_000);
+  await waitFor('Xvfb', () => existsSync(`/tmp/.X11-unix/X${display}`), { timeoutMs: 20_000 });
 
   const port = await freePort();
   const state = mkdtempSync(path.join(tmpdir(), 'witness-e2e-state-'));
@@ -86,7 +78,7 @@ export default async function setup(project: TestProject) {
           () => false,
         );
       },
-      150_000,
+      { timeoutMs: 150_000, intervalMs: 250 },
     );
   } catch (error) {
     stop(server);

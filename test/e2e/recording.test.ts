@@ -3,7 +3,8 @@ import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { api, ffprobeDuration, kill, onDisplay, runLauncher, session, waitUntil, watchLive } from './helpers.ts';
+import { api, ffprobeDuration, kill, onDisplay, runLauncher, session, watchLive } from './helpers.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const RECORD_SECONDS = 10;
 
@@ -34,8 +35,9 @@ describe('recording a real X desktop end to end', () => {
     const viewer = watchLive(sessionId);
     await viewer.opened;
 
-    // While it records, type into the terminal so the screen changes.
-    await new Promise((r) => setTimeout(r, 2000));
+    // While it records (the viewer has had pieces after the init segment), type into the terminal so the
+    // screen changes.
+    await waitFor('the live viewer to receive pieces', () => viewer.frames.length >= 3, { timeoutMs: 30_000 });
     execFileSync(
       'xdotool',
       ['search', '--class', 'xterm', 'windowfocus', '--sync', 'type', '--delay', '50', 'echo witness-e2e'],
@@ -55,9 +57,8 @@ describe('recording a real X desktop end to end', () => {
     expect(seqs.length).toBeGreaterThanOrEqual(RECORD_SECONDS - 2);
     const duringRecording = viewer.frames.filter((f) => f.receivedAt < exitedAt - 2000);
     expect(duringRecording.length).toBeGreaterThanOrEqual(5);
-    expect(Date.now() - started).toBeLessThan(60_000);
 
-    const sealed = await waitUntil('the recording to be sealed', async () => {
+    const sealed = await waitFor('the recording to be sealed', async () => {
       const view = await session(sessionId);
       return view.recording.status === 'ready' ? view : null;
     });

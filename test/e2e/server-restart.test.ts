@@ -12,7 +12,8 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, launchChromium, screenshot, signInPatiently } from './console.ts';
-import { adminPassword, apiKey, root, waitUntil } from './helpers.ts';
+import { adminPassword, apiKey, root } from './helpers.ts';
+import { waitFor } from '../support/wait-for.ts';
 import { SshFeed } from './ssh-feed.ts';
 
 const USER = 'restart-e2e';
@@ -64,13 +65,13 @@ async function startServer(): Promise<void> {
   server = child;
   child.stdout?.on('data', (d) => (serverOutput += d));
   child.stderr?.on('data', (d) => (serverOutput += d));
-  await waitUntil(
+  await waitFor(
     'the test server to answer',
     async () => {
       if (child.exitCode !== null) throw new Error(`npm start exited:\n${serverOutput}`);
       return up();
     },
-    150_000,
+    { timeoutMs: 150_000 },
   );
 }
 

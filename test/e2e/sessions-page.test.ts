@@ -17,7 +17,8 @@ import {
   screenshot,
   signInPatiently,
 } from './console.ts';
-import { adminPassword, api, baseUrl, session, waitUntil } from './helpers.ts';
+import { adminPassword, api, baseUrl, session } from './helpers.ts';
+import { waitFor } from '../support/wait-for.ts';
 import { SshFeed } from './ssh-feed.ts';
 
 /** Unique to this run, so the sessions of earlier tests (and runs) never match. */
@@ -81,7 +82,7 @@ beforeAll(async () => {
     { type: 'ssh.input', atMs: 4200, endMs: 4300, text: `echo ${MARKER} ${HOSTILE}`, redacted: false },
   ]);
   await alice.end();
-  await waitUntil('the cast to be sealed', async () => (await session(alice.sessionId)).recording.status === 'ready');
+  await waitFor('the cast to be sealed', async () => (await session(alice.sessionId)).recording.status === 'ready');
   // Bob typed the common word; Carol did nothing. Launched after Alice: newer, so listed above her.
   await pendingWithActivity(BOB, [
     { type: 'keys', atMs: 1000, endMs: 1500, text: `${COMMON} ok`, window: { title: 'Terminal', app: 'xterm' } },
@@ -119,9 +120,28 @@ describe('the Sessions page', () => {
     const row = page.getByRole('row', { name: new RegExp(ALICE) }).first();
     expect(await row.locator('.badge').textContent()).toBe('Ready');
     await row.getByRole('link', { name: 'Watch recording' }).waitFor();
-    // The refresh (every 5 s) asks for the first page again and keeps the page loaded after it.
-    await page.waitForTimeout(5_500);
+    // The refresh (every 5 s) asks for the first page again and keeps the page loaded after it: every list
+    // the table shows from now on, until the refresh's answer has been rendered, still has all three.
+    await page.evaluate(() => {
+      const shown: string[][] = [];
+      (window as { __shownLists?: string[][] }).__shownLists = shown;
+      const table = document.querySelector('.sessions-results') as HTMLElement;
+      new MutationObserver(() => {
+        const cells = table.querySelectorAll('table.sessions tbody tr:not(.match-row) td:first-child');
+        shown.push(Array.from(cells, (cell) => cell.textContent ?? ''));
+      }).observe(table, { subtree: true, childList: true, characterData: true });
+    });
+    const refresh = await page.waitForResponse(
+      (r) => /\/api\/v1\/sessions\?/.test(r.url()) && !new URL(r.url()).searchParams.has('cursor'),
+      { timeout: 15_000 },
+    );
+    expect(refresh.status()).toBe(200);
+    await refresh.finished();
+    // Two frames: the page has handled the answer and rendered what it made of it.
+    await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
     expect(await listedUsers(page)).toEqual([CAROL, BOB, ALICE]);
+    const shown = await page.evaluate(() => (window as { __shownLists?: string[][] }).__shownLists ?? []);
+    expect(shown.filter((list) => list.length > 0 && list.join() !== [CAROL, BOB, ALICE].join())).toEqual([]);
   });
 
   it('an address opened the moment the page appears sets its filters', async () => {

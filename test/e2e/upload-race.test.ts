@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type MediaPiece, WebmSplitter } from '../../agents/launcher/src/webm-splitter.ts';
-import { api, apiKey, baseUrl, root, session, waitUntil } from './helpers.ts';
+import { api, apiKey, baseUrl, root, session } from './helpers.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 /** A few seconds of live WebM cut into pieces, as the launcher cuts it. */
 function recordPieces(): MediaPiece[] {
@@ -78,7 +79,7 @@ describe('an upload that stalls past its lease while another is acknowledged', (
     // A: other content as piece 1 (a later Cluster), 100 bytes, then nothing.
     const a = stalledPut(sessionId, token, 1, pieces[2] as MediaPiece);
     // B: the real piece 1, retried as a launcher would until A's lease runs out.
-    const b = await waitUntil(
+    const b = await waitFor(
       'upload B to be acknowledged',
       async () => {
         const res = await put(sessionId, token, 1, pieces[1] as MediaPiece);
@@ -89,7 +90,7 @@ describe('an upload that stalls past its lease while another is acknowledged', (
         }
         return res;
       },
-      150_000,
+      { timeoutMs: 150_000 },
     );
     expect(b.status).toBe(201);
     a.finish();
@@ -111,12 +112,12 @@ describe('an upload that stalls past its lease while another is acknowledged', (
       body: JSON.stringify({ mode: 'terminate', message: 'race test done' }),
     });
     expect(ended.status).toBe(200);
-    await waitUntil(
+    await waitFor(
       'the recording to be sealed',
       async () =>
         (await session(sessionId)).recording.status !== 'finalizing' &&
         (await session(sessionId)).recording.status !== 'recording',
-      120_000,
+      { timeoutMs: 120_000 },
     );
     expect((await session(sessionId)).recording.status).toBe('ready');
 

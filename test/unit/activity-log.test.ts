@@ -1,4 +1,4 @@
-/** The session clock, batching activity events, and uploading the batches to the fake ingest server. */
+/** The session clock, batching activity events, and uploading the batches to the fake Witness server. */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { classifyLogLine } from '../../agents/launcher/src/ffmpeg.ts';
 import { createLogger } from '../../agents/launcher/src/log.ts';
 import { EventSpool, type SpooledBatch } from '../../agents/launcher/src/spool.ts';
 import { IngestToken } from '../../agents/launcher/src/token.ts';
-import { FakeIngestServer } from './fake-ingest-server.ts';
+import { FakeWitness } from '../support/fake-witness.ts';
 
 const ORIGIN = 1_800_000_000_000;
 const focus = (at: number, title = 'xterm'): CapturedEvent => ({ type: 'window.focus', atMs: at, title, app: 'XTerm' });
@@ -162,7 +162,7 @@ describe('activity log', () => {
 
 describe('activity batch uploads', () => {
   let dir: string;
-  let server: FakeIngestServer;
+  let server: FakeWitness;
   afterEach(async () => {
     await server?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -170,25 +170,26 @@ describe('activity batch uploads', () => {
 
   it('retries, renews the token, reports refused events and keeps conflicting batches on disk', async () => {
     dir = mkdtempSync(join(tmpdir(), 'witness-events-'));
-    server = new FakeIngestServer({
+    server = new FakeWitness({
       failFirstBatchPostOf: [1],
       expireTokenAtBatch: 2,
       rejectEvent: (event) => (event.type === 'window.focus' && event.title === 'refuse me' ? 'not wanted' : null),
     });
     await server.start();
-    const issued = server.issueToken();
+    const session = server.createSession('alice', 'db-01', 'desktop');
+    const issued = server.issueToken(session);
     const token = new IngestToken(issued.token, issued.expiresAt);
     const spool = new EventSpool(dir);
     const { log, lines } = logger();
     const uploader = eventBatchUploader({
       server: server.url,
-      session: server.sessionId,
+      session: session.id,
       token,
       spool,
       log,
       // What the control socket does: a `renew` answered by a `token` message.
       onTokenRejected: () => {
-        const fresh = server.issueToken();
+        const fresh = server.issueToken(session);
         token.replace(fresh.token, fresh.expiresAt);
       },
       backoff: { baseMs: 20, capMs: 100 },
@@ -196,7 +197,7 @@ describe('activity batch uploads', () => {
     const activity = new ActivityLog({ spool, upload: (b) => uploader.add(b), log, atEvents: 2 });
     activity.setOrigin(ORIGIN);
     // Batch 3 is already stored with other bytes (an earlier run of the session).
-    const conflicting = await fetch(`${server.url}/ingest/v1/sessions/${server.sessionId}/events/3`, {
+    const conflicting = await fetch(`${server.url}/ingest/v1/sessions/${session.id}/events/3`, {
       method: 'POST',
       headers: { authorization: `Bearer ${issued.token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ events: [focus(1, 'earlier')] }),
@@ -208,14 +209,14 @@ describe('activity batch uploads', () => {
     expect(await uploader.whenIdle(Date.now() + 10_000)).toBe(true);
     uploader.stop();
 
-    expect([...server.batches.keys()].sort()).toEqual([0, 1, 2, 3]);
-    expect(server.batchPosts.filter((p) => p.batch === 1).map((p) => p.status)).toEqual([503, 201]);
-    const [expired, retried] = server.batchPosts.filter((p) => p.batch === 2);
+    expect([...session.batches.keys()].sort()).toEqual([0, 1, 2, 3]);
+    expect(session.batchPosts.filter((p) => p.batch === 1).map((p) => p.status)).toEqual([503, 201]);
+    const [expired, retried] = session.batchPosts.filter((p) => p.batch === 2);
     expect([expired?.status, retried?.status]).toEqual([401, 201]);
     expect(retried?.token).not.toBe(expired?.token);
-    expect(server.batchPosts.filter((p) => p.batch === 3).map((p) => p.status)).toEqual([201, 409]);
+    expect(session.batchPosts.filter((p) => p.batch === 3).map((p) => p.status)).toEqual([201, 409]);
     // Stored: everything but the refused event and the conflicting batch.
-    expect(server.events().map((e) => (e.type === 'window.focus' ? e.title : ''))).toEqual([
+    expect(server.events(session).map((e) => (e.type === 'window.focus' ? e.title : ''))).toEqual([
       'window 0',
       'window 2',
       'window 3',

@@ -139,6 +139,31 @@ describe('process watcher', () => {
     expect(events).toEqual([]);
   });
 
+  it('leaves out the helpers of a launcher that is PID 1 (the first process of a container or PID namespace)', () => {
+    proc = mkdtempSync(join(tmpdir(), 'witness-proc-'));
+    uptime();
+    put(1, { comm: 'node', ppid: 0, startS: 900, argv: ['node', 'witness-launcher'], exe: '/usr/bin/node' });
+    const inContainer = new ProcessWatcher({
+      emit: (event) => events.push(event),
+      uid: ALICE,
+      launcherPid: 1,
+      procRoot: proc,
+      now: () => now,
+      userName: userNames('alice:x:1000:1000::/home/alice:/bin/bash\n'),
+    });
+    inContainer.poll(true);
+    put(10, { comm: 'xprintidle', ppid: 1, startS: 1000.1, argv: ['xprintidle'], exe: '/usr/bin/xprintidle' });
+    put(20, { comm: 'bash', ppid: 1, startS: 1000.1, argv: ['bash'], exe: '/usr/bin/bash' });
+    inContainer.programStarted(20);
+    put(21, { comm: 'ls', ppid: 20, startS: 1000.2, argv: ['ls'], exe: '/usr/bin/ls' });
+    // Entered from outside (docker exec): the user's, not under the launcher.
+    put(30, { comm: 'top', ppid: 0, startS: 1000.2, argv: ['top'], exe: '/usr/bin/top' });
+    now += 500;
+    uptime();
+    inContainer.poll();
+    expect(events.map((e) => ('pid' in e ? e.pid : 0))).toEqual([20, 21, 30]);
+  });
+
   it("reports the recorded program's descendants whoever they run as", () => {
     put(400, { comm: 'ssh', ppid: LAUNCHER, startS: 1000.1, argv: ['ssh', 'db-1'], exe: '/usr/bin/ssh' });
     watcher.programStarted(400);

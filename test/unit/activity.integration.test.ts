@@ -1,7 +1,7 @@
 /**
  * Activity capture for real: Xvfb (no window manager), xterms, the launcher CLI with `--source x11`, and
  * xdotool typing. Checks the keystroke runs, processes, focus changes and redaction that reach the fake
- * ingest server, and that their times are on the clock of the recorded video.
+ * Witness server, and that their times are on the clock of the recorded video.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStat } from '../../agents/launcher/src/capture/processes.ts';
 import { parseRawEvent, X11Connection, XI } from '../../agents/launcher/src/capture/x11-connection.ts';
 import type { ActivityEvent } from '../../protocol/activity.ts';
-import { FakeIngestServer } from './fake-ingest-server.ts';
+import { type FakeSession, FakeWitness } from '../support/fake-witness.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const BIN = fileURLToPath(new URL('../../agents/launcher/bin/witness-launcher.mjs', import.meta.url));
 const PASSWORD_TITLE = '[sudo] password for alice';
@@ -23,16 +24,6 @@ function freeDisplay(): string {
     if (!existsSync(`/tmp/.X11-unix/X${n}`) && !existsSync(`/tmp/.X${n}-lock`)) return `:${n}`;
   }
   throw new Error('no free X display');
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 type Of<T extends ActivityEvent['type']> = Extract<ActivityEvent, { type: T }>;
@@ -60,7 +51,14 @@ describe('activity capture on an X display', () => {
   const env = { ...process.env, DISPLAY: display };
   const children: ChildProcess[] = [];
   let dir: string;
-  let server: FakeIngestServer;
+  let server: FakeWitness;
+  let session: FakeSession;
+  /** Waits until the launcher has uploaded an event that `matches`; the capture and the batches are live. */
+  const reported = (what: string, matches: (event: ActivityEvent) => boolean) =>
+    waitFor(`the launcher to report ${what}`, () => server.events(session).find(matches), {
+      timeoutMs: 15_000,
+      detail: () => `events so far: ${JSON.stringify(server.events(session))}`,
+    });
 
   const xterm = (title: string, ...command: string[]): ChildProcess => {
     const child = spawn('xterm', ['-T', title, '-geometry', '80x20+40+40', '-e', ...command], { env, stdio: 'ignore' });
@@ -72,20 +70,16 @@ describe('activity capture on an X display', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'witness-activity-'));
     children.push(spawn('Xvfb', [display, '-screen', '0', '1024x600x24', '-nolisten', 'tcp'], { stdio: 'ignore' }));
-    await waitFor('Xvfb', () => existsSync(`/tmp/.X11-unix/X${display.slice(1)}`));
+    await waitFor('Xvfb', () => existsSync(`/tmp/.X11-unix/X${display.slice(1)}`), { timeoutMs: 15_000 });
   });
 
   afterAll(async () => {
     // SIGTERM, so that Xvfb removes its socket and lock file (a killed one leaves the display taken).
-    const gone = children.map((child) =>
-      child.exitCode === null && child.signalCode === null
-        ? new Promise((resolve) => child.once('exit', resolve))
-        : Promise.resolve(),
-    );
     for (const child of children.reverse()) child.kill('SIGTERM');
-    await Promise.race([Promise.all(gone), sleep(5_000)]);
     await server?.close();
     rmSync(dir, { recursive: true, force: true });
+    const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+    await waitFor('Xvfb and the xterms to exit on SIGTERM', () => children.every(exited), { timeoutMs: 5_000 });
   });
 
   it('uploads keystroke runs, processes and focus changes on the video clock, with password prompts redacted', async () => {
@@ -93,9 +87,10 @@ describe('activity capture on an X display', () => {
     xdotool('search', '--sync', '--onlyvisible', '--name', '^witness-one$');
 
     // Batch 0 fails once: the batch is retried from the spool like a media piece.
-    server = new FakeIngestServer({ failFirstBatchPostOf: [0] });
+    server = new FakeWitness({ failFirstBatchPostOf: [0] });
     await server.start();
-    const { token } = server.issueToken();
+    session = server.createSession('alice', 'db-01', 'desktop');
+    const token = server.token(session);
     const spawnedAt = Date.now();
     const launcher = spawn(
       process.execPath,
@@ -105,7 +100,7 @@ describe('activity capture on an X display', () => {
         '--server',
         server.url,
         '--session',
-        server.sessionId,
+        session.id,
         '--token',
         token,
         '--source',
@@ -124,7 +119,10 @@ describe('activity capture on an X display', () => {
     let stderr = '';
     launcher.stderr?.on('data', (d: Buffer) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => launcher.on('close', resolve));
-    await waitFor('the capture and the first frame', () => /activity capture started[\s\S]*first frame/.test(stderr));
+    await waitFor('the capture and the first frame', () => /activity capture started[\s\S]*first frame/.test(stderr), {
+      timeoutMs: 15_000,
+      detail: () => stderr,
+    });
     const origin = Date.parse(/first frame captured at (\S+),/.exec(stderr)?.[1] ?? '');
     expect(origin).toBeGreaterThan(spawnedAt);
 
@@ -135,21 +133,34 @@ describe('activity capture on an X display', () => {
     await promisify(execFile)('xdotool', ['type', '--delay', '30', 'echo hello-witness\n'], { env });
     const firstKeyAt = await firstKey.pressedAt;
     xdotool('type', '--delay', '30', 'sleep 2\n');
-    await sleep(3_000); // sleep runs and ends
+    // (The machine may run other `sleep 2`s as this user: take the one whose parent is the xterm's shell.)
+    const shellOf = (pid: number | undefined) => parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.ppid;
+    const start = (await reported(
+      'the `sleep 2` typed into the first xterm',
+      (e) =>
+        e.type === 'process.start' && e.name === 'sleep' && e.commandLine === 'sleep 2' && shellOf(e.ppid) === one.pid,
+    )) as Of<'process.start'>;
+    const stop = (await reported(
+      'the end of that `sleep 2`',
+      (e) => e.type === 'process.stop' && e.pid === start.pid,
+    )) as Of<'process.stop'>;
 
     const two = xterm('witness-two', 'cat');
     xdotool('search', '--sync', '--onlyvisible', '--name', '^witness-two$', 'windowfocus', '--sync');
-    await sleep(600);
+    await reported('the focus on witness-two', (e) => e.type === 'window.focus' && e.title === 'witness-two');
     const prompt = xterm(PASSWORD_TITLE, 'cat');
     xdotool('search', '--sync', '--onlyvisible', '--name', 'password for alice', 'windowfocus', '--sync');
     // From stdin: on xdotool's command line the password would be in a process.start event.
     execFileSync('xdotool', ['type', '--delay', '30', '--file', '-'], { env, input: 'hunter2\n' });
-    await sleep(800);
+    await reported(
+      'the keys typed into the password prompt',
+      (e) => e.type === 'keys' && e.window?.title === PASSWORD_TITLE,
+    );
     launcher.kill('SIGTERM');
     expect(await exited, stderr).toBe(0);
 
-    const events = server.events();
-    const pieces = [...server.pieces.values()];
+    const events = server.events(session);
+    const pieces = [...session.pieces.values()];
     const duration = Math.max(...pieces.map((p) => p.endMs));
     const of = <T extends ActivityEvent['type']>(type: T) => events.filter((e): e is Of<T> => e.type === type);
 
@@ -163,22 +174,13 @@ describe('activity capture on an X display', () => {
     // The password prompt's run is redacted; the password appears nowhere.
     const redacted = keys.find((k) => k.window?.title === PASSWORD_TITLE);
     expect(redacted).toMatchObject({ text: '<redacted>', redacted: true });
-    expect(JSON.stringify([...server.batches.values()].map((b) => b.body))).not.toContain('hunter2');
+    expect(JSON.stringify([...session.batches.values()].map((b) => b.body))).not.toContain('hunter2');
 
-    // Processes: sleep, started from the xterm's shell, with its full path; and its stop.
-    // (The machine may run other `sleep 2`s as this user: take the one whose parent is the xterm's shell.)
-    const shellOf = (pid: number | undefined) => parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.ppid;
-    const start = of('process.start').find(
-      (p) => p.name === 'sleep' && p.commandLine === 'sleep 2' && shellOf(p.ppid) === one.pid,
-    );
-    expect(start, JSON.stringify(of('process.start').map((p) => p.commandLine))).toMatchObject({
-      path: '/usr/bin/sleep',
-      user: userInfo().username,
-    });
-    const stop = of('process.stop').find((p) => p.pid === start?.pid);
-    expect(stop).toMatchObject({ name: 'sleep', path: '/usr/bin/sleep', startedAtMs: start?.atMs });
-    expect((stop?.atMs ?? 0) - (start?.atMs ?? 0)).toBeGreaterThan(1_500);
-    expect((stop?.atMs ?? 0) - (start?.atMs ?? 0)).toBeLessThan(3_500);
+    // Processes: sleep, started from the xterm's shell, with its full path; and its stop, at least the 2 s
+    // it slept later (and before the focus on witness-two, below, which came after it was reported).
+    expect(start).toMatchObject({ path: '/usr/bin/sleep', user: userInfo().username });
+    expect(stop).toMatchObject({ name: 'sleep', path: '/usr/bin/sleep', startedAtMs: start.atMs });
+    expect(stop.atMs - start.atMs).toBeGreaterThan(1_500);
     // The launcher's own helpers (its ffmpeg) are not the session's processes.
     expect(of('process.start').filter((p) => p.ppid === launcher.pid)).toEqual([]);
 
@@ -188,7 +190,7 @@ describe('activity capture on an X display', () => {
     expect(focusOf('witness-one')).toMatchObject({ app: 'XTerm', pid: one.pid });
     expect(focusOf('witness-two')).toMatchObject({ app: 'XTerm', pid: two.pid });
     expect(focusOf(PASSWORD_TITLE)).toMatchObject({ app: 'XTerm', pid: prompt.pid });
-    expect(focusOf('witness-two')?.atMs).toBeGreaterThan(stop?.atMs ?? 0);
+    expect(focusOf('witness-two')?.atMs).toBeGreaterThan(stop.atMs);
 
     // Every time is within the recording (the last ones at its very end).
     for (const event of events) {
@@ -209,13 +211,13 @@ describe('activity capture on an X display', () => {
     expect(Math.abs(origin - videoOrigin), `logged ${origin}, video ${videoOrigin}`).toBeLessThan(300);
 
     // Batches: 0, 1, 2... each stored once; batch 0 after a 503; nothing left in the spool.
-    const numbers = [...server.batches.keys()].sort((a, b) => a - b);
+    const numbers = [...session.batches.keys()].sort((a, b) => a - b);
     expect(numbers).toEqual(numbers.map((_, i) => i));
-    expect(server.batchPosts.filter((p) => p.batch === 0).map((p) => p.status)).toEqual([503, 201]);
+    expect(session.batchPosts.filter((p) => p.batch === 0).map((p) => p.status)).toEqual([503, 201]);
     expect(readdirSync(dir)).toEqual([]);
 
     // Input reached the control socket as `activity`, and the hello said it would.
-    expect(server.messages('hello')[0]?.reportsActivity).toBe(true);
-    expect(server.messages('activity').length).toBeGreaterThanOrEqual(1);
+    expect(server.messages(session, 'hello')[0]?.reportsActivity).toBe(true);
+    expect(server.messages(session, 'activity').length).toBeGreaterThanOrEqual(1);
   }, 60_000);
 });

@@ -1,14 +1,15 @@
 /**
- * The real launcher CLI (real ffmpeg, testsrc) against the fake ingest server, with injected failures:
+ * The real launcher CLI (real ffmpeg, testsrc) against the fake Witness server, with injected failures:
  * a 503 on the first PUT of some pieces, an expired token, a dropped control socket, a terminate.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeIngestOptions, FakeIngestServer } from './fake-ingest-server.ts';
+import { type FakeSession, FakeWitness, type FakeWitnessOptions } from '../support/fake-witness.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const BIN = fileURLToPath(new URL('../../agents/launcher/bin/witness-launcher.mjs', import.meta.url));
 
@@ -16,11 +17,10 @@ interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
-  ms: number;
 }
 
+/** Runs the CLI to its exit; one still running after `timeoutMs` is killed and the test fails. */
 function runLauncher(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 25_000): Promise<Run> {
-  const started = Date.now();
   return new Promise((resolve, reject) => {
     // No DISPLAY: admin messages must not open dialogs on the tester's screen.
     const { DISPLAY: _display, ...inherited } = process.env;
@@ -38,16 +38,9 @@ function runLauncher(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 25
     }, timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
+      resolve({ code, stdout, stderr });
     });
   });
-}
-
-/** Every stored piece, in order, checked to be 0..N without gaps. */
-function storedRecording(server: FakeIngestServer): Buffer {
-  const seqs = [...server.pieces.keys()].sort((a, b) => a - b);
-  expect(seqs).toEqual(seqs.map((_, i) => i));
-  return Buffer.concat(seqs.map((seq) => server.pieces.get(seq)?.bytes ?? Buffer.alloc(0)));
 }
 
 /** Video duration in seconds from the packets (a live WebM has no Duration element). */
@@ -65,12 +58,17 @@ function probeDuration(file: string): { seconds: number; frames: number } {
   return { seconds: Number(last?.pts_time) + Number(last?.duration_time ?? 0), frames: packets.length };
 }
 
-describe('witness-launcher against a fake ingest server', () => {
-  let server: FakeIngestServer;
+describe('witness-launcher against a fake Witness server', () => {
+  let server: FakeWitness;
   let dir: string;
-  const start = async (options: FakeIngestOptions) => {
-    server = new FakeIngestServer(options);
+  const start = async (options: FakeWitnessOptions) => {
+    server = new FakeWitness(options);
     await server.start();
+  };
+  /** A desktop session launched elsewhere, for `witness-launcher record`. */
+  const launched = (): { session: FakeSession; token: string } => {
+    const session = server.createSession('alice', 'db-01', 'desktop');
+    return { session, token: server.token(session) };
   };
 
   beforeEach(() => {
@@ -83,7 +81,7 @@ describe('witness-launcher against a fake ingest server', () => {
 
   it('launches, records 4 s and delivers every piece exactly once despite a 503, an expired token and a dropped socket', async () => {
     // Tokens live 3 s, so the launcher also renews ahead of expiry (at 2 s) during the run.
-    await start({ failFirstPutOf: [1, 3], expireTokenAtSeq: 2, dropControlAfterMs: 1200, tokenLifetimeMs: 3000 });
+    await start({ failFirstPutOf: [1, 3], expireTokenAtSeq: 2, dropControlAfterSeq: 1, tokenLifetimeMs: 3000 });
     const run = await runLauncher([
       'launch',
       '--server',
@@ -106,43 +104,48 @@ describe('witness-launcher against a fake ingest server', () => {
       dir,
     ]);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toBe(`session ${server.sessionId}\n`);
+    const session = server.soleSession();
+    expect(run.stdout).toBe(`session ${session.id}\n`);
+    expect(session).toMatchObject({ user: 'alice', target: 'db-1', protocol: 'ssh', format: 'webm' });
 
     // Pieces 0..N, each acknowledged exactly once, in full (the fake checks Content-Length and headers).
-    const recording = storedRecording(server);
-    const lastSeq = Math.max(...server.pieces.keys());
+    const recording = server.recording(session);
+    const lastSeq = Math.max(...session.pieces.keys());
     expect(lastSeq).toBeGreaterThanOrEqual(3);
-    for (const seq of server.pieces.keys()) {
+    for (const seq of session.pieces.keys()) {
       expect(
-        server.puts.filter((p) => p.seq === seq && p.status < 300),
+        session.puts.filter((p) => p.seq === seq && p.status < 300),
         `acks of ${seq}`,
       ).toHaveLength(1);
     }
-    expect(server.puts.filter((p) => p.status === 422 || p.status === 400 || p.status === 409)).toEqual([]);
+    expect(session.puts.filter((p) => [400, 409, 415, 422].includes(p.status))).toEqual([]);
     // The 503s were retried.
-    for (const seq of [1, 3]) expect(server.puts.filter((p) => p.seq === seq).map((p) => p.status)).toEqual([503, 201]);
+    for (const seq of [1, 3])
+      expect(session.puts.filter((p) => p.seq === seq).map((p) => p.status)).toEqual([503, 201]);
     // The expired token was renewed over the control socket and the retry used the new one.
-    const [expired, retried] = server.puts.filter((p) => p.seq === 2);
+    const [expired, retried] = session.puts.filter((p) => p.seq === 2);
     expect(expired?.status).toBe(401);
     expect(retried?.status).toBe(201);
     expect(retried?.token).not.toBe(expired?.token);
-    expect(server.messages('renew').length).toBeGreaterThanOrEqual(2);
-    expect(new Set(server.puts.map((p) => p.token)).size).toBeGreaterThanOrEqual(3);
+    expect(server.messages(session, 'renew').length).toBeGreaterThanOrEqual(2);
+    expect(new Set(session.puts.map((p) => p.token)).size).toBeGreaterThanOrEqual(3);
 
-    // The dropped control socket came back with a new hello.
-    expect(server.connections).toBeGreaterThanOrEqual(2);
-    const hellos = server.received.filter((r) => r.message.type === 'hello');
-    expect(new Set(hellos.map((h) => h.connection)).size).toBe(server.connections);
+    // The control socket dropped once piece 1 was stored, and came back with a new hello.
+    expect(session.controlConnections).toBeGreaterThanOrEqual(2);
+    const hellos = session.received.filter((r) => r.message.type === 'hello');
+    expect(hellos.map((h) => h.connection)).toEqual(
+      Array.from({ length: session.controlConnections }, (_, i) => i + 1),
+    );
     expect(hellos[0]?.message).toMatchObject({
       protocol: 1,
       launcher: { name: 'witness-launcher' },
       reportsActivity: false,
     });
-    expect(server.messages('end')).toEqual([{ type: 'end', lastSeq }]);
-    expect(server.invalidFrames).toEqual([]);
+    expect(server.messages(session, 'end')).toEqual([{ type: 'end', lastSeq }]);
+    expect(session.invalidFrames).toEqual([]);
 
     // Metadata: seq 0 is the header; clusters start at 0 and follow each other.
-    const pieces = [...server.pieces.entries()].sort(([a], [b]) => a - b).map(([, p]) => p);
+    const pieces = [...session.pieces.entries()].sort(([a], [b]) => a - b).map(([, p]) => p);
     expect(pieces[0]).toMatchObject({ keyframe: false, startMs: 0, endMs: 0 });
     expect(pieces[1]).toMatchObject({ keyframe: true, startMs: 0 });
     for (let i = 2; i < pieces.length; i++) expect(pieces[i]?.startMs).toBe(pieces[i - 1]?.endMs);
@@ -164,14 +167,16 @@ describe('witness-launcher against a fake ingest server', () => {
 
   it('on terminate prints the message, stops the recorded program, uploads the rest and exits 3', async () => {
     await start({ messageAfterSeq: 1, terminateAfterSeq: 3 });
-    const { token } = server.issueToken();
+    const { session, token } = launched();
     const pidFile = join(dir, 'program.pid');
+    // No --seconds and a program that sleeps a minute: only the terminate ends this run before runLauncher's
+    // 25 s limit kills it (and fails the test).
     const run = await runLauncher([
       'record',
       '--server',
       server.url,
       '--session',
-      server.sessionId,
+      session.id,
       '--token',
       token,
       '--source',
@@ -188,12 +193,12 @@ describe('witness-launcher against a fake ingest server', () => {
     expect(run.code, run.stderr).toBe(3);
     expect(run.stderr).toContain('[witness] Message from administrator: Please save your work');
     expect(run.stderr).toContain('Policy violation: session closed by security');
-    expect(run.ms).toBeLessThan(15_000);
-    expect(server.messages('delivered').map((m) => m.id)).toEqual(['cmd-message', 'cmd-terminate']);
-    const [end] = server.messages('end');
-    storedRecording(server);
-    expect(end?.lastSeq).toBe(Math.max(...server.pieces.keys()));
+    expect(server.messages(session, 'delivered').map((m) => m.id)).toEqual(['cmd-message', 'cmd-terminate']);
+    const [end] = server.messages(session, 'end');
+    server.recording(session);
+    expect(end?.lastSeq).toBe(Math.max(...session.pieces.keys()));
     expect(end?.lastSeq).toBeGreaterThanOrEqual(3);
+    expect(session.ended).toBe('terminated_by_admin');
     // The recorded program is gone.
     const pid = Number(readFileSync(pidFile, 'utf8'));
     expect(() => process.kill(pid, 0)).toThrow();
@@ -201,13 +206,13 @@ describe('witness-launcher against a fake ingest server', () => {
 
   it('exits 4 with the reason when the server ends the session', async () => {
     await start({});
-    const { token } = server.issueToken();
+    const { session, token } = launched();
     const running = runLauncher([
       'record',
       '--server',
       server.url,
       '--session',
-      server.sessionId,
+      session.id,
       '--token',
       token,
       '--source',
@@ -219,23 +224,23 @@ describe('witness-launcher against a fake ingest server', () => {
       '--spool',
       dir,
     ]);
-    while (server.pieces.size < 3) await new Promise((r) => setTimeout(r, 100));
-    server.endSession('inactivity_timeout');
+    await waitFor('three pieces stored', () => session.pieces.size >= 3, { timeoutMs: 20_000 });
+    server.end(session, 'inactivity_timeout');
     const run = await running;
     expect(run.code, run.stderr).toBe(4);
     expect(run.stderr).toContain('inactivity_timeout');
-    storedRecording(server);
+    server.recording(session);
   });
 
   it('keeps the control socket but captures nothing when the policy turns recording off', async () => {
-    await start({ recordingEnabled: false });
-    const { token } = server.issueToken();
+    await start({ policy: { recordingEnabled: false } });
+    const { session, token } = launched();
     const run = await runLauncher([
       'record',
       '--server',
       server.url,
       '--session',
-      server.sessionId,
+      session.id,
       '--token',
       token,
       '--source',
@@ -246,21 +251,21 @@ describe('witness-launcher against a fake ingest server', () => {
       dir,
     ]);
     expect(run.code, run.stderr).toBe(0);
-    expect(server.pieces.size).toBe(0);
-    expect(server.puts).toEqual([]);
-    expect(server.messages('end')).toEqual([{ type: 'end', lastSeq: null }]);
+    expect(session.pieces.size).toBe(0);
+    expect(session.puts).toEqual([]);
+    expect(server.messages(session, 'end')).toEqual([{ type: 'end', lastSeq: null }]);
   });
 
   it('drops and reopens a control socket whose heartbeats go unanswered', async () => {
-    await start({ recordingEnabled: false, ignorePings: true });
-    const { token } = server.issueToken();
+    await start({ policy: { recordingEnabled: false }, ignorePings: true });
+    const { session, token } = launched();
     const run = await runLauncher(
       [
         'record',
         '--server',
         server.url,
         '--session',
-        server.sessionId,
+        session.id,
         '--token',
         token,
         '--source',
@@ -274,21 +279,21 @@ describe('witness-launcher against a fake ingest server', () => {
     );
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toContain('no heartbeat answer');
-    expect(server.pings).toBeGreaterThanOrEqual(2);
-    expect(server.connections).toBeGreaterThanOrEqual(2);
-    expect(server.messages('end')).toHaveLength(1);
+    expect(session.pings).toBeGreaterThanOrEqual(2);
+    expect(session.controlConnections).toBeGreaterThanOrEqual(2);
+    expect(server.messages(session, 'end')).toHaveLength(1);
   });
 
   it('exits 5 naming the pieces left in the spool when the server keeps failing', async () => {
     // Every PUT after the init segment fails with 503.
     await start({ unavailable: (seq) => seq > 0 });
-    const { token } = server.issueToken();
+    const { session, token } = launched();
     const run = await runLauncher([
       'record',
       '--server',
       server.url,
       '--session',
-      server.sessionId,
+      session.id,
       '--token',
       token,
       '--source',
@@ -304,7 +309,7 @@ describe('witness-launcher against a fake ingest server', () => {
     ]);
     expect(run.code, run.stderr).toBe(5);
     expect(run.stderr).toMatch(/pieces not stored on the server: seq 1-\d+/);
-    const left = readdirSync(join(dir, server.sessionId)).filter((f) => f.endsWith('.webm'));
+    const left = readdirSync(join(dir, session.id)).filter((f) => f.endsWith('.webm'));
     expect(left.length).toBeGreaterThanOrEqual(2);
     expect(left).not.toContain('0000000000.webm');
   });
@@ -323,11 +328,15 @@ describe('witness-launcher against a fake ingest server', () => {
       'db-1',
       '--source',
       'testsrc',
+      '--spool',
+      dir,
     ]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('launch refused (HTTP 403) forbidden: user alice may not reach db-1');
     expect(run.stdout).toBe('');
-    expect(existsSync(join(dir, server.sessionId))).toBe(false);
+    // Nothing was launched, so nothing was spooled.
+    expect(server.sessions.size).toBe(0);
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('exits 1 with usage on bad arguments and when the control socket is refused', async () => {
@@ -346,12 +355,13 @@ describe('witness-launcher against a fake ingest server', () => {
     expect(bad.stderr).toContain('--fps');
     expect(bad.stderr).toContain('Usage:');
     await start({});
+    const { session } = launched();
     const refused = await runLauncher([
       'record',
       '--server',
       server.url,
       '--session',
-      server.sessionId,
+      session.id,
       '--token',
       'forged',
       '--source',

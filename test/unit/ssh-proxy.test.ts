@@ -1,6 +1,6 @@
 /**
  * The SSH proxy end to end on one machine: the real OpenSSH client → the proxy → a real sshd, recording into
- * the fake Witness server (test/unit/ssh/fake-witness.ts).
+ * the fake Witness server (test/support/fake-witness.ts).
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseCast } from '../../protocol/asciicast.ts';
-import type { FakeSession } from './ssh/fake-witness.ts';
+import type { FakeSession } from '../support/fake-witness.ts';
+import { waitFor } from '../support/wait-for.ts';
 import { freePort, type Sshd, ssh, sshOptions, startSshd, waitForPort } from './ssh/openssh.ts';
 import { type Harness, startHarness } from './ssh/proxy-harness.ts';
 
 /** Async: the proxy runs in this process, so a synchronous child would block it. */
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The cast's events of one code, with their times in ms. */
 function eventsOf(cast: string, code: string): { ms: number; data: string }[] {
@@ -27,16 +27,21 @@ function eventsOf(cast: string, code: string): { ms: number; data: string }[] {
 
 /** Waits until the session's recording is finished (`end` received and every piece stored). */
 async function finished(h: Harness, session: () => FakeSession | undefined): Promise<FakeSession> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const s = session();
-    if (s?.received.some((m) => m.type === 'end')) {
-      await h.proxy.drained();
-      return s;
-    }
-    if (Date.now() > deadline) throw new Error(`the session did not end; log:\n${h.log.join('\n')}`);
-    await sleep(50);
-  }
+  const ended = await waitFor(
+    'the session to end',
+    () => {
+      const s = session();
+      return s && h.witness.finished(s) && s;
+    },
+    { timeoutMs: 20_000, detail: () => `log:\n${h.log.join('\n')}` },
+  );
+  await h.proxy.drained();
+  return ended;
+}
+
+/** The cast pieces stored so far, in any order: enough to see whether an event has been recorded. */
+function castSoFar(session: FakeSession | undefined): string {
+  return [...(session?.pieces.values() ?? [])].map((p) => p.bytes.toString('utf8')).join('');
 }
 
 let sshd: Sshd;
@@ -60,7 +65,9 @@ describe('a shell through the proxy', () => {
     const client = ssh([...sshOptions(h.port, h.alice.path), '-tt', 'alice+target@127.0.0.1']);
     client.type("PS1='$ '; echo ready-$((40+2))\r");
     await client.waitFor('ready-42');
-    await sleep(2_500);
+    // A fixed pause, and the one left in these tests: the pause is the input under test (the cast must place
+    // the second command at least 2.4 s after the first), and nothing in the system marks 2.5 s passing.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
     client.type('echo second-$((1+1))\r');
     await client.waitFor('second-2');
     client.type('exit\r');
@@ -95,38 +102,39 @@ describe('a shell through the proxy', () => {
     expect(runs.map((e) => e.text)).toContain('echo second-$((1+1))<Enter>');
     // Pieces are announced with the times they hold, and the recording ended with the highest seq.
     const lastSeq = Math.max(...session.pieces.keys());
-    expect(session.received.find((m) => m.type === 'end')).toEqual({ type: 'end', lastSeq });
-    expect(session.received[0]).toMatchObject({ type: 'hello', launcher: { name: 'witness-ssh-proxy' } });
+    expect(h.witness.messages(session, 'end')).toEqual([{ type: 'end', lastSeq }]);
+    expect(session.received[0]?.message).toMatchObject({ type: 'hello', launcher: { name: 'witness-ssh-proxy' } });
   });
 
   test('in a real terminal (tmux): the pty size is the header, a resize is an "r" event', async () => {
     const name = `witness-${process.pid}-${Date.now()}`;
     const tmux = (...args: string[]) => run('tmux', args, { env: { ...process.env, TERM: 'xterm-256color' } });
     const screen = async () => (await tmux('capture-pane', '-p', '-t', name)).stdout;
-    const waitForScreen = async (text: string) => {
-      const deadline = Date.now() + 15_000;
-      while (!(await screen()).includes(text)) {
-        if (Date.now() > deadline) throw new Error(`tmux never showed ${text}:\n${await screen()}`);
-        await sleep(100);
-      }
-    };
+    const waitForScreen = (text: string) =>
+      waitFor(`tmux to show ${text}`, async () => (await screen()).includes(text), {
+        timeoutMs: 15_000,
+        detail: screen,
+      });
     const before = h.witness.sessions.size;
+    const latest = () => (h.witness.sessions.size > before ? h.witness.latestSession() : undefined);
     const command = ['ssh', ...sshOptions(h.port, h.alice.path), 'alice+target@127.0.0.1'].join(' ');
     await tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '30', command);
     try {
       await tmux('send-keys', '-t', name, 'echo tm-$((20+1))', 'Enter');
       await waitForScreen('tm-21');
       await tmux('resize-window', '-t', name, '-x', '120', '-y', '40');
-      await sleep(300);
+      // The proxy records the window change as it passes it to the target: once it is in the cast, the
+      // target's pty has been resized too.
+      await waitFor('the resize to be recorded', () => castSoFar(latest()).includes('"r","120x40"'), {
+        timeoutMs: 15_000,
+      });
       await tmux('send-keys', '-t', name, 'stty size', 'Enter');
       await waitForScreen('40 120');
       await tmux('send-keys', '-t', name, 'exit', 'Enter');
     } finally {
       await tmux('kill-session', '-t', name).catch(() => undefined);
     }
-    const session = await finished(h, () =>
-      h.witness.sessions.size > before ? [...h.witness.sessions.values()].at(-1) : undefined,
-    );
+    const session = await finished(h, latest);
     const cast = h.witness.cast(session);
     expect(parseCast(cast).header).toMatchObject({ width: 100, height: 30, env: { TERM: 'tmux-256color' } });
     expect(eventsOf(cast, 'r').map((e) => e.data)).toContain('120x40');
@@ -141,7 +149,7 @@ describe('a shell through the proxy', () => {
     expect(await client.exited).toBe(7);
     expect(client.stdout()).toBe('exec-out\n');
     expect(client.stderr()).toContain('exec-err');
-    const session = await finished(h, () => [...h.witness.sessions.values()].at(-1));
+    const session = await finished(h, () => h.witness.latestSession());
     const cast = h.witness.cast(session);
     expect(
       eventsOf(cast, 'o')
@@ -189,15 +197,17 @@ describe('a shell through the proxy', () => {
   test('redacts what is typed into a password prompt, in the cast and in activity', async () => {
     const client = ssh([...sshOptions(h.port, h.alice.path), '-tt', 'alice+target@127.0.0.1']);
     // The prompt text is built by the shell, so the typed command line does not itself look like a prompt.
-    const command = ['P=Passw; read -s -p "$', '{P}ord: " pw; echo; echo got-$', '{#pw}'].join('');
+    // Echo goes off before the prompt is printed: once the client shows it, what it types is not echoed.
+    const command = ['P=Passw; stty -echo; printf "$', '{P}ord: "; read pw; stty echo; echo; echo got-$', '{#pw}'].join(
+      '',
+    );
     client.type(`${command}\r`);
     await client.waitFor('Password: ');
-    await sleep(200);
     client.type('hunter2\r');
     await client.waitFor('got-7');
     client.type('exit\r');
     expect(await client.exited).toBe(0);
-    const session = await finished(h, () => [...h.witness.sessions.values()].at(-1));
+    const session = await finished(h, () => h.witness.latestSession());
     const cast = h.witness.cast(session);
     expect(cast).not.toContain('hunter2');
     expect(eventsOf(cast, 'i').map((e) => e.data)).toContain('<redacted>\r');
@@ -222,7 +232,7 @@ describe('a shell through the proxy', () => {
       ]);
       expect(sftp.stdout).toContain('put');
       expect(readFileSync(join(dir, 'down.bin')).length).toBe(300_000);
-      const sftpSession = await finished(h, () => [...h.witness.sessions.values()].at(-1));
+      const sftpSession = await finished(h, () => h.witness.latestSession());
       const transfers = h.witness.events(sftpSession).filter((e) => e.type === 'file.transfer');
       expect(transfers).toEqual([
         expect.objectContaining({ direction: 'upload', path: remote, size: 300_000, protocol: 'sftp' }),
@@ -232,14 +242,14 @@ describe('a shell through the proxy', () => {
       // Legacy scp (-O): `scp -t` on the server for an upload, `scp -f` for a download.
       const scpArgs = sshOptions(h.port, h.alice.path).map((a) => (a === '-p' ? '-P' : a));
       await run('scp', ['-O', ...scpArgs, local, `alice+target@127.0.0.1:${join(dir, 'scp-up.bin')}`]);
-      const up = await finished(h, () => [...h.witness.sessions.values()].at(-1));
+      const up = await finished(h, () => h.witness.latestSession());
       await run('scp', [
         '-O',
         ...scpArgs,
         `alice+target@127.0.0.1:${join(dir, 'scp-up.bin')}`,
         join(dir, 'scp-down.bin'),
       ]);
-      const down = await finished(h, () => [...h.witness.sessions.values()].at(-1));
+      const down = await finished(h, () => h.witness.latestSession());
       expect(readFileSync(join(dir, 'scp-down.bin')).length).toBe(300_000);
       expect(h.witness.events(up).filter((e) => e.type === 'file.transfer')).toEqual([
         expect.objectContaining({ direction: 'upload', path: join(dir, 'scp-up.bin'), size: 300_000, protocol: 'scp' }),
@@ -265,13 +275,13 @@ describe('a shell through the proxy', () => {
     const client = ssh([...sshOptions(h.port, h.alice.path), '-tt', 'alice+target@127.0.0.1']);
     client.type('echo up-$((2+3))\r');
     await client.waitFor('up-5');
-    const session = [...h.witness.sessions.values()].at(-1) as FakeSession;
+    const session = h.witness.latestSession() as FakeSession;
     expect(h.witness.sessions.size).toBe(before + 1);
     h.witness.send(session, { type: 'terminate', id: 'cmd-1', message: 'Policy violation' });
     expect(await client.exited).not.toBe(0);
     expect(client.stdout()).toContain('*** Session terminated by administrator: Policy violation ***');
     await finished(h, () => session);
-    expect(session.received).toContainEqual({ type: 'delivered', id: 'cmd-1' });
+    expect(h.witness.messages(session, 'delivered')).toEqual([{ type: 'delivered', id: 'cmd-1' }]);
     expect(h.witness.cast(session)).toContain('Session terminated by administrator: Policy violation');
   });
 
@@ -279,7 +289,7 @@ describe('a shell through the proxy', () => {
     const client = ssh([...sshOptions(h.port, h.alice.path), '-tt', 'alice+target@127.0.0.1']);
     client.type('echo idle-$((3+4))\r');
     await client.waitFor('idle-7');
-    const session = [...h.witness.sessions.values()].at(-1) as FakeSession;
+    const session = h.witness.latestSession() as FakeSession;
     h.witness.end(session, 'inactivity_timeout');
     expect(await client.exited).not.toBe(0);
     expect(client.stdout()).toContain('*** Session ended by Witness: inactivity timeout ***');
@@ -351,8 +361,10 @@ describe('when the edge connection drops', () => {
     h.witness.dropControl(session);
     client.type('seq 1 2000 | tail -n 1; echo two-$((1+1))\r');
     await client.waitFor('two-2');
-    await sleep(1_500);
-    expect(session.puts.filter((p) => p.status === 503).length).toBeGreaterThan(0);
+    // The pieces after the drop are refused until the server is back.
+    await waitFor('a piece PUT refused with 503', () => session.puts.some((p) => p.status === 503), {
+      timeoutMs: 15_000,
+    });
     blocked = false;
     client.type('exit\r');
     expect(await client.exited).toBe(0);
@@ -365,7 +377,7 @@ describe('when the edge connection drops', () => {
         .join(''),
     ).toBe(client.stdout());
     const lastSeq = Math.max(...session.pieces.keys());
-    expect(session.received).toContainEqual({ type: 'end', lastSeq });
+    expect(h.witness.messages(session, 'end')).toEqual([{ type: 'end', lastSeq }]);
   });
 });
 

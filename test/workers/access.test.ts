@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Permission, Permission as PermissionSchema } from '../../protocol/permissions.ts';
-import { api, errorCode, launch, request } from './helpers.ts';
+import { api, connectLauncher, errorCode, fixturePieces, launch, putFixture, request, sealNow } from './helpers.ts';
 
 interface Login {
   cookie: string;
@@ -65,52 +65,120 @@ async function keyWith(scopes: string[], host?: string): Promise<string> {
   return ((await res.json()) as { secret: string }).secret;
 }
 
+/** What the routes act on: a session still pending (live), and an ended one whose recording is sealed. */
+interface Fixtures {
+  live: string;
+  recorded: string;
+}
+
 interface Route {
   name: string;
   /** Any one of these lets the caller in. */
   needs: Permission | Permission[];
-  call: (auth: (path: string, init?: RequestInit) => Promise<Response>, sessionId: string) => Promise<Response>;
+  call: (auth: (path: string, init?: RequestInit) => Promise<Response>, f: Fixtures) => Promise<Response>;
+  /** What a caller let in gets: the route's own success status... */
+  status: number;
+  /** ...and the body (or socket) it promises. */
+  check: (res: Response, f: Fixtures) => Promise<void>;
 }
 
 function allows(granted: readonly Permission[], route: Route): boolean {
   return [route.needs].flat().some((permission) => granted.includes(permission));
 }
 
+const json = <T>(res: Response) => res.json() as Promise<T>;
+
 const ROUTES: Route[] = [
-  { name: 'GET /sessions', needs: 'sessions:monitor', call: (a) => a('/sessions') },
+  {
+    name: 'GET /sessions',
+    needs: 'sessions:monitor',
+    call: (a) => a('/sessions?limit=200'),
+    status: 200,
+    check: async (res, f) => {
+      const { sessions } = await json<{ sessions: Array<{ id: string }> }>(res);
+      expect(sessions.map((s) => s.id)).toEqual(expect.arrayContaining([f.live, f.recorded]));
+    },
+  },
   {
     name: 'GET /sessions/{id}',
     needs: ['sessions:monitor', 'sessions:watch-live', 'recordings:view'],
-    call: (a, id) => a(`/sessions/${id}`),
+    call: (a, f) => a(`/sessions/${f.live}`),
+    status: 200,
+    check: async (res, f) => expect(await json(res)).toMatchObject({ id: f.live, status: 'pending' }),
   },
   {
     name: 'POST /launches',
     needs: 'sessions:launch',
     call: (a) => a('/launches', { method: 'POST', body: JSON.stringify({ user: 'x', target: 'host-1' }) }),
+    status: 201,
+    check: async (res) => {
+      const reply = await json<{ sessionId: string; token: string; format: string }>(res);
+      expect(reply.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(reply.token.startsWith(`wt1.${reply.sessionId}.`)).toBe(true);
+      expect(reply.format).toBe('webm');
+    },
   },
   {
     name: 'POST /sessions/{id}/terminate',
     needs: 'sessions:terminate',
-    call: (a, id) =>
-      a(`/sessions/${id}/terminate`, { method: 'POST', body: JSON.stringify({ mode: 'message', message: 'hi' }) }),
+    // A message, not a terminate: the session stays for the next caller. No launcher is connected to hear it.
+    call: (a, f) =>
+      a(`/sessions/${f.live}/terminate`, { method: 'POST', body: JSON.stringify({ mode: 'message', message: 'hi' }) }),
+    status: 200,
+    check: async (res) => expect(await json(res)).toEqual({ delivered: false, status: 'pending', endReason: null }),
   },
   {
     name: 'GET /sessions/{id}/live (socket)',
     needs: 'sessions:watch-live',
-    call: (a, id) => a(`/sessions/${id}/live`, { headers: { upgrade: 'websocket' } }),
+    call: (a, f) => a(`/sessions/${f.live}/live`, { headers: { upgrade: 'websocket' } }),
+    status: 101,
+    check: async (res, f) => {
+      const ws = res.webSocket;
+      if (!ws) throw new Error('a 101 without a socket');
+      ws.accept();
+      const hello = new Promise<string>((resolve) =>
+        ws.addEventListener('message', (e) => resolve(e.data as string), { once: true }),
+      );
+      expect(JSON.parse(await hello)).toMatchObject({ type: 'hello', sessionId: f.live, status: 'pending' });
+      ws.close(1000, 'done');
+    },
   },
   {
     name: 'GET /sessions/{id}/recording.webm',
     needs: 'recordings:view',
-    call: (a, id) => a(`/sessions/${id}/recording.webm`),
+    call: (a, f) => a(`/sessions/${f.recorded}/recording.webm`),
+    status: 200,
+    check: async (res) => {
+      expect(res.headers.get('content-type')).toBe('video/webm');
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      expect(bytes.byteLength).toBe(Number(res.headers.get('content-length')));
+      expect([...bytes.subarray(0, 4)]).toEqual([0x1a, 0x45, 0xdf, 0xa3]); // the EBML header
+    },
   },
-  { name: 'GET /settings/recording', needs: 'recording:administer', call: (a) => a('/settings/recording') },
+  {
+    name: 'GET /settings/recording',
+    needs: 'recording:administer',
+    call: (a) => a('/settings/recording'),
+    status: 200,
+    check: async (res) => expect(await json(res)).toMatchObject({ recordingEnabled: true, keystrokesEnabled: true }),
+  },
   {
     name: 'PUT /settings/recording',
     needs: 'recording:administer',
     call: (a) => a('/settings/recording', { method: 'PUT', body: JSON.stringify({ keystrokesEnabled: true }) }),
+    status: 200,
+    check: async (res) => expect(await json(res)).toMatchObject({ keystrokesEnabled: true }),
   },
-  { name: 'GET /users', needs: 'users:manage', call: (a) => a('/users') },
+  {
+    name: 'GET /users',
+    needs: 'users:manage',
+    call: (a) => a('/users'),
+    status: 200,
+    check: async (res) => {
+      const { users } = await json<{ users: Array<{ username: string }> }>(res);
+      expect(users.map((u) => u.username)).toContain('admin');
+    },
+  },
   {
     name: 'POST /users',
     needs: 'users:manage',
@@ -119,15 +187,49 @@ const ROUTES: Route[] = [
         method: 'POST',
         body: JSON.stringify({ username: `n${crypto.randomUUID().slice(0, 6)}`, password: PASSWORD, permissions: [] }),
       }),
+    status: 201,
+    check: async (res) => expect(await json(res)).toMatchObject({ username: expect.stringMatching(/^n/) }),
   },
-  { name: 'GET /keys', needs: 'users:manage', call: (a) => a('/keys') },
+  {
+    name: 'GET /keys',
+    needs: 'users:manage',
+    call: (a) => a('/keys'),
+    status: 200,
+    check: async (res) => expect(Array.isArray((await json<{ keys: unknown }>(res)).keys)).toBe(true),
+  },
   {
     name: 'POST /keys',
     needs: 'users:manage',
     call: (a) => a('/keys', { method: 'POST', body: JSON.stringify({ name: 'x', scopes: ['read'] }) }),
+    status: 201,
+    check: async (res) => {
+      const created = await json<{ key: { name: string; scopes: string[] }; secret: string }>(res);
+      expect(created.key).toMatchObject({ name: 'x', scopes: ['read'] });
+      expect(created.secret).toMatch(/^wk_/);
+    },
   },
-  { name: 'GET /audit', needs: 'audit:view', call: (a) => a('/audit') },
+  {
+    name: 'GET /audit',
+    needs: 'audit:view',
+    call: (a) => a('/audit'),
+    status: 200,
+    check: async (res) => expect((await json<{ entries: unknown[] }>(res)).entries.length).toBeGreaterThan(0),
+  },
 ];
+
+/** A session recorded from the fixture pieces, ended by its launcher and sealed: its recording is ready. */
+async function recordedSession(): Promise<string> {
+  const s = await launch();
+  const launcher = await connectLauncher(s);
+  const pieces = fixturePieces();
+  for (let seq = 0; seq < pieces.length; seq++) expect((await putFixture(s, seq)).status).toBe(201);
+  launcher.ws.send(JSON.stringify({ type: 'end', lastSeq: pieces.length - 1 }));
+  expect(await launcher.nextJson()).toMatchObject({ type: 'ended' });
+  await sealNow(s.sessionId);
+  const view = await json<{ recording: { status: string } }>(await api(`/sessions/${s.sessionId}`));
+  expect(view.recording.status).toBe('ready');
+  return s.sessionId;
+}
 
 describe('every route × every role', () => {
   const roles: Array<[string, Permission[]]> = [
@@ -136,21 +238,24 @@ describe('every route × every role', () => {
     ['administrator', [...PermissionSchema.options]],
   ];
   const users = new Map<string, Login>();
-  let sessionId = '';
+  const fixtures: Fixtures = { live: '', recorded: '' };
 
   beforeAll(async () => {
-    sessionId = (await launch()).sessionId;
+    fixtures.live = (await launch()).sessionId;
+    fixtures.recorded = await recordedSession();
     for (const [name, permissions] of roles) users.set(name, await userWith(permissions));
   });
 
   for (const route of ROUTES) {
     for (const [role, permissions] of roles) {
       const allowed = allows(permissions, route);
-      it(`${route.name} as ${role}: ${allowed ? 'allowed' : 'denied'}`, async () => {
+      it(`${route.name} as ${role}: ${allowed ? route.status : 403}`, async () => {
         const user = users.get(role) as Login;
-        const res = await route.call((path, init) => asUser(user, path, init), sessionId);
-        if (allowed) expect([401, 403]).not.toContain(res.status);
-        else {
+        const res = await route.call((path, init) => asUser(user, path, init), fixtures);
+        if (allowed) {
+          expect(res.status, await describeFailure(res, route.status)).toBe(route.status);
+          await route.check(res, fixtures);
+        } else {
           expect(res.status).toBe(403);
           expect(await errorCode(res)).toBe('forbidden');
         }
@@ -176,9 +281,15 @@ describe('every route × every role', () => {
     ];
     for (const [name, key, granted] of expectations) {
       for (const route of ROUTES) {
-        const res = await route.call(bearer(key), sessionId);
-        const allowed = allows(granted, route);
-        expect(res.status === 403, `${name} key on ${route.name}: ${res.status}`).toBe(!allowed);
+        const res = await route.call(bearer(key), fixtures);
+        const what = `${name} key on ${route.name}`;
+        if (allows(granted, route)) {
+          expect(res.status, `${what}: ${await describeFailure(res, route.status)}`).toBe(route.status);
+          await route.check(res, fixtures);
+        } else {
+          expect(res.status, what).toBe(403);
+          expect(await errorCode(res), what).toBe('forbidden');
+        }
       }
     }
     const elsewhere = await bearer(agent)('/launches', {
@@ -189,6 +300,12 @@ describe('every route × every role', () => {
     expect(await errorCode(elsewhere)).toBe('wrong_host');
   });
 });
+
+/** For an assertion's message: an unexpected answer's status and body (read from a clone). */
+async function describeFailure(res: Response, expected: number): Promise<string> {
+  if (res.status === expected) return '';
+  return `${res.status} ${await res.clone().text()}`;
+}
 
 describe('console sign-in', () => {
   it('the bootstrap admin signs in with an HttpOnly, Secure, SameSite=Strict cookie', async () => {

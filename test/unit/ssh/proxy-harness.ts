@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createLogger } from '../../../agents/launcher/src/log.ts';
 import { initProxy, loadConfig, type ProxyConfigFile } from '../../../agents/ssh-proxy/src/config.ts';
 import { ProxyServer } from '../../../agents/ssh-proxy/src/server.ts';
-import { FakeWitness, type FakeWitnessOptions } from './fake-witness.ts';
+import { FakeWitness, type FakeWitnessOptions } from '../../support/fake-witness.ts';
 import { type KeyPair, keygen, type Sshd, startSshd } from './openssh.ts';
 
 export interface Harness {

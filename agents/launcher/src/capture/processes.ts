@@ -152,9 +152,10 @@ export class ProcessWatcher {
   #wanted(pid: number, stat: ProcStat, table: Map<number, ProcStat>): boolean {
     if (pid === this.#options.launcherPid || stat.state === 'Z') return false;
     if (pid === 2 || stat.ppid === 2) return false; // kernel threads
-    // Walk up: under the recorded program → yes; under the launcher but not the program → a helper.
+    // Walk up: under the recorded program → yes; under the launcher but not the program → a helper. Up to and
+    // including PID 1: the launcher may be it (the first process of a container or a PID namespace).
     let underProgram = false;
-    for (let cur: number | undefined = pid, depth = 0; cur !== undefined && cur > 1 && depth < 256; depth++) {
+    for (let cur: number | undefined = pid, depth = 0; cur !== undefined && cur > 0 && depth < 256; depth++) {
       if (cur === this.#programPid) {
         underProgram = true;
         break;
