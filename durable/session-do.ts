@@ -5,16 +5,17 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { LauncherMessage, ServerControlMessage } from '../protocol/control.ts';
 import { acceptsRecording, apply, isOngoing, isSealed, type Phase, phaseOf } from '../protocol/lifecycle.ts';
-import type { EndReason, Policy, Protocol, RecordingFormat } from '../protocol/session.ts';
+import type { EndReason } from '../protocol/session.ts';
 import { CloseCode, HEARTBEAT_PING, HEARTBEAT_PONG, PROTOCOL_VERSION } from '../protocol/version.ts';
 import type { Viewer, ViewerServerMessage } from '../protocol/viewer.ts';
 import { activitySummary } from '../worker/activity/digest.ts';
 import { activityPartitions } from '../worker/activity/partitions.ts';
 import { issueIngestToken } from '../worker/auth/ingest-token.ts';
 import { database } from '../worker/db/index.ts';
-import { copyPieceIndex, markEnded, markSealed, markStarted } from '../worker/db/session-directory.ts';
+import { copyPieceIndex, markEnded, markSealed, markStarted, recordEndpoints } from '../worker/db/session-directory.ts';
 import { ActivitySaves } from './activity-saves.ts';
-import { dueDeadline, nextAlarm } from './deadlines.ts';
+import { dueDeadline, nextAlarm, type WarnedReason } from './deadlines.ts';
+import type { BeginPiece, LiveState, PieceCommit, Refusal, SessionInit, TerminateOutcome } from './api.ts';
 import { type PublishOutcome, SessionEvidence } from './evidence.ts';
 import { jsonError, parseLauncherMessage, sendControl } from './launcher-socket.ts';
 import { missingRanges } from './live-cursor.ts';
@@ -31,53 +32,8 @@ const DELIVERY_WAIT_MS = 5_000;
 const SEAL_RETRY_MS = [10_000, 60_000, 300_000];
 const DEFAULT_TERMINATE_MESSAGE = 'Your session was terminated by an administrator.';
 
-export interface SessionInit {
-  sessionId: string;
-  user: string;
-  target: string;
-  protocol: Protocol;
-  format: RecordingFormat;
-  policy: Policy;
-  createdAt: number;
-  launchExpiresAt: number;
-}
-
-type Refusal = { kind: 'refused'; status: 404 | 409; code: string; message: string };
-
 function refuse(status: 404 | 409, code: string, message: string): Refusal {
   return { kind: 'refused', status, code, message };
-}
-
-/**
- * Whether a piece may be stored now; `format` says what the piece must be. `go` names the attempt: its bytes go
- * to their own object (`pieceKey(…, attempt)`) and only `pieceStored` with the same attempt makes them the piece.
- */
-export type BeginPiece =
-  | { kind: 'go'; format: RecordingFormat; keystrokes: boolean; attempt: string }
-  | { kind: 'stored'; format: RecordingFormat; sha256: string; size: number }
-  | Refusal;
-
-/** `exists`: another attempt made the piece first (the caller compares its bytes' hash). */
-export type PieceCommit =
-  | { kind: 'stored'; storedAt: number }
-  | { kind: 'exists'; sha256: string; size: number }
-  | Refusal;
-
-export type TerminateOutcome =
-  | { kind: 'done'; delivered: boolean; status: SessionRecord['status']; endReason: EndReason | null }
-  | Refusal;
-
-export interface LiveState {
-  status: SessionRecord['status'];
-  endReason: EndReason | null;
-  launcherConnected: boolean;
-  viewers: Viewer[];
-  pieces: number;
-  bytes: number;
-  lastSeq: number | null;
-  missingPieces: Array<{ from: number; to: number }>;
-  lastActivityAt: number | null;
-  recordingStatus: SessionRecord['recordingStatus'];
 }
 
 export class SessionDO extends DurableObject<Env> {
@@ -144,6 +100,8 @@ export class SessionDO extends DurableObject<Env> {
       sealAt: null,
       sealAttempts: 0,
       recordingError: null,
+      endpoints: null,
+      warnedFor: null,
     };
     await this.#commit();
   }
@@ -277,7 +235,8 @@ export class SessionDO extends DurableObject<Env> {
     const { 0: client, 1: server } = new WebSocketPair();
     if (role === 'launcher') {
       this.ctx.acceptWebSocket(server, [LAUNCHER_TAG]);
-      remember(server, { role: 'launcher', greeted: false }, record.sessionId);
+      const seenFrom = request.headers.get('x-witness-peer-address')?.slice(0, 64) || null;
+      remember(server, { role: 'launcher', greeted: false, seenFrom }, record.sessionId);
     } else if (role === 'viewer') {
       if (!isOngoing(this.#phase())) {
         return jsonError(409, 'session_ended', 'The session has ended; play its recording.');
@@ -376,6 +335,7 @@ export class SessionDO extends DurableObject<Env> {
     const due = dueDeadline(this.#deadlineState(), Date.now());
     if (due?.kind === 'end') await this.#end(due.reason);
     else if (due?.kind === 'seal') await this.#seal();
+    else if (due?.kind === 'warn') await this.#warn(due.reason, due.endsAt);
     else await this.#commit(); // woke early (activity moved a deadline): set the alarm again
   }
 
@@ -449,7 +409,13 @@ export class SessionDO extends DurableObject<Env> {
     for (const other of this.#launchers()) {
       if (other !== ws) closeSocket(other, CloseCode.replaced, 'replaced by a newer connection', this.#sessionId());
     }
-    remember(ws, { role: 'launcher', greeted: true }, record.sessionId);
+    const { seenFrom } = launcherAttachment(ws);
+    remember(ws, { role: 'launcher', greeted: true, seenFrom }, record.sessionId);
+    const endpoints = { host: hello.host ?? null, client: hello.client ?? null, seenFrom };
+    if (JSON.stringify(endpoints) !== JSON.stringify(record.endpoints)) {
+      record.endpoints = endpoints;
+      this.ctx.waitUntil(recordEndpoints(database(this.env.DB), record.sessionId, endpoints));
+    }
     const now = Date.now();
     if (this.#phase() === 'launched') this.#start(now);
     record.reportsActivity = hello.reportsActivity;
@@ -464,6 +430,23 @@ export class SessionDO extends DurableObject<Env> {
       session: { user: record.user, target: record.target, protocol: record.protocol, format: record.format },
     });
     if (!isOngoing(this.#phase()) && record.endReason) this.#control(ws, { type: 'ended', reason: record.endReason });
+    await this.#commit();
+  }
+
+  /**
+   * Tells the user, the way admin messages reach them (a dialog from the launcher, a line on the SSH terminal),
+   * that the session will end at `endsAt` unless they act; once per reason and end time.
+   */
+  async #warn(reason: WarnedReason, endsAt: number): Promise<void> {
+    const record = this.#requireRecord();
+    record.warnedFor = { reason, endsAt };
+    const seconds = Math.max(1, Math.round((endsAt - Date.now()) / 1000));
+    const text =
+      reason === 'inactivity_timeout'
+        ? `This recorded session will end in ${seconds} s because of inactivity. Press a key or move the mouse to keep it open.`
+        : `This recorded session reaches its maximum length and will end in ${seconds} s. Save your work.`;
+    const sockets = this.#launchers().filter((ws) => launcherAttachment(ws).greeted);
+    for (const ws of sockets) this.#control(ws, { type: 'message', id: crypto.randomUUID(), text });
     await this.#commit();
   }
 

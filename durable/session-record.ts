@@ -4,10 +4,23 @@
  * object refuses to run on it (RecordUnreadable), so a later change of shape cannot corrupt a live session quietly.
  */
 import { z } from 'zod';
+import { LauncherHost, SshClient } from '../protocol/control.ts';
 import { EndReason, Policy, Protocol, RecordingFormat, RecordingStatus, SessionStatus } from '../protocol/session.ts';
 
-/** Version 1 had no `version` field; it lacked `format` before formats existed and `lastHeardAt` before crashes were noticed. */
-export const RECORD_VERSION = 2 as const;
+/**
+ * 1 had no `version` field, and lacked `format` before formats existed and `lastHeardAt` before crashes were
+ * noticed; 2 lacked `endpoints` and `warnedFor`.
+ */
+export const RECORD_VERSION = 3 as const;
+
+/** Where the session was recorded from: what the launcher says of itself, and what the server saw. */
+export const Endpoints = z.strictObject({
+  host: LauncherHost.nullable(),
+  client: SshClient.nullable(),
+  /** The address the launcher's control socket came from, as the server saw it (CF-Connecting-IP or the peer). */
+  seenFrom: z.string().max(64).nullable(),
+});
+export type Endpoints = z.infer<typeof Endpoints>;
 
 const epochMs = z.number().int().nonnegative();
 
@@ -39,6 +52,10 @@ export const SessionRecord = z.strictObject({
   sealAt: epochMs.nullable(),
   sealAttempts: z.number().int().nonnegative(),
   recordingError: z.string().nullable(),
+  /** Null until a launcher said hello. */
+  endpoints: Endpoints.nullable(),
+  /** The end the user was last warned of (durable/deadlines.ts): once per reason and end time. */
+  warnedFor: z.strictObject({ reason: z.enum(['inactivity_timeout', 'maximum_length']), endsAt: epochMs }).nullable(),
 });
 export type SessionRecord = z.infer<typeof SessionRecord>;
 
@@ -50,8 +67,11 @@ export class RecordUnreadable extends Error {
   }
 }
 
+/** Version 2 as it was stored: the current shape less `endpoints`. */
+const RecordV2 = SessionRecord.omit({ endpoints: true, warnedFor: true }).extend({ version: z.literal(2) });
+
 /** Version 1 as it was stored: version 2 less `version`, with `format` and `lastHeardAt` possibly absent. */
-const RecordV1 = SessionRecord.omit({ version: true }).extend({
+const RecordV1 = RecordV2.omit({ version: true }).extend({
   format: RecordingFormat.default('webm'),
   lastHeardAt: epochMs.nullable().default(null),
 });
@@ -67,8 +87,14 @@ export function readRecord(json: string): SessionRecord {
   const version = typeof stored === 'object' && stored !== null ? (stored as { version?: unknown }).version : null;
   const parsed =
     version === undefined
-      ? RecordV1.transform((v1) => ({ ...v1, version: RECORD_VERSION })).safeParse(stored)
-      : SessionRecord.safeParse(stored);
+      ? RecordV1.transform((v1) => ({ ...v1, version: RECORD_VERSION, endpoints: null, warnedFor: null })).safeParse(
+          stored,
+        )
+      : version === 2
+        ? RecordV2.transform((v2) => ({ ...v2, version: RECORD_VERSION, endpoints: null, warnedFor: null })).safeParse(
+            stored,
+          )
+        : SessionRecord.safeParse(stored);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'record'}: ${issue.message}`);
     throw new RecordUnreadable(`version ${String(version ?? 1)}: ${issues.join('; ')}`);

@@ -11,6 +11,8 @@ export const LauncherAttachment = z.strictObject({
   role: z.literal('launcher'),
   /** The launcher sent a valid hello on this socket. */
   greeted: z.boolean(),
+  /** The address the socket came from, as the Worker saw it; absent on sockets from before it was kept. */
+  seenFrom: z.string().max(64).nullable().default(null),
 });
 export type LauncherAttachment = z.infer<typeof LauncherAttachment>;
 

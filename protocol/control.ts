@@ -3,9 +3,23 @@
  * Heartbeats are the plain text frames in version.ts, not JSON.
  */
 import { z } from 'zod';
+import { identifier } from './identifier.ts';
 import { EndReason, Policy, Protocol, RecordingFormat, SessionStatus } from './session.ts';
 
 const text = z.string().max(4096);
+const ipAddress = z.union([z.ipv4(), z.ipv6()]);
+
+/** The machine a launcher (or the SSH proxy) runs on, as it names itself. */
+export const LauncherHost = z.strictObject({
+  name: identifier(255),
+  /** Its network addresses, loopback and link-local left out. */
+  addresses: z.array(ipAddress).max(16),
+});
+export type LauncherHost = z.infer<typeof LauncherHost>;
+
+/** The SSH client as the proxy saw its connection. */
+export const SshClient = z.strictObject({ address: ipAddress, port: z.number().int().min(0).max(65_535) });
+export type SshClient = z.infer<typeof SshClient>;
 
 /** Launcher → server. */
 export const LauncherMessage = z.discriminatedUnion('type', [
@@ -19,6 +33,10 @@ export const LauncherMessage = z.discriminatedUnion('type', [
     }),
     /** Whether the launcher reports user input with `activity` messages; if not, stored media counts as activity. */
     reportsActivity: z.boolean(),
+    /** Where it runs (recorded with the session, beside the address the server saw the socket come from). */
+    host: LauncherHost.optional(),
+    /** The SSH proxy: the client whose session this is. */
+    client: SshClient.optional(),
   }),
   /** User input was seen (at most one every few seconds). */
   z.strictObject({ type: z.literal('activity') }),

@@ -1,5 +1,7 @@
+import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { ActivityType } from '../protocol/activity.ts';
+import type { RedactionCounts } from '../protocol/redaction.ts';
 
 /**
  * What happened in sessions, one row per event (a keystroke run is one event). Full-text indexed by the
@@ -48,12 +50,14 @@ export const activityBatches = sqliteTable(
     stored: integer('stored').notNull(),
     rejected: text('rejected', { mode: 'json' }).$type<Array<{ index: number; reason: string }>>().notNull(),
     receivedAt: integer('received_at').notNull(),
+    /** Secrets its stored events show as replaced (`<redacted:kind>` markers), by kind; `{}` for none. */
+    redactions: text('redactions', { mode: 'json' }).$type<RedactionCounts>().notNull().default(sql`'{}'`),
   },
   (t) => [primaryKey({ columns: [t.sessionId, t.batch] })],
 );
 
 /**
- * Cross-session search (worker/activity/search.ts). Each session's events get search keys
+ * Cross-session search (worker/activity/search/). Each session's events get search keys
  * `seq × 2^24 + n` — `seq` numbers the session by its first event, `n` counts its events — so in the
  * `activity_search` FTS5 index (custom migration 0006) a session's matches lie together, newest session
  * last. A session with more than 2^24 events continues under a new `seq`.

@@ -46,6 +46,15 @@ export const sessions = sqliteTable(
     /** JSON array of {from, to} sequence ranges that never arrived. */
     missingPieces: text('missing_pieces', { mode: 'json' }).$type<Array<{ from: number; to: number }>>(),
     recordingError: text('recording_error'),
+    /**
+     * Where it was recorded from: the launcher's host (name, addresses), the SSH client (address, port) and the
+     * address the control socket came from; null until a launcher said hello.
+     */
+    endpoints: text('endpoints', { mode: 'json' }).$type<{
+      host: { name: string; addresses: string[] } | null;
+      client: { address: string; port: number } | null;
+      seenFrom: string | null;
+    }>(),
   },
   (t) => [
     index('sessions_status_started').on(t.status, t.createdAt),

@@ -1,10 +1,12 @@
 /** Recording settings: what new sessions snapshot as their policy. */
 import { eq } from 'drizzle-orm';
+import { RedactionSettings } from '../protocol/redaction.ts';
 import { DEFAULT_POLICY, Policy } from '../protocol/session.ts';
 import { settings } from '../schema/index.ts';
 import type { Database } from './db/index.ts';
 
 const RECORDING_KEY = 'recording';
+const REDACTION_KEY = 'redaction';
 
 /** The current recording policy: stored settings over the defaults (a bad stored value falls back loudly). */
 export async function recordingPolicy(db: Database): Promise<Policy> {
@@ -23,4 +25,21 @@ export async function saveRecordingPolicy(db: Database, policy: Policy): Promise
     .insert(settings)
     .values({ key: RECORDING_KEY, value: policy, updatedAt: Date.now() })
     .onConflictDoUpdate({ target: settings.key, set: { value: policy, updatedAt: Date.now() } });
+}
+
+/** The administrator's redaction patterns (none until some are added). A bad stored value is refused loudly. */
+export async function redactionSettings(db: Database): Promise<RedactionSettings> {
+  const row = await db.select().from(settings).where(eq(settings.key, REDACTION_KEY)).get();
+  if (!row) return { patterns: [] };
+  const parsed = RedactionSettings.safeParse(row.value);
+  // Storing events without the patterns the administrator set would keep what they meant to hide: refuse.
+  if (!parsed.success) throw new Error(`stored redaction settings are invalid: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+export async function saveRedactionSettings(db: Database, value: RedactionSettings): Promise<void> {
+  await db
+    .insert(settings)
+    .values({ key: REDACTION_KEY, value, updatedAt: Date.now() })
+    .onConflictDoUpdate({ target: settings.key, set: { value, updatedAt: Date.now() } });
 }

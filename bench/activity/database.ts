@@ -134,6 +134,7 @@ export function bulkLoad(
         sessionId: session.id,
         batch,
         keystrokesEnabled: true,
+        customPatterns: [],
         latestMs: Number.MAX_SAFE_INTEGER,
       });
       if (checked.rejected.length) throw new Error(`generated an invalid event: ${checked.rejected[0]?.reason}`);

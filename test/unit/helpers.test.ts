@@ -181,7 +181,6 @@ describe('ActivityWatcher', () => {
     const idle = [60_000, 65_000, 1_200, 300, 7_000, 100];
     const reports: number[] = [];
     const watcher = new ActivityWatcher({
-      display: ':0',
       pollMs: 5_000,
       minGapMs: 10_000,
       readIdleMs: async () => idle.shift() ?? null,

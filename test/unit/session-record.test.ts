@@ -27,6 +27,12 @@ const current: SessionRecord = {
   sealAt: null,
   sealAttempts: 0,
   recordingError: null,
+  endpoints: {
+    host: { name: 'db-jump-1', addresses: ['10.0.0.7', 'fd00::7'] },
+    client: { address: '203.0.113.9', port: 51022 },
+    seenFrom: '10.0.0.7',
+  },
+  warnedFor: { reason: 'inactivity_timeout', endsAt: 903_000 },
 };
 
 describe('readRecord', () => {
@@ -35,10 +41,27 @@ describe('readRecord', () => {
   });
 
   it('migrates a version-1 record: no version, and no format or lastHeardAt from before they existed', () => {
-    const { version: _version, format: _format, lastHeardAt: _heard, ...v1 } = current;
-    expect(readRecord(JSON.stringify(v1))).toEqual({ ...current, format: 'webm', lastHeardAt: null });
-    const { version: _v, ...v1WithFields } = current;
-    expect(readRecord(JSON.stringify(v1WithFields))).toEqual(current);
+    const { version: _version, format: _format, lastHeardAt: _heard, endpoints: _e, warnedFor: _w, ...v1 } = current;
+    expect(readRecord(JSON.stringify(v1))).toEqual({
+      ...current,
+      format: 'webm',
+      lastHeardAt: null,
+      endpoints: null,
+      warnedFor: null,
+    });
+    const { version: _v, endpoints: _e2, warnedFor: _w2, ...v1WithFields } = current;
+    expect(readRecord(JSON.stringify(v1WithFields))).toEqual({ ...current, endpoints: null, warnedFor: null });
+  });
+
+  it('migrates a version-2 record: no endpoints or warnings yet', () => {
+    const { endpoints: _e, warnedFor: _w, ...rest } = current;
+    expect(readRecord(JSON.stringify({ ...rest, version: 2 }))).toEqual({
+      ...current,
+      endpoints: null,
+      warnedFor: null,
+    });
+    // A version-2 record may not carry what only version 3 has.
+    expect(() => readRecord(JSON.stringify({ ...current, version: 2 }))).toThrow(RecordUnreadable);
   });
 
   it('refuses a record it cannot trust, naming what is wrong', () => {
@@ -51,7 +74,11 @@ describe('readRecord', () => {
         /policy\.recordingEnabled/,
       ],
       [JSON.stringify({ ...current, unknownField: 1 }), /unknownField|record/],
-      [JSON.stringify({ ...current, version: 3 }), /version 3/],
+      [JSON.stringify({ ...current, version: 4 }), /version 4/],
+      [
+        JSON.stringify({ ...current, endpoints: { ...current.endpoints, client: { address: 'not-an-ip', port: 1 } } }),
+        /endpoints\.client\.address/,
+      ],
       [JSON.stringify((({ sessionId: _s, ...rest }) => rest)(current)), /sessionId/],
     ];
     for (const [json, message] of cases) {

@@ -130,7 +130,10 @@ describe('witness verify on a manifest stored before names were checked', () => 
     const { manifest, key, id } = await evidence(FAKE_VERIFIED, 'db-01\r\n  ok    signature  forged\u202e');
     const { code, out, err } = await verify(['--manifest', manifest, '--public-key', key]);
     expect(code).toBe(0);
-    expect(err).toBe('');
+    // The only thing on stderr is the note of what was not checked (no pieces, no activity given), escape-free.
+    expect(err).toMatch(/Not checked: the activity/);
+    expect(err).not.toContain(ESC);
+    expect(hasRawControl(err.replaceAll('\n', ''))).toBe(false);
     expect(out).not.toContain(ESC);
     expect(hasRawControl(out)).toBe(false);
     expect(out).toContain(

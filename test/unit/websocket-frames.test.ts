@@ -55,7 +55,10 @@ describe('FrameWalker', () => {
     const walker = new FrameWalker();
     const bytes = Buffer.concat([a!, b!, c!]);
     const asked: number[] = [];
-    const walked = walker.until(bytes, (opcode) => (asked.push(opcode), opcode !== 0x2));
+    const walked = walker.until(bytes, (opcode) => {
+      asked.push(opcode);
+      return opcode !== 0x2;
+    });
     expect(walked).toBe(a!.byteLength);
     expect(asked).toEqual([0x1, 0x2]);
     expect(walker.until(bytes.subarray(walked, walked + 4), () => true)).toBe(4);

@@ -1,6 +1,6 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { SessionDO } from '../../durable/session-do.ts';
 import { api, connectLauncher, errorCode, hello, launch, openSocket, putFixture, sealNow } from './helpers.ts';
 
@@ -208,7 +208,26 @@ describe('ending a session', () => {
     await runDurableObjectAlarm(stub(s.sessionId));
     expect((await session(s.sessionId)).status).toBe('active');
     const alarm = await runInDurableObject(stub(s.sessionId), (_i: SessionDO, state) => state.storage.getAlarm());
-    expect(alarm).toBeGreaterThan(Date.now() + 55_000);
+    // The new end is a minute from now; the alarm is set for its warning, half a minute before it.
+    expect(alarm).toBeGreaterThan(Date.now() + 25_000);
+    expect(alarm).toBeLessThan(Date.now() + 60_000);
+  });
+
+  it('warns the user a minute before an inactivity timeout or the maximum length, once, the way admin messages go', async () => {
+    const s = await launch({ policy: { inactivityTimeoutMs: 600_000, maxSessionLengthMs: 3_600_000 } });
+    const launcher = await connectLauncher(s);
+    await age(s.sessionId, 541_000, ['startedAt', 'lastActivityAt']);
+    expect(await runDurableObjectAlarm(stub(s.sessionId))).toBe(true);
+    const warning = await launcher.nextJson();
+    expect(warning).toMatchObject({ type: 'message', id: expect.any(String) });
+    expect(warning.text).toMatch(/will end in (59|60) s because of inactivity/);
+    expect((await session(s.sessionId)).status).toBe('active');
+    // The next alarm is the end itself, not the same warning again.
+    const alarm = await runInDurableObject(stub(s.sessionId), (_i: SessionDO, state) => state.storage.getAlarm());
+    expect(alarm).toBeGreaterThan(Date.now() + 50_000);
+    await age(s.sessionId, 3_000_000, ['startedAt']);
+    expect(await runDurableObjectAlarm(stub(s.sessionId))).toBe(true);
+    expect((await launcher.nextJson()).text).toMatch(/maximum length and will end in/);
   });
 
   it('maximum session length ends the session even while active, and wins over a later deadline', async () => {
@@ -398,12 +417,15 @@ describe('the stored record', () => {
     const s = await launch();
     await connectLauncher(s);
     expect((await putFixture(s, 0)).status).toBe(201);
-    await rewrite(s.sessionId, ({ version: _v, format: _f, lastHeardAt: _h, ...v1 }) => v1);
+    await rewrite(
+      s.sessionId,
+      ({ version: _v, format: _f, lastHeardAt: _h, endpoints: _e, warnedFor: _w, ...v1 }) => v1,
+    );
     expect((await putFixture(s, 1)).status).toBe(201);
     const view = await session(s.sessionId);
     expect(view.status).toBe('active');
     expect(view.recording.pieces).toBe(2);
-    expect(JSON.parse(await stored(s.sessionId))).toMatchObject({ version: 2, format: 'webm' });
+    expect(JSON.parse(await stored(s.sessionId))).toMatchObject({ version: 3, format: 'webm' });
   });
 
   it('a record that fails validation is refused loudly, and left as it was', async () => {
@@ -415,5 +437,57 @@ describe('the stored record', () => {
     expect(piece.status).toBe(500);
     expect(await errorCode(piece)).toBe('internal_error');
     expect(await stored(s.sessionId)).toBe(before);
+  });
+});
+
+describe('where a session was recorded from', () => {
+  function endpointsInD1(id: string) {
+    return env.DB.prepare('SELECT endpoints FROM sessions WHERE id = ?1')
+      .bind(id)
+      .first<{ endpoints: string | null }>()
+      .then((row) => (row?.endpoints ? JSON.parse(row.endpoints) : null));
+  }
+
+  it("records the launcher's host and the SSH client from its hello, and the address the socket came from", async () => {
+    const s = await launch();
+    const socket = await openSocket(`/ingest/v1/sessions/${s.sessionId}/control`, {
+      authorization: `Bearer ${s.token}`,
+      'cf-connecting-ip': '198.51.100.4',
+    });
+    const greeting = JSON.parse(hello()) as Record<string, unknown>;
+    socket.ws.send(
+      JSON.stringify({
+        ...greeting,
+        host: { name: 'jump-1.example.com', addresses: ['10.1.2.3', '2001:db8::7'] },
+        client: { address: '203.0.113.50', port: 50122 },
+      }),
+    );
+    expect(await socket.nextJson()).toMatchObject({ type: 'welcome' });
+    await vi.waitFor(async () =>
+      expect(await endpointsInD1(s.sessionId)).toEqual({
+        host: { name: 'jump-1.example.com', addresses: ['10.1.2.3', '2001:db8::7'] },
+        client: { address: '203.0.113.50', port: 50122 },
+        seenFrom: '198.51.100.4',
+      }),
+    );
+    const view = (await (await api(`/sessions/${s.sessionId}`)).json()) as { endpoints: unknown };
+    expect(view.endpoints).toEqual({
+      host: { name: 'jump-1.example.com', addresses: ['10.1.2.3', '2001:db8::7'] },
+      client: { address: '203.0.113.50', port: 50122 },
+      seenFrom: '198.51.100.4',
+    });
+  });
+
+  it('refuses a hello whose host name carries control characters or whose client is not an address', async () => {
+    const s = await launch();
+    for (const extra of [
+      { host: { name: 'evil\u001b[2Jhost', addresses: [] } },
+      { client: { address: 'not-an-address', port: 22 } },
+    ]) {
+      const socket = await openSocket(`/ingest/v1/sessions/${s.sessionId}/control`, s.token);
+      socket.ws.send(JSON.stringify({ ...(JSON.parse(hello()) as object), ...extra }));
+      expect(await socket.nextJson()).toMatchObject({ type: 'error', code: 'invalid_message' });
+    }
+    expect(await endpointsInD1(s.sessionId)).toBeNull();
   });
 });

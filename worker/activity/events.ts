@@ -3,6 +3,13 @@
  * alone (with its index and reason) and the rest are kept.
  */
 import { ActivityEvent, REDACTED } from '../../protocol/activity.ts';
+import {
+  addCounts,
+  type CustomPattern,
+  countMarkers,
+  type RedactionCounts,
+  redactEvent,
+} from '../../protocol/redaction.ts';
 import type { activity } from '../../schema/index.ts';
 import { describeIssues } from '../validate.ts';
 
@@ -14,22 +21,33 @@ export interface EventContext {
   keystrokesEnabled: boolean;
   /** Latest session-clock time an event may carry (now − start, plus slack). */
   latestMs: number;
+  /** The administrator's redaction patterns, applied with the built-in ones (protocol/redaction.ts). */
+  customPatterns: readonly CustomPattern[];
 }
 
 export interface CheckedBatch {
   rows: ActivityRow[];
   rejected: Array<{ index: number; reason: string }>;
+  /** Secrets the stored rows show as replaced, by the client or here. */
+  redactions: RedactionCounts;
 }
 
 export function checkEvents(raw: readonly unknown[], context: EventContext): CheckedBatch {
   const rows: ActivityRow[] = [];
   const rejected: CheckedBatch['rejected'] = [];
+  const redactions: RedactionCounts = {};
   for (const [index, candidate] of raw.entries()) {
     const reason = refusal(candidate, context);
-    if (typeof reason === 'string') rejected.push({ index, reason });
-    else rows.push(toRow(reason, context, index));
+    if (typeof reason === 'string') {
+      rejected.push({ index, reason });
+      continue;
+    }
+    // The second line: a client that redacted nothing (an older one) leaves no secret stored all the same.
+    const row = toRow(redactEvent(reason, context.customPatterns).event, context, index);
+    for (const text of [row.text, row.title, row.path]) if (text) addCounts(redactions, countMarkers(text));
+    rows.push(row);
   }
-  return { rows, rejected };
+  return { rows, rejected, redactions };
 }
 
 /** Events that carry what the user typed: refused when the session's policy turns keystroke recording off. */

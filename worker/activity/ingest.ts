@@ -5,6 +5,7 @@ import { activity, activityBatches } from '../../schema/index.ts';
 import { database } from '../db/index.ts';
 import type { SessionRow } from '../db/session-directory.ts';
 import { ApiError } from '../errors.ts';
+import { redactionSettings } from '../settings.ts';
 import { checkEvents } from './events.ts';
 import { activityPartitions } from './partitions.ts';
 import { FLUSH_SEARCH_TERMS } from './search/terms.ts';
@@ -37,6 +38,7 @@ export async function storeBatch(
     batch,
     keystrokesEnabled: session.policy.keystrokesEnabled,
     latestMs: Date.now() - startedAt + EVENT_CLOCK_SLACK_MS,
+    customPatterns: (await redactionSettings(database(env.DB))).patterns,
   });
   const record = db.insert(activityBatches).values({
     sessionId: session.id,
@@ -45,6 +47,7 @@ export async function storeBatch(
     stored: checked.rows.length,
     rejected: checked.rejected,
     receivedAt: Date.now(),
+    redactions: checked.redactions,
   });
   const inserts = [];
   for (let i = 0; i < checked.rows.length; i += ROWS_PER_STATEMENT) {

@@ -75,3 +75,8 @@ export async function copyPieceIndex(db: Database, rows: readonly PieceIndexRow[
     if (first) await db.batch([first, ...rest]);
   }
 }
+
+/** Where the session was recorded from (durable/session-record.ts `Endpoints`), as its launcher said hello. */
+export async function recordEndpoints(db: Database, id: string, endpoints: SessionRow['endpoints']): Promise<void> {
+  await db.update(sessions).set({ endpoints }).where(eq(sessions.id, id));
+}

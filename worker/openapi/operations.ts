@@ -279,6 +279,20 @@ export const OPERATIONS: Record<string, Operation> = {
     permission: 'recording:administer',
     replies: { 200: { description: 'The new policy.', json: 'Policy' } },
   },
+  'GET /api/v1/settings/redaction': {
+    summary: 'The administrator’s own secret patterns, applied with the built-in ones',
+    tag: 'settings',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'The patterns.', json: 'RedactionSettings' } },
+  },
+  'PUT /api/v1/settings/redaction': {
+    summary: 'Replace the secret patterns (they apply to events stored from now on)',
+    tag: 'settings',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'The new patterns.', json: 'RedactionSettings' } },
+  },
 
   'GET /api/v1/users': {
     summary: 'Console users',

@@ -8,6 +8,7 @@ import { ACTIVITY_TYPES, ActivityAck } from '../../protocol/activity.ts';
 import { PublicKeyReply, SignedManifest } from '../../protocol/evidence.ts';
 import { ErrorBody, LaunchReply, PieceAck } from '../../protocol/ingest.ts';
 import { ApiKeyScope, Permission } from '../../protocol/permissions.ts';
+import { RedactionSettings } from '../../protocol/redaction.ts';
 import { ServerRestartReply } from '../../protocol/server-restart.ts';
 import {
   EndReason,
@@ -52,6 +53,18 @@ export const Session = z.looseObject({
   policySource: z
     .looseObject({ kind: PolicySource, changes: z.array(z.string()), launchedBy: z.string() })
     .describe('Whether the policy is the settings, made stricter at launch, or weakened by a policy:override key.'),
+  endpoints: z
+    .looseObject({
+      host: z.looseObject({ name: z.string(), addresses: z.array(z.string()) }).nullable(),
+      client: z.looseObject({ address: z.string(), port: z.number().int() }).nullable(),
+      seenFrom: z.string().nullable(),
+    })
+    .nullable()
+    .describe('Where it was recorded from: the launcher’s host, the SSH client, the address its socket came from.'),
+  redactions: z
+    .record(z.string(), z.number().int())
+    .optional()
+    .describe('(One session) How many secrets of each kind its activity shows as replaced.'),
   recording: Recording,
   live: z.looseObject({ launcherConnected: z.boolean(), viewers: z.array(Viewer) }).nullable(),
 });
@@ -202,6 +215,7 @@ export const SCHEMAS = {
   NewKeyReply,
   AuditPage,
   Policy,
+  RedactionSettings,
   LaunchReply,
   PieceAck,
   ActivityAck,

@@ -40,6 +40,7 @@ export const ingest = new Hono<{ Bindings: Env }>()
     await admitUpgrade(c.env.SOCKET_LIMITER, `launcher:${id}`);
     const headers = new Headers(c.req.raw.headers);
     headers.set('x-witness-socket', 'launcher');
+    headers.set('x-witness-peer-address', clientAddress(c) ?? '');
     const upgraded = await sessionObject(c.env, id).fetch(new Request(c.req.raw, { headers }));
     // The Worker holds the socket and counts what the launcher sends. An ingest token names nobody: the audit
     // row of a flood names the launcher, and its target the session.

@@ -15,6 +15,7 @@ import { database } from '../db/index.ts';
 import type { SessionRow } from '../db/session-directory.ts';
 import { ApiError } from '../errors.ts';
 import { hasLiveState, isOngoing, phaseOf } from '../../protocol/lifecycle.ts';
+import { addCounts, type RedactionCounts } from '../../protocol/redaction.ts';
 import { admitUpgrade, relaySocket } from '../socket-relay.ts';
 import { sessionObject } from '../stubs.ts';
 import { validate } from '../validate.ts';
@@ -83,6 +84,8 @@ function sessionView(row: SessionRow, live: LiveState | null = null) {
     policy: row.policy,
     /** Where the policy came from, and who launched the session under it. */
     policySource: { kind: row.policySource, changes: row.policyChanges, launchedBy: row.launchedBy },
+    /** Where it was recorded from: the launcher's host, the SSH client, the address the socket came from. */
+    endpoints: row.endpoints ?? null,
     recording: {
       status: recordingStatus,
       pieces: live?.pieces ?? row.pieces,
@@ -95,6 +98,17 @@ function sessionView(row: SessionRow, live: LiveState | null = null) {
     },
     live: live && ongoing ? { launcherConnected: live.launcherConnected, viewers: live.viewers } : null,
   };
+}
+
+/** How many secrets of each kind the session's stored activity shows as replaced (protocol/redaction.ts). */
+async function sessionRedactions(db: D1Database, sessionId: string): Promise<RedactionCounts> {
+  const { results } = await db
+    .prepare(`SELECT redactions FROM activity_batches WHERE session_id = ?1 AND redactions != '{}'`)
+    .bind(sessionId)
+    .all<{ redactions: string }>();
+  const total: RedactionCounts = {};
+  for (const row of results) addCounts(total, JSON.parse(row.redactions) as RedactionCounts);
+  return total;
 }
 
 /**
@@ -193,7 +207,8 @@ export const sessionRoutes = new Hono<ApiEnv>()
       const { id } = c.req.valid('param');
       const row = await requireSession(c.env, id);
       const live = hasLiveState(phaseOf(row)) ? await sessionObject(c.env, id).liveState() : null;
-      return c.json(sessionView(row, live));
+      const redactions = await sessionRedactions(activityPartitions(c.env).forSession(row.createdAt), id);
+      return c.json({ ...sessionView(row, live), redactions });
     },
   )
   .post(

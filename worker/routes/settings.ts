@@ -1,10 +1,14 @@
-/** `/api/v1/settings/recording`: what new sessions get as their policy. */
+/**
+ * `/api/v1/settings/recording`: what new sessions get as their policy. `/api/v1/settings/redaction`: the
+ * administrator's own secret patterns, applied (with the built-in ones) to every event stored from then on.
+ */
 import { Hono } from 'hono';
 import { Policy } from '../../protocol/session.ts';
 import { audit } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../db/index.ts';
-import { recordingPolicy, saveRecordingPolicy } from '../settings.ts';
+import { RedactionSettings } from '../../protocol/redaction.ts';
+import { recordingPolicy, redactionSettings, saveRecordingPolicy, saveRedactionSettings } from '../settings.ts';
 import { validate } from '../validate.ts';
 
 export const settingsRoutes = new Hono<ApiEnv>()
@@ -18,6 +22,19 @@ export const settingsRoutes = new Hono<ApiEnv>()
     await audit(c, {
       action: 'settings.changed',
       target: { type: 'settings', id: 'recording' },
+      details: { before, after: next },
+    });
+    return c.json(next);
+  })
+  .get('/redaction', async (c) => c.json(await redactionSettings(database(c.env.DB))))
+  .put('/redaction', validate('json', RedactionSettings), async (c) => {
+    const db = database(c.env.DB);
+    const before = await redactionSettings(db);
+    const next = c.req.valid('json');
+    await saveRedactionSettings(db, next);
+    await audit(c, {
+      action: 'settings.changed',
+      target: { type: 'settings', id: 'redaction' },
       details: { before, after: next },
     });
     return c.json(next);

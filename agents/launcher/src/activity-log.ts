@@ -5,6 +5,7 @@
  */
 import { ActivityAck, ActivityEvent, MAX_BATCH_BYTES, MAX_BATCH_EVENTS } from '../../../protocol/activity.ts';
 import { ErrorBody } from '../../../protocol/ingest.ts';
+import { redactEvent, totalRedactions } from '../../../protocol/redaction.ts';
 import type { CapturedEvent } from './capture/capture.ts';
 import { sessionMs } from './clock.ts';
 import type { Logger } from './log.ts';
@@ -58,6 +59,8 @@ export class ActivityLog {
   #closed = false;
   /** Events put into batches, for the summary. */
   events = 0;
+  /** Secrets replaced before events were sent (protocol/redaction.ts). */
+  redactions = 0;
 
   constructor(options: ActivityLogOptions) {
     this.#options = options;
@@ -96,7 +99,10 @@ export class ActivityLog {
       );
       return;
     }
-    const json = JSON.stringify(parsed.data);
+    // No secret leaves this machine in clear: command lines, titles, typed runs, SSH input (protocol/redaction.ts).
+    const { event: redacted, counts } = redactEvent(parsed.data);
+    this.redactions += totalRedactions(counts);
+    const json = JSON.stringify(redacted);
     const bytes = Buffer.byteLength(json) + 1;
     const maxBytes = (this.#options.maxBytes ?? MAX_BATCH_BYTES) - BODY_MARGIN;
     if (this.#pendingBytes + bytes > maxBytes) this.flush();

@@ -1,28 +1,21 @@
 /**
  * User-input detection for the control socket's `activity` messages. Two sources feed it: the activity
- * capture's raw input events (`noteInput`), and, where installed, `xprintidle` polled for the
- * milliseconds since the last input on the display (the idle time going down, or being shorter than one
- * poll, means someone typed or moved the mouse). Either way at most one message per ACTIVITY_MIN_GAP_MS.
+ * capture's raw input events (`noteInput`), and the platform's idle time (idle-time.ts: xprintidle on X11,
+ * GetLastInputInfo on Windows, HIDIdleTime on macOS) polled for the milliseconds since the last input (the
+ * idle time going down, or being shorter than one poll, means someone typed or moved the mouse). Either way
+ * at most one message per ACTIVITY_MIN_GAP_MS.
  */
-import { execFile } from 'node:child_process';
-import { findExecutable } from './which.ts';
 
 export const ACTIVITY_POLL_MS = 5_000;
 /** At most one `activity` message per this long. */
 export const ACTIVITY_MIN_GAP_MS = 10_000;
 
 export interface ActivityWatcherOptions {
-  display: string;
   onActivity: () => void;
   pollMs?: number;
   minGapMs?: number;
-  /** Reads the idle time in ms; injectable for tests. Defaults to running xprintidle. */
+  /** Reads the idle time in ms (idle-time.ts); without it only `noteInput` reports input. */
   readIdleMs?: () => Promise<number | null>;
-}
-
-/** Whether input can be observed for this source: X11 with xprintidle installed. */
-export function canWatchActivity(source: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  return source === 'x11' && findExecutable('xprintidle', env) !== null;
 }
 
 export class ActivityWatcher {
@@ -40,7 +33,7 @@ export class ActivityWatcher {
     this.#minGapMs = options.minGapMs ?? ACTIVITY_MIN_GAP_MS;
   }
 
-  /** Starts polling xprintidle (not needed when the capture calls `noteInput`, but harmless). */
+  /** Starts polling the idle time (not needed when the capture calls `noteInput`, but harmless). */
   start(): void {
     this.#timer = setInterval(() => void this.poll(), this.#pollMs);
   }
@@ -58,7 +51,7 @@ export class ActivityWatcher {
 
   /** One poll (public for tests). */
   async poll(): Promise<void> {
-    const idle = await (this.#options.readIdleMs ?? (() => xprintidle(this.#options.display)))();
+    const idle = (await this.#options.readIdleMs?.()) ?? null;
     if (idle === null) return;
     const input = idle < this.#pollMs || (this.#lastIdle !== null && idle < this.#lastIdle);
     this.#lastIdle = idle;
@@ -77,13 +70,4 @@ export class ActivityWatcher {
     if (wait <= 0) send();
     else this.#flush = setTimeout(send, wait);
   }
-}
-
-function xprintidle(display: string): Promise<number | null> {
-  return new Promise((resolve) => {
-    execFile('xprintidle', { env: { ...process.env, DISPLAY: display }, timeout: 2_000 }, (error, stdout) => {
-      const ms = Number.parseInt(String(stdout).trim(), 10);
-      resolve(error || !Number.isFinite(ms) ? null : ms);
-    });
-  });
 }

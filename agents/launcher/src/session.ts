@@ -5,7 +5,9 @@
 import { join } from 'node:path';
 import type { EndReason, Policy } from '../../../protocol/session.ts';
 import { PROTOCOL_VERSION } from '../../../protocol/version.ts';
-import { ActivityWatcher, canWatchActivity } from './activity.ts';
+import { thisHost } from '../../shared/host.ts';
+import { ActivityWatcher } from './activity.ts';
+import { type IdleReader, idleSourceFor, openIdleReader } from './idle-time.ts';
 import { ActivityLog, eventBatchUploader } from './activity-log.ts';
 import type { RecordingOptions } from './args.ts';
 import type { ActivityCapture } from './capture/capture.ts';
@@ -83,7 +85,9 @@ export async function runSession(run: SessionRun): Promise<number> {
   const display = recording.source === 'x11' ? (recording.display ?? process.env.DISPLAY) : process.env.DISPLAY;
   // Connected before the hello, which says whether this launcher reports user input.
   let capture: ActivityCapture | null = await openActivityCapture({ source: recording.source, display, log });
-  const watchIdle = display !== undefined && canWatchActivity(recording.source);
+  // The user's input, on every platform (idle-time.ts): without it the server counts each piece as activity.
+  const idleSource = idleSourceFor(recording.source, display);
+  const watchIdle = idleSource !== null;
   const reportsActivity = watchIdle || capture?.seesInput === true;
   const token = new IngestToken(run.token, run.expiresAt);
 
@@ -164,6 +168,7 @@ export async function runSession(run: SessionRun): Promise<number> {
       protocol: PROTOCOL_VERSION,
       launcher: { name: 'witness-launcher', version: run.version, platform: `${process.platform}-${process.arch}` },
       reportsActivity,
+      ...withHost(),
     },
     handlers: {
       welcome(message, first) {
@@ -193,6 +198,7 @@ export async function runSession(run: SessionRun): Promise<number> {
 
   let program: RecordedProgram | null = null;
   let activity: ActivityWatcher | null = null;
+  let idle: IdleReader | null = null;
   let stopTimer: NodeJS.Timeout | null = null;
 
   // Signals: the first ends the session; a second one stops waiting for uploads.
@@ -259,8 +265,12 @@ export async function runSession(run: SessionRun): Promise<number> {
       );
     }
     if (reportsActivity) {
-      activity = new ActivityWatcher({ display: display ?? '', onActivity: () => control?.send({ type: 'activity' }) });
-      if (watchIdle) activity.start();
+      idle = idleSource && openIdleReader(idleSource);
+      activity = new ActivityWatcher({
+        onActivity: () => control?.send({ type: 'activity' }),
+        ...(idle && { readIdleMs: idle.read }),
+      });
+      if (idle) activity.start();
     }
     if (capture) {
       // Activity events are on the recording's clock, so without a recording only input is watched.
@@ -302,6 +312,7 @@ export async function runSession(run: SessionRun): Promise<number> {
   // writes its last Cluster), then the uploads of what is left.
   if (stopTimer) clearTimeout(stopTimer);
   activity?.stop();
+  idle?.close();
   if (why.kind === 'local') log.debug(`ending: ${why.why}`);
   if (program?.running) await program.stop();
   // After the program (its processes' ends are seen), before the encoder (events stay within the video).
@@ -345,7 +356,8 @@ export async function runSession(run: SessionRun): Promise<number> {
   log.info(
     `session ${run.session} ended: ${lastSeq === null ? 0 : lastSeq + 1} piece(s), ` +
       `${(bytesRecorded / 1024).toFixed(0)} KiB, ${uploader.stored} stored, ${uploader.retries} retried; ` +
-      `${activityLog.events} activity event(s) in ${activityLog.batches} batch(es)`,
+      `${activityLog.events} activity event(s) in ${activityLog.batches} batch(es), ` +
+      `${activityLog.redactions} secret(s) redacted`,
   );
   return code;
 }
@@ -391,4 +403,10 @@ export function formatSeqs(seqs: readonly number[]): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** The hello's `host`, when this machine can be named. */
+function withHost(): { host?: NonNullable<ReturnType<typeof thisHost>> } {
+  const host = thisHost();
+  return host ? { host } : {};
 }

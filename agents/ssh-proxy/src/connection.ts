@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import ssh2, { type AuthContext, type AuthenticationType, type Client, type Connection } from 'ssh2';
+import { SshClient } from '../../../protocol/control.ts';
 import type { EndReason } from '../../../protocol/session.ts';
 import { LaunchError, requestLaunch } from '../../launcher/src/launch.ts';
 import type { Logger } from '../../launcher/src/log.ts';
@@ -59,6 +60,8 @@ export class ProxiedConnection {
   readonly #context: ProxyContext;
   readonly #log: Logger;
   readonly #peer: string;
+  /** The client's address as the session records it (null if it is not an IP address, e.g. a test's pipe). */
+  readonly #sshClient: SshClient | null;
   #login: Login = { kind: 'invalid' };
   /** Why authentication failed, shown to the user through keyboard-interactive. */
   #reason: string | null = null;
@@ -70,11 +73,12 @@ export class ProxiedConnection {
   #closing = false;
   #tokenTried = false;
 
-  constructor(client: Connection, peer: string, context: ProxyContext) {
+  constructor(client: Connection, peer: { address: string; port: number }, context: ProxyContext) {
     this.#client = client;
     this.#context = context;
     this.#log = context.log;
-    this.#peer = peer;
+    this.#peer = peer.address.includes(':') ? `[${peer.address}]:${peer.port}` : `${peer.address}:${peer.port}`;
+    this.#sshClient = SshClient.safeParse(peer).data ?? null;
     // Keystrokes are single small packets: Nagle's algorithm would hold each echo for a delayed ACK.
     // ssh2's server connection has setNoDelay; @types/ssh2 leaves it out.
     (client as Connection & { setNoDelay(noDelay: boolean): void }).setNoDelay(true);
@@ -217,6 +221,7 @@ export class ProxiedConnection {
       version,
       heartbeatMs,
       drainTimeoutMs: config.drainTimeoutMs,
+      client: this.#sshClient,
     });
   }
 

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { CastHeader } from '../../../protocol/asciicast.ts';
-import type { ServerControlMessage } from '../../../protocol/control.ts';
+import type { ServerControlMessage, SshClient } from '../../../protocol/control.ts';
 import { PIECE_CONTENT_TYPE } from '../../../protocol/ingest.ts';
 import type { EndReason, Policy } from '../../../protocol/session.ts';
 import { PROTOCOL_VERSION } from '../../../protocol/version.ts';
@@ -13,6 +13,7 @@ import { ControlChannel } from '../../launcher/src/control.ts';
 import type { Logger } from '../../launcher/src/log.ts';
 import { EventSpool } from '../../launcher/src/spool.ts';
 import { IngestToken } from '../../launcher/src/token.ts';
+import { thisHost } from '../../shared/host.ts';
 import { PieceUploader } from '../../launcher/src/uploader.ts';
 import type { SshActivity } from './activity-events.ts';
 import { CastRecorder } from './cast.ts';
@@ -45,6 +46,8 @@ export interface SessionRecordingOptions {
   heartbeatMs?: number;
   /** How long `finish` keeps uploading. */
   drainTimeoutMs: number;
+  /** The SSH client whose session this is, recorded with it. */
+  client?: SshClient | null;
 }
 
 export class SessionRecording {
@@ -103,6 +106,7 @@ export class SessionRecording {
         }
       },
     });
+    const host = thisHost();
     this.#control = new ControlChannel({
       server: options.server,
       session: options.session,
@@ -118,6 +122,8 @@ export class SessionRecording {
           platform: `${process.platform}-${process.arch}`,
         },
         reportsActivity: true,
+        ...(host && { host }),
+        ...(options.client && { client: options.client }),
       },
       handlers: {
         welcome: (message, first) => {
@@ -251,7 +257,7 @@ export class SessionRecording {
     log.info(
       `session ${this.session} ended: ${pieces} piece(s), ${(this.cast.bytes / 1024).toFixed(0)} KiB, ` +
         `${this.#uploader.stored} stored, ${this.#uploader.retries} retried; ` +
-        `${this.#activityLog.events} activity event(s)`,
+        `${this.#activityLog.events} activity event(s), ${this.#activityLog.redactions} secret(s) redacted`,
     );
   }
 }

@@ -46,7 +46,7 @@ export class ProxyServer {
       (client, info) => {
         this.#connections.add(client);
         client.on('close', () => this.#connections.delete(client));
-        new ProxiedConnection(client, `${info.ip}:${info.port}`, context);
+        new ProxiedConnection(client, { address: info.ip, port: info.port }, context);
       },
     );
     this.#server.on('error', (error: Error) => log.error(`server: ${error.message}`));

@@ -4,7 +4,6 @@
  * onto the session clock once it knows when the recording's first frame was taken.
  */
 import type { ActivityEvent } from '../../../../protocol/activity.ts';
-import type { Logger } from '../log.ts';
 
 /** An activity event whose times (atMs, endMs, startedAtMs) are still epoch ms. */
 export type CapturedEvent = ActivityEvent;

@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAX_EVENT_TEXT } from '../../../../protocol/activity.ts';
+import { redactArgv } from '../../../../protocol/redaction.ts';
 import type { CapturedEvent } from './capture.ts';
 
 export const PROCESS_POLL_MS = 500;
@@ -184,7 +185,11 @@ export class ProcessWatcher {
       ppid: stat.ppid,
       name: reported.name,
       path: reported.path,
-      commandLine: (argv.length > 0 ? formatCommandLine(argv) : `[${stat.comm}]`).slice(0, MAX_EVENT_TEXT),
+      // Argument by argument first, where an option and its value are still apart (protocol/redaction.ts).
+      commandLine: (argv.length > 0 ? formatCommandLine(redactArgv(argv).argv) : `[${stat.comm}]`).slice(
+        0,
+        MAX_EVENT_TEXT,
+      ),
       user: reported.user,
     });
     return reported;

@@ -1,0 +1,1 @@
+ALTER TABLE `activity_batches` ADD `redactions` text DEFAULT '{}' NOT NULL;
