@@ -1,7 +1,8 @@
 /**
  * The local edge: for `npm start`, what Cloudflare's edge does in front of the deployed Worker. A thin node:http
  * front on the public port answers requests over Witness's limits (protocol/limits.ts) with the product's JSON
- * error at once, without reading their bodies, and passes everything else, WebSockets included, to wrangler dev.
+ * error at once, without reading their bodies, and passes everything else, WebSockets included, to the Worker's
+ * own workerd (wrangler dev's, past its ProxyWorker; while a reload replaces it, requests wait for the new one).
  * Behind it alone, wrangler dev reads every body to its end before it answers, and answers some failures in
  * plain text (docs/decisions.md, "A local edge in front of wrangler dev").
  */
@@ -25,12 +26,16 @@ import {
   spendFrame,
 } from '../protocol/frame-budget.ts';
 import { FrameWalker, Opcode } from './websocket-frames.ts';
+import { type Address, WorkerAddress } from './worker-address.ts';
 
 /** After a refusal, how long the client may go on sending (and reading the answer) before the connection is cut. */
 const LINGER_MS = 2_000;
 /** workerd closes an idle connection after 15 s: ours to clients do the same, ours to workerd go first. */
 const KEEP_ALIVE_MS = 15_000;
 const UPSTREAM_IDLE_MS = 10_000;
+/** How long a request waits for the Worker while wrangler reloads it (a few hundred ms, more on a busy machine). */
+const RELOAD_WAIT_MS = 10_000;
+const RELOADING_MESSAGE = 'The local server is reloading the Worker. Retry in a moment.';
 
 /** What the Worker serves itself, always in JSON (the rest is the console's assets). */
 const PRODUCT_PATH = /^\/(?:api|ingest)\//;
@@ -50,25 +55,29 @@ const HOP_BY_HOP = new Set([
 export interface LocalEdgeOptions {
   host: string;
   port: number;
-  /** wrangler dev's own address. */
-  upstream: { host: string; port: number };
+  /** Where the Worker answers: a fixed address, or wrangler dev's Worker, which moves at each reload. */
+  upstream: Address | WorkerAddress;
   /** How long a body may stop arriving before it is given up (408); BODY_IDLE_TIMEOUT_MS unless a test says. */
   bodyIdleTimeoutMs?: number;
+  /** How long a request waits for an upstream address while there is none; RELOAD_WAIT_MS unless a test says. */
+  reloadWaitMs?: number;
 }
 
 /** What every exchange of one edge shares. */
 interface Forwarding {
   agent: http.Agent;
-  upstream: LocalEdgeOptions['upstream'];
+  upstream: WorkerAddress;
   bodyIdleTimeoutMs: number;
+  reloadWaitMs: number;
 }
 
 /** Listens on `host:port`; resolves once listening. */
 export function startLocalEdge(options: LocalEdgeOptions): Promise<http.Server> {
   const forwarding: Forwarding = {
     agent: new http.Agent({ keepAlive: true, timeout: UPSTREAM_IDLE_MS }),
-    upstream: options.upstream,
+    upstream: options.upstream instanceof WorkerAddress ? options.upstream : new WorkerAddress(options.upstream),
     bodyIdleTimeoutMs: options.bodyIdleTimeoutMs ?? BODY_IDLE_TIMEOUT_MS,
+    reloadWaitMs: options.reloadWaitMs ?? RELOAD_WAIT_MS,
   };
   const exchanges = new WeakMap<Duplex, Exchange>();
   const server = http.createServer({ maxHeaderSize: MAX_REQUEST_HEAD_BYTES, keepAliveTimeout: KEEP_ALIVE_MS });
@@ -86,9 +95,15 @@ export function startLocalEdge(options: LocalEdgeOptions): Promise<http.Server> 
     if (exchange) return exchange.clientFailed(error);
     answerOnSocket(socket, ...parseFailure(error));
   });
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
-    tunnel(req, socket, head, options.upstream),
-  );
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const now = forwarding.upstream.current;
+    if (now) return tunnel(req, socket, head, now);
+    void forwarding.upstream.next(forwarding.reloadWaitMs).then((address) => {
+      if (socket.destroyed) return;
+      if (address) return tunnel(req, socket, head, address);
+      answerOnSocket(socket, 503, 'server_reloading', RELOADING_MESSAGE);
+    });
+  });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve(server));
@@ -123,9 +138,23 @@ class Exchange {
     } else if (declared !== undefined && Number(declared) > limit.maxBytes) {
       this.tooLarge(limit);
     } else {
-      if (expectsContinue) this.#res.writeContinue();
-      this.#forward(target, limit);
+      this.#forwardWhenReady(target, limit, expectsContinue, false);
     }
+  }
+
+  /** Forwards to where the Worker is, once it is somewhere: a request that comes during a reload waits for it. */
+  #forwardWhenReady(target: string, limit: BodyLimit, expectsContinue: boolean, retried: boolean): void {
+    const forward = (address: Address) => {
+      if (expectsContinue) this.#res.writeContinue();
+      this.#forward(target, limit, address, retried);
+    };
+    const now = this.#forwarding.upstream.current;
+    if (now) return void forward(now);
+    void this.#forwarding.upstream.next(this.#forwarding.reloadWaitMs).then((address) => {
+      if (this.#answered || this.#req.socket.destroyed) return; // refused, or the client left, meanwhile
+      if (address) forward(address);
+      else this.refuse(503, 'server_reloading', RELOADING_MESSAGE, 1);
+    });
   }
 
   /** The client broke the request off (the connection ended inside the body, or the framing is wrong). */
@@ -149,7 +178,7 @@ class Exchange {
     }
   }
 
-  refuse(status: number, code: string, message: string): void {
+  refuse(status: number, code: string, message: string, retryAfterSeconds?: number): void {
     this.#stopBody();
     if (this.#answered) {
       // The upstream's answer has begun: all that is left is to cut it short.
@@ -166,6 +195,7 @@ class Exchange {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(body),
       connection: 'close',
+      ...(retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) }),
     });
     this.#res.end(body);
   }
@@ -174,7 +204,8 @@ class Exchange {
     this.refuse(413, limit.tooLargeCode, `${limit.what} may be at most ${limit.maxBytes} bytes.`);
   }
 
-  #forward(target: string, limit: BodyLimit): void {
+  /** `retried`: this request is sent again, once, its first attempt lost to a reload. */
+  #forward(target: string, limit: BodyLimit, address: Address, retried: boolean): void {
     const req = this.#req;
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(name)) headers[name] = value;
@@ -183,8 +214,8 @@ class Exchange {
     // As Cloudflare's edge does: the client's own address, never one the client claims.
     headers['cf-connecting-ip'] = req.socket.remoteAddress ?? '';
     const forwarded = http.request({
-      host: this.#forwarding.upstream.host,
-      port: this.#forwarding.upstream.port,
+      host: address.host,
+      port: address.port,
       method: req.method,
       path: target,
       headers,
@@ -194,7 +225,21 @@ class Exchange {
     forwarded.on('response', (reply) => this.#relay(reply));
     forwarded.on('error', () => {
       if (this.#answered) return;
-      this.refuse(502, 'upstream_unavailable', 'The local server did not answer; it may be restarting. Retry.');
+      if (this.#forwarding.upstream.current === address) {
+        return this.refuse(
+          502,
+          'upstream_unavailable',
+          'The local server did not answer; it may be restarting. Retry.',
+        );
+      }
+      // A reload replaced the Worker under this request. As wrangler's ProxyWorker does, a GET or HEAD goes to the
+      // new one; anything else may have done its work already, so the client decides.
+      const method = req.method ?? 'GET';
+      if (!retried && !hasBody && (method === 'GET' || method === 'HEAD')) {
+        this.#forwarded = null;
+        return this.#forwardWhenReady(target, limit, false, true);
+      }
+      this.refuse(503, 'server_reloading', 'The local server reloaded the Worker during this request. Retry it.', 1);
     });
     if (!hasBody) return void forwarded.end();
 
@@ -279,7 +324,7 @@ class Exchange {
 }
 
 /** WebSockets (and any other upgrade): the request head goes on as it came, then bytes both ways. */
-function tunnel(req: http.IncomingMessage, socket: Duplex, head: Buffer, upstream: LocalEdgeOptions['upstream']) {
+function tunnel(req: http.IncomingMessage, socket: Duplex, head: Buffer, upstream: Address) {
   const target = req.url ?? '/';
   if (target.length > MAX_URL_BYTES) {
     return answerOnSocket(socket, 414, 'uri_too_long', `A URL may be at most ${MAX_URL_BYTES} bytes.`);

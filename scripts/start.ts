@@ -1,7 +1,8 @@
 /**
  * `npm start`: everything on one machine. Builds the console, applies D1 migrations to the local database,
- * then runs `wrangler dev` (which simulates D1, R2 and Durable Objects, keeping state in .wrangler/state) on a
- * loopback port of its own, behind the local edge (local-edge.ts) that serves --port and bounds every request.
+ * then runs wrangler dev (which simulates D1, R2 and Durable Objects, keeping state in .wrangler/state) on a
+ * loopback port of its own (wrangler-dev.ts), behind the local edge (local-edge.ts) that serves --port, bounds
+ * every request and sends it straight to the Worker's workerd, wherever wrangler has it after its last reload.
  *
  *   npm start -- [--port 8787] [--persist-to DIR]
  *
@@ -21,6 +22,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SERVER_RESTART_KEY_CONTEXT, SERVER_RESTART_PATH } from '../protocol/server-restart.ts';
 import { startLocalEdge } from './local-edge.ts';
+import { WorkerAddress } from './worker-address.ts';
+import type { WranglerDevMessage } from './wrangler-dev.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -111,7 +114,7 @@ const secrets = [
   `WITNESS_ADMIN_PASSWORD_ONE_TIME=${admin.oneTime ? '1' : '0'}`,
 ];
 writeFileSync(secretsFile, `${secrets.join('\n')}\n`, { mode: 0o600 });
-/** A free loopback port for wrangler dev itself: clients reach it only through the local edge. */
+/** A free loopback port for wrangler dev's ProxyWorker: nothing but tellViewers below uses it. */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer().listen(0, '127.0.0.1', () => {
@@ -123,17 +126,29 @@ function freePort(): Promise<number> {
   });
 }
 const wranglerPort = await freePort();
-const devArgs = ['--ip', '127.0.0.1', '--port', String(wranglerPort), '--show-interactive-dev-session=false'];
 // In a terminal, wrangler gets a process group of its own: a Ctrl-C there reaches this script only, which
 // tells the live viewers that the server is restarting (while it still runs), then stops wrangler and what it
 // started. Under a supervisor or a test (no terminal) it stays in ours, so that killing the group, even with
 // SIGKILL, takes workerd down too; a signal to this script alone tells the viewers all the same.
 const ownGroup = process.stdin.isTTY === true;
-const dev = spawn(wrangler, ['dev', ...devArgs, '--env-file', secretsFile, ...persist], {
-  cwd: root,
-  stdio: ['ignore', 'inherit', 'inherit'],
-  env,
-  detached: ownGroup,
+const dev = spawn(
+  process.execPath,
+  [
+    path.join(import.meta.dirname, 'wrangler-dev.ts'),
+    '--port',
+    String(wranglerPort),
+    '--env-file',
+    secretsFile,
+    ...persist,
+  ],
+  { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env, detached: ownGroup },
+);
+/** Where the Worker's own workerd listens: wrangler moves it at every reload, and wrangler-dev.ts says where. */
+const worker = new WorkerAddress();
+dev.on('message', (message: WranglerDevMessage) => {
+  if (message.type === 'reloading') worker.reloading();
+  else if (message.type === 'reloaded') worker.set(message.worker);
+  else if (message.type === 'reload-failed') worker.failed(message.reason);
 });
 
 function stopDev(signal: NodeJS.Signals): void {
@@ -157,7 +172,7 @@ async function tellViewers(): Promise<void> {
   const key = restartKey();
   if (!key) return;
   try {
-    // Straight to wrangler dev: the local edge in front of it has nothing to add to this call.
+    // Through wrangler's ProxyWorker, which holds it while the Worker reloads; the edge has nothing to add to it.
     const res = await fetch(`http://127.0.0.1:${wranglerPort}${SERVER_RESTART_PATH}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}` },
@@ -185,7 +200,7 @@ dev.on('exit', (code) => process.exit(code ?? 0));
 await startLocalEdge({
   host: '127.0.0.1',
   port: Number(values.port),
-  upstream: { host: '127.0.0.1', port: wranglerPort },
+  upstream: worker,
 });
 console.log(
   `[witness] Serving http://127.0.0.1:${values.port} (wrangler dev's own port, ${wranglerPort}, is internal).`,

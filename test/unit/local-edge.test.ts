@@ -7,6 +7,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { MAX_BATCH_BYTES } from '../../protocol/activity.ts';
 import { edgeLimit, FRAME_LIMITS } from '../../protocol/frame-budget.ts';
 import { startLocalEdge } from '../../scripts/local-edge.ts';
+import { WorkerAddress } from '../../scripts/worker-address.ts';
 
 interface Seen {
   method: string;
@@ -83,9 +84,13 @@ afterAll(async () => {
 });
 
 /** Writes `text` on a fresh connection (then `more`, if given), and resolves with all the edge sent back. */
-function raw(text: string | Buffer, more?: (socket: net.Socket) => void): Promise<{ status: number; text: string }> {
+function raw(
+  text: string | Buffer,
+  more?: (socket: net.Socket) => void,
+  port = edgePort,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve) => {
-    const socket = net.connect(edgePort, '127.0.0.1');
+    const socket = net.connect(port, '127.0.0.1');
     let received = '';
     socket.on('data', (d) => (received += d.toString('latin1')));
     socket.on('error', () => undefined);
@@ -279,5 +284,128 @@ describe('the local edge', () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('upstream_unavailable');
     orphan.closeAllConnections();
     await new Promise((resolve) => orphan.close(resolve));
+  });
+});
+
+describe('the local edge while wrangler reloads the Worker (a new workerd on a new port)', () => {
+  /** A stand-in for one workerd: answers with its name, echoes on WebSockets; `holding()` holds the next `/api/held`. */
+  async function fakeWorker(name: string) {
+    const held: Array<() => void> = [];
+    const server = http.createServer((req, res) => {
+      req.resume();
+      if (req.url === '/api/held' && held.length > 0) {
+        for (const seen of held.splice(0)) seen();
+        return;
+      }
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ from: name }));
+      });
+    });
+    new WebSocketServer({ server }).on('connection', (socket) =>
+      socket.on('message', (d) => socket.send(`${name}:${d}`)),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
+    /** Resolves once the next `/api/held` request has reached this worker. */
+    const holding = () => new Promise<void>((resolve) => held.push(resolve));
+    return { server, address, holding };
+  }
+
+  let old: Awaited<ReturnType<typeof fakeWorker>>;
+  let renewed: Awaited<ReturnType<typeof fakeWorker>>;
+  const worker = new WorkerAddress();
+  let reloadingEdge: http.Server;
+  let url = '';
+
+  beforeAll(async () => {
+    [old, renewed] = await Promise.all([fakeWorker('old'), fakeWorker('new')]);
+    reloadingEdge = await startLocalEdge({ host: '127.0.0.1', port: 0, upstream: worker, reloadWaitMs: 400 });
+    url = `http://127.0.0.1:${(reloadingEdge.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    for (const server of [reloadingEdge, old.server, renewed.server]) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
+  const UPGRADE =
+    'GET /api/v1/sessions/s1/live HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+    'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+
+  it('holds requests and WebSocket upgrades during a reload, then sends them to the new address', async () => {
+    worker.set(old.address);
+    expect(await (await fetch(`${url}/api/health`)).json()).toEqual({ from: 'old' });
+    worker.reloading();
+    const held = fetch(`${url}/api/health`);
+    const socket = new WebSocket(`${url.replace('http', 'ws')}/api/v1/sessions/s1/live`);
+    const echoed = new Promise<string>((resolve) => socket.once('message', (data) => resolve(String(data))));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    worker.set(renewed.address);
+    expect(await (await held).json()).toEqual({ from: 'new' });
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send('hello');
+    expect(await echoed).toBe('new:hello');
+    socket.close();
+  });
+
+  it('answers a JSON 503 when no Worker comes in time; after a failed reload, goes back to the one there was', async () => {
+    worker.set(renewed.address);
+    worker.reloading();
+    const started = performance.now();
+    const waited = await fetch(`${url}/api/health`);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(350);
+    expect(waited.status).toBe(503);
+    expect(waited.headers.get('retry-after')).toBe('1');
+    expect(await errorOf(waited)).toBe('server_reloading');
+    const upgrade = await raw(UPGRADE, undefined, (reloadingEdge.address() as AddressInfo).port);
+    expect(upgrade.status).toBe(503);
+    expect(upgrade.text).toContain('"server_reloading"');
+    // wrangler may fail before it has replaced the Worker: then that one still answers.
+    worker.failed('Error reloading local server');
+    const quick = performance.now();
+    const res = await fetch(`${url}/api/health`, { method: 'PUT', body: 'x' });
+    expect(performance.now() - quick).toBeLessThan(300);
+    expect(await res.json()).toEqual({ from: 'new' });
+  });
+
+  it('answers a JSON 503 at once when the first start failed', async () => {
+    const none = new WorkerAddress();
+    const failedEdge = await startLocalEdge({ host: '127.0.0.1', port: 0, upstream: none, reloadWaitMs: 5_000 });
+    const port = (failedEdge.address() as AddressInfo).port;
+    none.failed('Error reloading local server');
+    const started = performance.now();
+    const res = await fetch(`http://127.0.0.1:${port}/api/health`);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(res.status).toBe(503);
+    expect(await errorOf(res)).toBe('server_reloading');
+    expect((await raw(UPGRADE, undefined, port)).status).toBe(503);
+    failedEdge.closeAllConnections();
+    await new Promise((resolve) => failedEdge.close(resolve));
+  });
+
+  it('sends a GET that a reload cut short to the new Worker, and answers anything else with a JSON 503', async () => {
+    worker.set(old.address);
+    for (const [method, body, status, answer] of [
+      ['GET', undefined, 200, { from: 'new' }],
+      ['PUT', 'a piece', 503, null],
+    ] as const) {
+      const reached = old.holding();
+      const sent = fetch(`${url}/api/held`, { method, body });
+      await reached;
+      // As miniflare does at a reload: the old workerd goes away with the request, the new one comes later.
+      worker.reloading();
+      old.server.closeAllConnections();
+      setTimeout(() => worker.set(renewed.address), 50);
+      const res = await sent;
+      expect(res.status, method).toBe(status);
+      if (answer) expect(await res.json()).toEqual(answer);
+      else expect(await errorOf(res)).toBe('server_reloading');
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      worker.set(old.address);
+    }
   });
 });
