@@ -107,7 +107,7 @@ function openControl(server: RunningServer, sessionId: string, token: string): P
     headers: { authorization: `Bearer ${token}` },
   });
   return new Promise((resolve, reject) => {
-    ws.once('error', reject);
+    ws.on('error', reject); // not once: a refused upgrade may report more than one error
     ws.once('open', () => ws.send(LAUNCHER_HELLO));
     ws.on('message', (data) => {
       if (String(data).startsWith('{"type":"welcome"')) resolve(ws);
@@ -120,8 +120,15 @@ function openControl(server: RunningServer, sessionId: string, token: string): P
  * replaced it) and waits, at most a minute, until it is sealed.
  */
 async function endAndSeal(server: RunningServer, session: BenchSession, lastSeq: number): Promise<void> {
-  if (session.control.readyState !== WebSocket.OPEN) {
-    session.control = await openControl(server, session.sessionId, session.token);
+  // A flooded session's launcher may be refused for a while after the flooder's close (429): retry, as a
+  // launcher does.
+  for (let attempt = 0; session.control.readyState !== WebSocket.OPEN; attempt++) {
+    try {
+      session.control = await openControl(server, session.sessionId, session.token);
+    } catch (error) {
+      if (attempt >= 60) throw error;
+      await sleep(1_000);
+    }
   }
   session.control.send(JSON.stringify({ type: 'end', lastSeq }));
   const deadline = performance.now() + 60_000;

@@ -15,8 +15,8 @@ import {
   manifestKey,
   type SigningKey,
   signManifest,
-  toHex,
 } from '../protocol/evidence.ts';
+import { hex } from '../protocol/hex.ts';
 import { recordingKey } from '../protocol/ingest.ts';
 import { isSealed, phaseOf } from '../protocol/lifecycle.ts';
 import type { RecordingFormat } from '../protocol/session.ts';
@@ -42,7 +42,7 @@ export class SessionEvidence {
     private readonly store: SessionStore,
     private readonly bucket: R2Bucket,
     private readonly signingSecret: () => string | undefined,
-    /** The session's activity events: count and digest (worker/activity/digest.ts). */
+    /** The session's activity events: count and digest (server/activity/digest.ts). */
     private readonly activity: (sessionId: string, createdAt: number) => Promise<{ events: number; sha256: string }>,
   ) {}
 
@@ -67,7 +67,7 @@ export class SessionEvidence {
     if (!object) throw new Error('the sealed recording is not in storage');
     const digest = new crypto.DigestStream('SHA-256');
     await object.body.pipeTo(digest);
-    this.store.saveSealedFile({ key, size: object.size, sha256: toHex(await digest.digest), mediaDurationMs });
+    this.store.saveSealedFile({ key, size: object.size, sha256: hex(await digest.digest), mediaDurationMs });
   }
 
   /** Builds, signs and stores `manifest.json`. Never throws: a failure is logged and returned. */

@@ -6,7 +6,7 @@
  * re-encoded, so the file holds exactly the bytes that were acknowledged, and `witness verify` can check it
  * against the chain without the pieces.
  */
-import { toHex } from '../protocol/evidence.ts';
+import { hex } from '../protocol/hex.ts';
 import { PIECE_CONTENT_TYPE, pieceKey, piecesPrefix, recordingKey } from '../protocol/ingest.ts';
 import { SealedWebmLayout } from '../protocol/sealed-webm.ts';
 import type { RecordingFormat } from '../protocol/session.ts';
@@ -53,7 +53,7 @@ async function* verifiedPieces(
         `piece ${piece.seq} in storage is ${bytes.byteLength} bytes; it was stored as ${piece.size}`,
       );
     }
-    const sha256 = toHex(await crypto.subtle.digest('SHA-256', bytes));
+    const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes));
     if (sha256 !== piece.sha256) {
       throw new SealRefused(
         `piece ${piece.seq} in storage does not match the hash it was acknowledged with (sha256 ${sha256}, chain ${piece.sha256})`,

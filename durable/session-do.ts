@@ -6,13 +6,14 @@ import { DurableObject } from 'cloudflare:workers';
 import type { LauncherMessage, ServerControlMessage } from '../protocol/control.ts';
 import { acceptsRecording, apply, isOngoing, isSealed, type Phase, phaseOf } from '../protocol/lifecycle.ts';
 import type { EndReason } from '../protocol/session.ts';
+import { FLOOD_COOLDOWN_MS, type SocketRole } from '../protocol/frame-budget.ts';
 import { CloseCode, HEARTBEAT_PING, HEARTBEAT_PONG, PROTOCOL_VERSION } from '../protocol/version.ts';
 import type { Viewer, ViewerServerMessage } from '../protocol/viewer.ts';
-import { activitySummary } from '../worker/activity/digest.ts';
-import { activityPartitions } from '../worker/activity/partitions.ts';
-import { issueIngestToken } from '../worker/auth/ingest-token.ts';
-import { database } from '../worker/db/index.ts';
-import { copyPieceIndex, markEnded, markSealed, markStarted, recordEndpoints } from '../worker/db/session-directory.ts';
+import { activitySummary } from '../server/activity/digest.ts';
+import { activityPartitions } from '../server/activity/partitions.ts';
+import { issueIngestToken } from '../server/auth/ingest-token.ts';
+import { database } from '../server/db/index.ts';
+import { copyPieceIndex, markEnded, markSealed, markStarted, recordEndpoints } from '../server/db/session-directory.ts';
 import { ActivitySaves } from './activity-saves.ts';
 import { dueDeadline, nextAlarm, type WarnedReason } from './deadlines.ts';
 import type { BeginPiece, LiveState, PieceCommit, Refusal, SessionInit, TerminateOutcome } from './api.ts';
@@ -48,6 +49,8 @@ export class SessionDO extends DurableObject<Env> {
   #sealing = false;
   /** The alarm as last set by this instance; undefined until read from storage. */
   #alarmAt: number | null | undefined;
+  /** Until when each client closed for flooding may not open its socket again (`socketFlooded`). */
+  readonly #floodedUntil = new Map<string, number>();
   /** `activity` is saved at most every few seconds (the Worker limits how many come at all: socket-relay.ts). */
   readonly #activitySaves = new ActivitySaves();
 
@@ -226,12 +229,33 @@ export class SessionDO extends DurableObject<Env> {
     };
   }
 
+  /**
+   * The Worker closed a socket of `role` for flooding (worker/socket-relay.ts): the same client's next upgrades
+   * are refused for FLOOD_COOLDOWN_MS. Kept in memory: a cool-down, not a record.
+   */
+  async socketFlooded(role: SocketRole, who: string | null): Promise<void> {
+    this.#readable();
+    this.#floodedUntil.set(`${role}:${who ?? ''}`, Date.now() + FLOOD_COOLDOWN_MS);
+  }
+
   /** WebSocket upgrades, already authenticated by the Worker, which names the role in `x-witness-socket`. */
   override async fetch(request: Request): Promise<Response> {
     this.#readable();
     const record = this.#record;
     if (!record) return jsonError(404, 'session_not_found', 'No such session.');
     const role = request.headers.get('x-witness-socket');
+    const who = role === 'viewer' ? (request.headers.get('x-witness-principal') ?? '') : '';
+    const until = this.#floodedUntil.get(`${role}:${who}`) ?? 0;
+    if (until > Date.now()) {
+      const seconds = Math.ceil((until - Date.now()) / 1000);
+      const refused = jsonError(
+        429,
+        'too_many_connections',
+        `This socket was closed for sending too much; reconnect in ${seconds} s.`,
+      );
+      refused.headers.set('retry-after', String(seconds));
+      return refused;
+    }
     const { 0: client, 1: server } = new WebSocketPair();
     if (role === 'launcher') {
       this.ctx.acceptWebSocket(server, [LAUNCHER_TAG]);

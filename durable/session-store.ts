@@ -2,6 +2,7 @@
  * SessionDO's own SQLite: the session record, the live piece index and in-flight upload leases.
  * All calls are synchronous (the Durable Object SQL API), so a method's reads and writes cannot interleave.
  */
+import { hex } from '../protocol/hex.ts';
 import type { StoredPiece } from './live-cursor.ts';
 import { readRecord, type SessionRecord } from './session-record.ts';
 
@@ -223,5 +224,5 @@ function columns(sql: SqlStorage, table: string): string[] {
 /** 12 hex digits: unique among the attempts at one piece, short in an object key. */
 function newAttemptId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(6));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return hex(bytes);
 }

@@ -109,7 +109,6 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** `hex` under its former name: durable/evidence.ts and durable/seal.ts still import it from here. */
-export { hex as toHex } from './hex.ts';
 
 export function toBase64(bytes: ArrayBuffer | Uint8Array): string {
   let binary = '';

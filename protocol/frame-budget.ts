@@ -27,6 +27,13 @@ export const FRAME_LIMITS = {
   launcher: { burst: 30, perMinute: 60, maxFrameBytes: 32 * 1024 },
 } as const satisfies Record<SocketRole, FrameLimit>;
 
+/**
+ * After a socket is closed for flooding, how long the same client (the session's launcher, or one viewer
+ * principal) may not open that socket again: its upgrade gets a 429. A flooder that reconnects at once would
+ * otherwise cost an upgrade and a burst every few seconds; a real client reconnects with backoff anyway.
+ */
+export const FLOOD_COOLDOWN_MS = 10_000;
+
 /** One socket's bucket, and what the socket has sent. */
 export interface FrameBudget {
   tokens: number;

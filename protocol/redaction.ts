@@ -63,7 +63,8 @@ const DASH_P_PROGRAMS = /(?:^|\/)(?:mysql|mysqldump|mysqladmin|mysqlimport|mysql
 /** Programs whose `-p SECRET` (separate) is a password. */
 const DASH_P_SEPARATE_PROGRAMS = /(?:^|\/)sshpass$/;
 /** A name whose value is a secret: …PASSWORD, …TOKEN, …SECRET, …API_KEY, … (any case). */
-const SECRET_NAME = '(?:[A-Za-z_][A-Za-z0-9_]*)?(?:PASSWORD|PASSWD|TOKEN|SECRET|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)';
+const SECRET_NAME =
+  '(?:[A-Za-z_][A-Za-z0-9_]*)?(?:PASSWORD|PASSWD|TOKEN|SECRET|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)';
 
 interface Rule {
   kind: SecretKind;

@@ -8,7 +8,7 @@ import type { AuditAction } from '../protocol/audit.ts';
 import { auditLog } from '../schema/index.ts';
 import type { ApiEnv, Principal } from './auth/principal.ts';
 import { clientAddress } from './client-address.ts';
-import { database } from './db/index.ts';
+import { database } from '../server/db/index.ts';
 
 export type { AuditAction };
 

@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { RedactionSettings } from '../protocol/redaction.ts';
 import { DEFAULT_POLICY, Policy } from '../protocol/session.ts';
 import { settings } from '../schema/index.ts';
-import type { Database } from './db/index.ts';
+import type { Database } from '../server/db/index.ts';
 
 const RECORDING_KEY = 'recording';
 const REDACTION_KEY = 'redaction';

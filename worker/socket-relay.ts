@@ -20,7 +20,7 @@ import {
 } from '../protocol/frame-budget.ts';
 import { CloseCode, HEARTBEAT_PING } from '../protocol/version.ts';
 import { auditLog } from '../schema/index.ts';
-import { database } from './db/index.ts';
+import { database } from '../server/db/index.ts';
 import { ApiError } from './errors.ts';
 
 /** Who is at the client end, for the audit row of a flood. */
@@ -35,6 +35,8 @@ export interface SocketPeer {
 export interface RelayContext {
   db: D1Database;
   waitUntil: (promise: Promise<unknown>) => void;
+  /** Tells the session object this client sent too fast (it refuses the client's upgrades for a while). */
+  flooded: () => Promise<unknown>;
 }
 
 const FLOOD_CLOSE = {
@@ -87,6 +89,12 @@ export function relaySocket(upstream: Response, peer: SocketPeer, context: Relay
     const { code, reason } = FLOOD_CLOSE[spent.verdict];
     close(outer, code, reason);
     close(inner, code, reason);
+    // Too fast is a flood, and waits before it may reconnect; one oversized frame is a bug, and need not.
+    if (spent.verdict === 'too_fast') {
+      context.waitUntil(
+        context.flooded().catch((error: unknown) => console.error('telling the session of a flood failed', error)),
+      );
+    }
     context.waitUntil(
       auditFlood(context.db, peer, {
         role: peer.role,

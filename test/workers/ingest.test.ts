@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:workers';
+import { hex } from '../../protocol/hex.ts';
 import { describe, expect, it } from 'vitest';
 import {
   errorCode,
@@ -14,7 +15,7 @@ import {
 
 async function sha256(bytes: Uint8Array): Promise<string> {
   const hash = await crypto.subtle.digest('SHA-256', bytes);
-  return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, '0')).join('');
+  return hex(hash);
 }
 
 /** A body of unknown length (sent chunked), as a streaming client would send it. */
@@ -221,7 +222,7 @@ describe('PUT /ingest/v1/sessions/{id}/pieces/{seq}', () => {
       let token = kind;
       if (kind === 'forged') token = `${s.token.slice(0, -4)}AAAA`;
       if (kind === 'expired') {
-        const { issueIngestToken } = await import('../../worker/auth/ingest-token.ts');
+        const { issueIngestToken } = await import('../../server/auth/ingest-token.ts');
         token = (await issueIngestToken(env.WITNESS_TOKEN_SECRET, s.sessionId, 60, Date.now() - 120_000)).token;
       }
       const res = await putPiece(

@@ -310,6 +310,33 @@ describe('launcher control sockets', () => {
 });
 
 describe('socket upgrades', () => {
+  it('refuses a flooder its next upgrade for a while, with 429 and Retry-After; others still get in', async () => {
+    const s = await launch();
+    await connectLauncher(s);
+    const user = await monitorUser();
+    const viewer = await watch(s.sessionId, { cookie: user.cookie });
+    flood(viewer, 'x', 100);
+    expect((await viewer.closed).code).toBe(CloseCode.rateLimited);
+    await floodRows(s.sessionId);
+    const upgrade = () =>
+      request(`/api/v1/sessions/${s.sessionId}/live`, { headers: { upgrade: 'websocket', cookie: user.cookie } });
+    // The object hears of the flood just after the close (in the background): soon every upgrade is refused.
+    await expect
+      .poll(async () => {
+        const res = await upgrade();
+        res.webSocket?.accept();
+        res.webSocket?.close(1000, 'done');
+        return res.status;
+      })
+      .toBe(429);
+    const refused = await upgrade();
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('too_many_connections');
+    // Another viewer of the session is not held back.
+    const other = await watch(s.sessionId);
+    other.ws.close(1000, 'done');
+  });
   it("refuses a viewer's upgrades over the limit with 429, while other viewers and the launcher still get in", async () => {
     const s = await launch();
     await connectLauncher(s);

@@ -2,12 +2,12 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { type ActivityAck, EVENT_CLOCK_SLACK_MS } from '../../protocol/activity.ts';
 import { activity, activityBatches } from '../../schema/index.ts';
-import { database } from '../db/index.ts';
-import type { SessionRow } from '../db/session-directory.ts';
+import { database } from '../../server/db/index.ts';
+import type { SessionRow } from '../../server/db/session-directory.ts';
 import { ApiError } from '../errors.ts';
 import { redactionSettings } from '../settings.ts';
 import { checkEvents } from './events.ts';
-import { activityPartitions } from './partitions.ts';
+import { activityPartitions } from '../../server/activity/partitions.ts';
 import { FLUSH_SEARCH_TERMS } from './search/terms.ts';
 
 /** activity has 15 columns; D1 allows 100 bound parameters a statement. */

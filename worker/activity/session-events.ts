@@ -5,9 +5,9 @@
 import { and, asc, eq, gt, gte, inArray, lte, or, type SQL } from 'drizzle-orm';
 import type { ActivityType } from '../../protocol/activity.ts';
 import { activity } from '../../schema/index.ts';
-import { database } from '../db/index.ts';
+import { database } from '../../server/db/index.ts';
 import { sessionMatches } from './search/session.ts';
-import { eventView } from './view.ts';
+import { eventView } from '../../server/activity/view.ts';
 
 export interface EventQuery {
   /** Text searched in the events (every word anywhere in an event). */

@@ -6,7 +6,7 @@
 import { eq } from 'drizzle-orm';
 import { Permission } from '../../protocol/permissions.ts';
 import { settings, users } from '../../schema/index.ts';
-import type { Database } from '../db/index.ts';
+import type { Database } from '../../server/db/index.ts';
 import { hashPassword } from './password.ts';
 
 const DONE_KEY = 'bootstrap.admin';

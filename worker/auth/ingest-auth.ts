@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import { ApiError } from '../errors.ts';
 import { bearerCredential } from './bearer.ts';
-import { verifyIngestToken } from './ingest-token.ts';
+import { verifyIngestToken } from '../../server/auth/ingest-token.ts';
 
 /** Ingest routes: the bearer must be a valid, unexpired token for the session in the path. */
 export const requireIngestToken = createMiddleware<{ Bindings: Env }>(async (c, next) => {

@@ -9,7 +9,7 @@ import { getCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
 import { type ApiKeyScope, Permission, SCOPE_PERMISSIONS } from '../../protocol/permissions.ts';
 import { apiKeys, loginSessions, users } from '../../schema/index.ts';
-import { database } from '../db/index.ts';
+import { database } from '../../server/db/index.ts';
 import { ApiError } from '../errors.ts';
 import { ACCESS_JWT_HEADER, accessConfig, verifyAccessJwt } from './access.ts';
 import { bearerCredential, secretsEqual } from './bearer.ts';

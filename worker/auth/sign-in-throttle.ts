@@ -9,7 +9,7 @@
 import { and, eq, gt, gte, inArray, type SQL, sql } from 'drizzle-orm';
 import { loginThrottle } from '../../schema/index.ts';
 import { UNTRUSTED_ADDRESS } from '../client-address.ts';
-import type { Database } from '../db/index.ts';
+import type { Database } from '../../server/db/index.ts';
 
 export interface ThrottlePolicy {
   /** Failures allowed before each next attempt must wait. */

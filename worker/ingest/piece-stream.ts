@@ -6,6 +6,7 @@
 import { checkCastEvents, checkCastHeader } from '../../protocol/asciicast.ts';
 import type { RecordingFormat } from '../../protocol/session.ts';
 import { checkPieceStart } from '../../protocol/webm.ts';
+import { hex } from '../../protocol/hex.ts';
 import { ApiError } from '../errors.ts';
 
 /** Bytes needed to check a piece's start. */
@@ -142,8 +143,4 @@ function checkCast(seq: number, bytes: Uint8Array, keystrokes: boolean): Announc
   const summary = checkCastEvents(text, { input: keystrokes });
   if (typeof summary === 'string') throw new ApiError(422, 'not_asciicast', summary);
   return { startMs: summary.startMs, endMs: summary.endMs };
-}
-
-function hex(bytes: ArrayBuffer): string {
-  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
 }

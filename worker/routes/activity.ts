@@ -5,10 +5,10 @@ import { z } from 'zod';
 import { ACTIVITY_TYPES } from '../../protocol/activity.ts';
 import { pieces } from '../../schema/index.ts';
 import { activityDensity } from '../activity/density.ts';
-import { activityPartitions } from '../activity/partitions.ts';
+import { activityPartitions } from '../../server/activity/partitions.ts';
 import { sessionEvents } from '../activity/session-events.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
-import { database } from '../db/index.ts';
+import { database } from '../../server/db/index.ts';
 import { validate } from '../validate.ts';
 import { requireSession, SessionIdParam } from './params.ts';
 

@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { auditLog } from '../../schema/index.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
-import { database } from '../db/index.ts';
+import { database } from '../../server/db/index.ts';
 import { validate } from '../validate.ts';
 
 const AuditQuery = z.strictObject({

@@ -11,7 +11,7 @@ import { ABSOLUTE_TIMEOUT_MS, type ApiEnv, authenticate, SESSION_COOKIE } from '
 import { randomToken, sha256Hex } from '../auth/secrets.ts';
 import { admitSignIn, signInFailed, signInSucceeded } from '../auth/sign-in-throttle.ts';
 import { clientAddress, throttleKey } from '../client-address.ts';
-import { database } from '../db/index.ts';
+import { database } from '../../server/db/index.ts';
 import { ApiError } from '../errors.ts';
 import { validate } from '../validate.ts';
 

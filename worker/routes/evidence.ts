@@ -19,7 +19,7 @@ import { RecordingFormat } from '../../protocol/session.ts';
 import { pieces } from '../../schema/index.ts';
 import { audit } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
-import { database } from '../db/index.ts';
+import { database } from '../../server/db/index.ts';
 import { ApiError } from '../errors.ts';
 import { sessionObject } from '../stubs.ts';
 import { validate } from '../validate.ts';

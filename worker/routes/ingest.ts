@@ -13,13 +13,14 @@ import {
   pieceKey,
   SeqParam,
 } from '../../protocol/ingest.ts';
+import { hex } from '../../protocol/hex.ts';
 import { acceptsRecording, phaseOf } from '../../protocol/lifecycle.ts';
 import type { RecordingFormat } from '../../protocol/session.ts';
 import { storeBatch } from '../activity/ingest.ts';
 import { requireIngestToken } from '../auth/ingest-auth.ts';
-import { database } from '../db/index.ts';
+import { database } from '../../server/db/index.ts';
 import { clientAddress } from '../client-address.ts';
-import { findSession } from '../db/session-directory.ts';
+import { findSession } from '../../server/db/session-directory.ts';
 import { ApiError } from '../errors.ts';
 import { inspectPiece, type PieceDigest, readWholePiece, WHOLE_PIECE_BYTES } from '../ingest/piece-stream.ts';
 import { readWholeBody } from '../ingest/whole-body.ts';
@@ -52,7 +53,11 @@ export const ingest = new Hono<{ Bindings: Env }>()
       ip: clientAddress(c),
       userAgent: c.req.header('user-agent') ?? null,
     } as const;
-    return relaySocket(upgraded, peer, { db: c.env.DB, waitUntil: (p) => c.executionCtx.waitUntil(p) });
+    return relaySocket(upgraded, peer, {
+      db: c.env.DB,
+      waitUntil: (p) => c.executionCtx.waitUntil(p),
+      flooded: () => sessionObject(c.env, id).socketFlooded('launcher', null),
+    });
   })
   .put('/sessions/:id/pieces/:seq', validate('param', SessionIdParam.extend({ seq: SeqParam })), async (c) => {
     const { id, seq } = c.req.valid('param');
@@ -180,7 +185,7 @@ export const ingest = new Hono<{ Bindings: Env }>()
       throw new ApiError(409, 'recording_sealed', 'The session ended and its record is sealed.');
     }
     const digest = await crypto.subtle.digest('SHA-256', bytes);
-    const sha256 = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+    const sha256 = hex(digest);
     const ack = await storeBatch(c.env, session, batch, sha256, parsed.data.events);
     return c.json(ack, ack.duplicate ? 200 : 201);
   });

@@ -8,7 +8,7 @@ import { apiKeys } from '../../schema/index.ts';
 import { audit } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { randomToken, sha256Hex } from '../auth/secrets.ts';
-import { database } from '../db/index.ts';
+import { database } from '../../server/db/index.ts';
 import { ApiError } from '../errors.ts';
 import { validate } from '../validate.ts';
 

@@ -12,10 +12,10 @@ import {
   RecordingFormat,
 } from '../../protocol/session.ts';
 import { audit } from '../audit.ts';
-import { issueIngestToken } from '../auth/ingest-token.ts';
+import { issueIngestToken } from '../../server/auth/ingest-token.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
-import { database } from '../db/index.ts';
-import { insertSession } from '../db/session-directory.ts';
+import { database } from '../../server/db/index.ts';
+import { insertSession } from '../../server/db/session-directory.ts';
 import { ApiError } from '../errors.ts';
 import { recordingPolicy } from '../settings.ts';
 import { sessionObject } from '../stubs.ts';

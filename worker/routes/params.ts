@@ -1,7 +1,7 @@
 /** What the routes check of their path parameters and requests before they act: ids, upgrades, sessions. */
 import { z } from 'zod';
-import { database } from '../db/index.ts';
-import { findSession, type SessionRow } from '../db/session-directory.ts';
+import { database } from '../../server/db/index.ts';
+import { findSession, type SessionRow } from '../../server/db/session-directory.ts';
 import { ApiError } from '../errors.ts';
 
 export const SessionIdParam = z.object({ id: z.uuid({ message: 'not a session id' }) });

@@ -13,7 +13,7 @@ import { sessions } from '../../schema/index.ts';
 import { bearerCredential, secretsEqual } from '../auth/bearer.ts';
 import type { ApiEnv } from '../auth/principal.ts';
 import { hmacHex } from '../auth/secrets.ts';
-import { database } from '../db/index.ts';
+import { database } from '../../server/db/index.ts';
 import { ApiError } from '../errors.ts';
 import { sessionObject } from '../stubs.ts';
 

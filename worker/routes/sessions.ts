@@ -6,13 +6,13 @@ import type { LiveState } from '../../durable/api.ts';
 import { SEARCH_IN } from '../../protocol/activity.ts';
 import { SessionStatus } from '../../protocol/session.ts';
 import { sessions } from '../../schema/index.ts';
-import { activityPartitions } from '../activity/partitions.ts';
+import { activityPartitions } from '../../server/activity/partitions.ts';
 import { searchSessions } from '../activity/search/sessions.ts';
 import { audit } from '../audit.ts';
 import { clientAddress } from '../client-address.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
-import { database } from '../db/index.ts';
-import type { SessionRow } from '../db/session-directory.ts';
+import { database } from '../../server/db/index.ts';
+import type { SessionRow } from '../../server/db/session-directory.ts';
 import { ApiError } from '../errors.ts';
 import { hasLiveState, isOngoing, phaseOf } from '../../protocol/lifecycle.ts';
 import { addCounts, type RedactionCounts } from '../../protocol/redaction.ts';
@@ -244,6 +244,8 @@ export const sessionRoutes = new Hono<ApiEnv>()
       await requireSession(c.env, id);
       const headers = new Headers(c.req.raw.headers);
       headers.set('x-witness-socket', 'viewer');
+      const viewerKey = `${principal.kind}:${principal.id}`;
+      headers.set('x-witness-principal', viewerKey);
       headers.set(
         'x-witness-viewer',
         JSON.stringify({ id: crypto.randomUUID(), name: principal.name, since: new Date().toISOString() }),
@@ -264,6 +266,10 @@ export const sessionRoutes = new Hono<ApiEnv>()
         ip: clientAddress(c),
         userAgent: c.req.header('user-agent') ?? null,
       } as const;
-      return relaySocket(upgraded, peer, { db: c.env.DB, waitUntil: (p) => c.executionCtx.waitUntil(p) });
+      return relaySocket(upgraded, peer, {
+        db: c.env.DB,
+        waitUntil: (p) => c.executionCtx.waitUntil(p),
+        flooded: () => sessionObject(c.env, id).socketFlooded('viewer', viewerKey),
+      });
     },
   );

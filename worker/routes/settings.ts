@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import { Policy } from '../../protocol/session.ts';
 import { audit } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
-import { database } from '../db/index.ts';
+import { database } from '../../server/db/index.ts';
 import { RedactionSettings } from '../../protocol/redaction.ts';
 import { recordingPolicy, redactionSettings, saveRecordingPolicy, saveRedactionSettings } from '../settings.ts';
 import { validate } from '../validate.ts';

@@ -9,7 +9,7 @@ import { audit } from '../audit.ts';
 import { hashPassword, PASSWORD_RULES } from '../auth/password.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { clearThrottle, throttledUsernames } from '../auth/sign-in-throttle.ts';
-import { database } from '../db/index.ts';
+import { database } from '../../server/db/index.ts';
 import { ApiError } from '../errors.ts';
 import { validate } from '../validate.ts';
 
