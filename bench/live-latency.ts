@@ -25,7 +25,7 @@ import {
   warnIfMachineBusy,
 } from './lib/cpu.ts';
 import { type BenchMedia, recordMedia } from './lib/media.ts';
-import { describeServerCode, type RunningServer, startBare, startWitness } from './lib/servers.ts';
+import { describeServerCode, type RunningServer, startBare, startWitness, withServer } from './lib/servers.ts';
 import { type Distribution, distribution, inBatches, ms, sleep, table } from './lib/stats.ts';
 import { verdict, writeSummary } from './lib/summary.ts';
 
@@ -151,17 +151,11 @@ async function measure(server: RunningServer, media: BenchMedia): Promise<LiveRe
   };
 }
 
-async function measureOn(start: () => Promise<RunningServer>, media: BenchMedia): Promise<LiveResult> {
-  const server = await start();
-  try {
+function measureOn(start: () => Promise<RunningServer>, media: BenchMedia): Promise<LiveResult> {
+  return withServer(start, (server) => {
     console.log(`measuring ${server.name} at ${server.baseUrl} ...`);
-    return await measure(server, media);
-  } catch (error) {
-    console.error(`${server.name} failed; its last output:\n${server.output().slice(-6000)}`);
-    throw error;
-  } finally {
-    await server.stop();
-  }
+    return measure(server, media);
+  });
 }
 
 await warnIfMachineBusy();

@@ -19,7 +19,7 @@ import {
   warnIfMachineBusy,
 } from './lib/cpu.ts';
 import { type BenchMedia, recordMedia } from './lib/media.ts';
-import { describeServerCode, type RunningServer, startBare, startWitness } from './lib/servers.ts';
+import { describeServerCode, type RunningServer, startBare, startWitness, withServer } from './lib/servers.ts';
 import { type Distribution, distribution, inBatches, ms, table } from './lib/stats.ts';
 import { type SummaryRow, verdict, writeSummary } from './lib/summary.ts';
 
@@ -132,17 +132,11 @@ async function step(server: RunningServer, media: BenchMedia, count: number): Pr
   };
 }
 
-async function stepOn(start: () => Promise<RunningServer>, media: BenchMedia, count: number) {
-  const server = await start();
-  try {
+function stepOn(start: () => Promise<RunningServer>, media: BenchMedia, count: number) {
+  return withServer(start, (server) => {
     console.log(`${server.name}: ${count} sessions for ${SECONDS} s ...`);
-    return await step(server, media, count);
-  } catch (error) {
-    console.error(`${server.name} failed; its last output:\n${server.output().slice(-6000)}`);
-    throw error;
-  } finally {
-    await server.stop();
-  }
+    return step(server, media, count);
+  });
 }
 
 await warnIfMachineBusy();

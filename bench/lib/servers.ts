@@ -73,10 +73,13 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-// A benchmark that throws or is interrupted must not leave a server behind.
-process.on('exit', () => {
+/** Kills every server this process started, at once (for exits and interrupts). */
+export function killServers(): void {
   for (const child of running) killGroup(child, 'SIGKILL');
-});
+}
+
+// A benchmark that throws or is interrupted must not leave a server behind.
+process.on('exit', killServers);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     for (const child of running) killGroup(child, 'SIGKILL');
@@ -84,7 +87,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-function spawnGroup(
+/** Starts `node args…` in `cwd` as the leader of a process group of its own, keeping the last of its output. */
+export function spawnGroup(
   cwd: string,
   args: string[],
   env: NodeJS.ProcessEnv,
@@ -104,7 +108,8 @@ function spawnGroup(
   return { child, output: () => output };
 }
 
-async function stopGroup(child: ChildProcess): Promise<void> {
+/** Stops a group started by spawnGroup: SIGTERM, then SIGKILL to the whole group (workerd, esbuild). */
+export async function stopGroup(child: ChildProcess): Promise<void> {
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());
@@ -122,7 +127,8 @@ async function stopGroup(child: ChildProcess): Promise<void> {
   running.delete(child);
 }
 
-async function waitHealthy(baseUrl: string, child: ChildProcess, output: () => string, timeoutMs: number) {
+/** Waits until `/api/health` answers, or throws with the server's output if it exits or never does. */
+export async function waitHealthy(baseUrl: string, child: ChildProcess, output: () => string, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}):\n${output()}`);
@@ -221,4 +227,20 @@ export async function startBare(): Promise<RunningServer> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Starts a server, runs `work` on it, prints the server's last output if `work` fails, and always stops it. */
+export async function withServer<T>(
+  start: () => Promise<RunningServer>,
+  work: (server: RunningServer) => Promise<T>,
+): Promise<T> {
+  const server = await start();
+  try {
+    return await work(server);
+  } catch (error) {
+    console.error(`${server.name} failed; its last output:\n${server.output().slice(-6000)}`);
+    throw error;
+  } finally {
+    await server.stop();
+  }
 }
