@@ -14,9 +14,14 @@ export const AUDIT_ACTIONS = [
   'session.terminated',
   /** The server closed a viewer's or launcher's socket that sent too much (durable/socket-guard.ts). */
   'socket.closed_for_flood',
+  /** Reads of recorded data are audited once per principal, session and hour (worker/audit.ts `auditRead`). */
   'recording.viewed',
   'recording.downloaded',
   'evidence.downloaded',
+  /** A session's activity events or its activity map were read. */
+  'activity.viewed',
+  /** A search across sessions, with its query. */
+  'sessions.searched',
   'settings.changed',
   'user.created',
   'user.updated',

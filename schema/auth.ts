@@ -96,3 +96,28 @@ export const auditLog = sqliteTable(
     index('audit_target').on(t.targetId, t.at),
   ],
 );
+
+/**
+ * Reads of one session's recorded data by one principal, an hour at a time (worker/audit.ts `auditRead`): the
+ * first read of a window writes the audit row, the rest only count here — so a player's hundred Range requests,
+ * or a bulk evidence download's thousand pieces, are one readable row with its totals beside it.
+ */
+export const readWindows = sqliteTable(
+  'read_windows',
+  {
+    actorId: text('actor_id').notNull(),
+    sessionId: text('session_id').notNull(),
+    /** What was read: `recording`, `evidence`, `activity`, `density`. */
+    kind: text('kind').notNull(),
+    /** Start of the hour (epoch ms). */
+    windowStart: integer('window_start').notNull(),
+    firstAt: integer('first_at').notNull(),
+    lastAt: integer('last_at').notNull(),
+    requests: integer('requests').notNull(),
+    /** Bytes served (recordings and evidence), and the lowest and highest byte offset asked for. */
+    bytes: integer('bytes').notNull().default(0),
+    lowestByte: integer('lowest_byte'),
+    highestByte: integer('highest_byte'),
+  },
+  (t) => [primaryKey({ columns: [t.actorId, t.sessionId, t.kind, t.windowStart] })],
+);

@@ -5,7 +5,8 @@
  */
 import type { Context } from 'hono';
 import type { AuditAction } from '../protocol/audit.ts';
-import { auditLog } from '../schema/index.ts';
+import { auditLog, readWindows } from '../schema/index.ts';
+import { sql } from 'drizzle-orm';
 import type { ApiEnv, Principal } from './auth/principal.ts';
 import { clientAddress } from './client-address.ts';
 import { database } from '../server/db/index.ts';
@@ -37,4 +38,65 @@ export async function audit(c: Context<ApiEnv>, entry: AuditEntry): Promise<void
       details: entry.details ?? null,
     })
     .run();
+}
+
+const HOUR_MS = 3_600_000;
+
+/** One read of a session's recorded data. */
+export interface ReadEntry {
+  action: Extract<AuditAction, 'recording.viewed' | 'recording.downloaded' | 'evidence.downloaded' | 'activity.viewed'>;
+  sessionId: string;
+  /** Reads of one kind are counted together: `recording`, `recording-download`, `evidence`, `activity`, `density`. */
+  kind: string;
+  /** Bytes served, and which (a Range), when it is a file. */
+  bytes?: number;
+  range?: { from: number; to: number } | null;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Audits a read once per principal, session, kind and hour: every read is counted in `read_windows` (requests,
+ * bytes, the byte span asked for), and the first of its hour writes the one audit row, naming the window. Any
+ * Range counts the same as a read from the start: there is no way to read unaudited.
+ */
+export async function auditRead(c: Context<ApiEnv>, read: ReadEntry): Promise<void> {
+  const actor = c.get('principal');
+  const now = Date.now();
+  const windowStart = Math.floor(now / HOUR_MS) * HOUR_MS;
+  const bytes = read.bytes ?? 0;
+  const [counted] = await database(c.env.DB)
+    .insert(readWindows)
+    .values({
+      actorId: `${actor.kind}:${actor.id ?? actor.name}`,
+      sessionId: read.sessionId,
+      kind: read.kind,
+      windowStart,
+      firstAt: now,
+      lastAt: now,
+      requests: 1,
+      bytes,
+      lowestByte: read.range?.from ?? null,
+      highestByte: read.range?.to ?? null,
+    })
+    .onConflictDoUpdate({
+      target: [readWindows.actorId, readWindows.sessionId, readWindows.kind, readWindows.windowStart],
+      set: {
+        lastAt: now,
+        requests: sql`${readWindows.requests} + 1`,
+        bytes: sql`${readWindows.bytes} + ${bytes}`,
+        lowestByte: sql`min(coalesce(${readWindows.lowestByte}, ${read.range?.from ?? null}), coalesce(${read.range?.from ?? null}, ${readWindows.lowestByte}))`,
+        highestByte: sql`max(coalesce(${readWindows.highestByte}, ${read.range?.to ?? null}), coalesce(${read.range?.to ?? null}, ${readWindows.highestByte}))`,
+      },
+    })
+    .returning({ requests: readWindows.requests });
+  if (counted?.requests !== 1) return;
+  await audit(c, {
+    action: read.action,
+    target: { type: 'session', id: read.sessionId },
+    details: {
+      ...read.details,
+      // Further reads this hour are counted, not written again: GET /api/v1/audit/reads has the totals.
+      window: { kind: read.kind, from: new Date(windowStart).toISOString(), hours: 1 },
+    },
+  });
 }

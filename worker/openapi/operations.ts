@@ -351,6 +351,13 @@ export const OPERATIONS: Record<string, Operation> = {
     errors: { 404: 'No such key.' },
   },
 
+  'GET /api/v1/audit/reads': {
+    summary: 'Reads of recorded data, an hour at a time per principal and session, with their totals',
+    tag: 'audit',
+    access: 'api',
+    permission: 'audit:view',
+    replies: { 200: { description: 'The newest windows first.', json: 'ReadWindowList' } },
+  },
   'GET /api/v1/audit': {
     summary: 'Search the audit log',
     description: 'Newest first; pages with `cursor` = the previous `nextCursor`.',

@@ -198,7 +198,24 @@ export const AuditPage = z.looseObject({
 export const Health = z.looseObject({ ok: z.literal(true) });
 
 /** Every named body, as it appears under `components.schemas`. */
+const ReadWindowList = z.looseObject({
+  reads: z.array(
+    z.looseObject({
+      actor: z.string(),
+      session: z.string(),
+      kind: z.string(),
+      window: Timestamp,
+      firstAt: Timestamp,
+      lastAt: Timestamp,
+      requests: z.number().int(),
+      bytes: z.number().int(),
+      byteSpan: z.looseObject({ from: z.number().int(), to: z.number().int() }).nullable(),
+    }),
+  ),
+});
+
 export const SCHEMAS = {
+  ReadWindowList,
   Error: ErrorBody,
   Session,
   SessionPage,

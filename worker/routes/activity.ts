@@ -7,6 +7,7 @@ import { pieces } from '../../schema/index.ts';
 import { activityDensity } from '../activity/density.ts';
 import { activityPartitions } from '../../server/activity/partitions.ts';
 import { sessionEvents } from '../activity/session-events.ts';
+import { audit, auditRead } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../../server/db/index.ts';
 import { validate } from '../validate.ts';
@@ -40,9 +41,17 @@ export const activityRoutes = new Hono<ApiEnv>()
     validate('query', ActivityQuery),
     async (c) => {
       const { id } = c.req.valid('param');
+      const query = c.req.valid('query');
       const session = await requireSession(c.env, id);
       const db = activityPartitions(c.env).forSession(session.createdAt);
-      return c.json(await sessionEvents(db, id, c.req.valid('query')));
+      const page = await sessionEvents(db, id, query);
+      // A search names what was looked for, every time; plain reads are one row an hour, counted beside it.
+      if (query.q) {
+        await audit(c, { action: 'sessions.searched', target: { type: 'session', id }, details: { q: query.q } });
+      } else {
+        await auditRead(c, { action: 'activity.viewed', sessionId: id, kind: 'activity', details: { what: 'events' } });
+      }
+      return c.json(page);
     },
   )
   .get(
@@ -72,6 +81,13 @@ export const activityRoutes = new Hono<ApiEnv>()
         lastEvent?.last ?? 0,
         1,
       );
-      return c.json(await activityDensity(db, id, durationMs, buckets, media));
+      const density = await activityDensity(db, id, durationMs, buckets, media);
+      await auditRead(c, {
+        action: 'activity.viewed',
+        sessionId: id,
+        kind: 'density',
+        details: { what: 'activity map' },
+      });
+      return c.json(density);
     },
   );

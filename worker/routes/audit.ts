@@ -1,11 +1,20 @@
-/** `/api/v1/audit`: the audit trail, searchable (View Audit Log). Read-only: there is no write route. */
+/**
+ * `/api/v1/audit`: the audit trail, searchable (View Audit Log). Read-only: there is no write route.
+ * `/api/v1/audit/reads`: the totals behind each read's one row an hour (worker/audit.ts `auditRead`).
+ */
 import { and, type Column, desc, eq, gte, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { auditLog } from '../../schema/index.ts';
+import { auditLog, readWindows } from '../../schema/index.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../../server/db/index.ts';
 import { validate } from '../validate.ts';
+
+const ReadsQuery = z.strictObject({
+  session: z.string().max(200).optional(),
+  actor: z.string().max(300).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
 
 const AuditQuery = z.strictObject({
   q: z.string().trim().min(1).max(200).optional(),
@@ -27,6 +36,33 @@ function contains(column: Column, text: string): SQL {
 
 export const auditRoutes = new Hono<ApiEnv>()
   .use(requirePermission('audit:view'))
+  .get('/reads', validate('query', ReadsQuery), async (c) => {
+    const q = c.req.valid('query');
+    const where: SQL[] = [];
+    if (q.session) where.push(eq(readWindows.sessionId, q.session));
+    if (q.actor) where.push(eq(readWindows.actorId, q.actor));
+    const rows = await database(c.env.DB)
+      .select()
+      .from(readWindows)
+      .where(where.length > 0 ? and(...where) : undefined)
+      .orderBy(desc(readWindows.lastAt))
+      .limit(q.limit)
+      .all();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return c.json({
+      reads: rows.map((r) => ({
+        actor: r.actorId,
+        session: r.sessionId,
+        kind: r.kind,
+        window: iso(r.windowStart),
+        firstAt: iso(r.firstAt),
+        lastAt: iso(r.lastAt),
+        requests: r.requests,
+        bytes: r.bytes,
+        byteSpan: r.lowestByte === null || r.highestByte === null ? null : { from: r.lowestByte, to: r.highestByte },
+      })),
+    });
+  })
   .get('/', validate('query', AuditQuery), async (c) => {
     const q = c.req.valid('query');
     const where: SQL[] = [];

@@ -17,7 +17,7 @@ import { EXTENSION, MAX_SEQ, PIECE_CONTENT_TYPE, pieceKey } from '../../protocol
 import { isSealed, phaseOf } from '../../protocol/lifecycle.ts';
 import { RecordingFormat } from '../../protocol/session.ts';
 import { pieces } from '../../schema/index.ts';
-import { audit } from '../audit.ts';
+import { auditRead } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../../server/db/index.ts';
 import { ApiError } from '../errors.ts';
@@ -83,7 +83,12 @@ export const evidenceRoutes = new Hono<ApiEnv>()
       }
       body = outcome.body;
     }
-    await audit(c, { action: 'evidence.downloaded', target: { type: 'session', id }, details: { file: 'manifest' } });
+    await auditRead(c, {
+      action: 'evidence.downloaded',
+      sessionId: id,
+      kind: 'evidence',
+      details: { first: 'manifest' },
+    });
     return new Response(body, {
       headers: {
         'content-type': 'application/json',
@@ -106,7 +111,13 @@ export const evidenceRoutes = new Hono<ApiEnv>()
     const stored = await storedPiece(c.env, id, seq);
     const object = stored && (await c.env.RECORDINGS.get(pieceKey(id, seq, row.format, stored.attempt)));
     if (!object) throw new ApiError(404, 'piece_not_found', `Session ${id} has no stored piece ${seq}.`);
-    await audit(c, { action: 'evidence.downloaded', target: { type: 'session', id }, details: { piece: seq } });
+    await auditRead(c, {
+      action: 'evidence.downloaded',
+      sessionId: id,
+      kind: 'evidence',
+      bytes: object.size,
+      details: { first: `piece ${seq}` },
+    });
     return new Response(object.body, {
       headers: {
         'content-type': PIECE_CONTENT_TYPE[row.format],

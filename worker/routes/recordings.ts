@@ -6,7 +6,7 @@ import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { EXTENSION, PIECE_CONTENT_TYPE, recordingKey } from '../../protocol/ingest.ts';
 import type { RecordingFormat } from '../../protocol/session.ts';
-import { audit } from '../audit.ts';
+import { auditRead } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { ApiError } from '../errors.ts';
 import { parseRange } from '../http-range.ts';
@@ -62,14 +62,18 @@ async function serveRecording(c: Context<ApiEnv>, format: RecordingFormat, id: s
   }
   const status = range.kind === 'range' ? 206 : 200;
   if (c.req.method === 'HEAD') return new Response(null, { status, headers });
-  // A player fetches many ranges; one entry per viewing (the request from the first byte) is enough.
-  if (range.kind === 'none' || range.offset === 0) {
-    await audit(c, {
-      action: download ? 'recording.downloaded' : 'recording.viewed',
-      target: { type: 'session', id },
-      details: { user: row.user, target: row.target },
-    });
-  }
+  // Every read, whatever its Range: one audit row per viewer, session and hour, the rest counted beside it.
+  await auditRead(c, {
+    action: download ? 'recording.downloaded' : 'recording.viewed',
+    sessionId: id,
+    kind: download ? 'recording-download' : 'recording',
+    bytes: range.kind === 'range' ? range.length : head.size,
+    range:
+      range.kind === 'range'
+        ? { from: range.offset, to: range.offset + range.length - 1 }
+        : { from: 0, to: head.size - 1 },
+    details: { user: row.user, target: row.target, format },
+  });
   const object = await c.env.RECORDINGS.get(key, range.kind === 'range' ? { range } : {});
   if (!object) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
   return new Response(object.body, { status, headers });

@@ -175,7 +175,21 @@ export const sessionRoutes = new Hono<ApiEnv>()
     if (q.target) where.push(eq(sessions.target, q.target));
     if (q.from) where.push(gte(sessions.createdAt, Date.parse(q.from)));
     if (q.to) where.push(lte(sessions.createdAt, Date.parse(q.to)));
-    if (q.q) return c.json(await searchPage(c.env, q.q, q.in, where, q.limit, q.from, q.to, q.cursor));
+    if (q.q) {
+      const page = await searchPage(c.env, q.q, q.in, where, q.limit, q.from, q.to, q.cursor);
+      // Who searched for what, across sessions: every search, with its query and what it was limited to.
+      await audit(c, {
+        action: 'sessions.searched',
+        details: {
+          q: q.q,
+          in: q.in ?? null,
+          from: q.from ?? null,
+          to: q.to ?? null,
+          page: q.cursor ? 'next' : 'first',
+        },
+      });
+      return c.json(page);
+    }
     if (q.cursor) {
       const [at, id] = q.cursor.split('~') as [string, string];
       // Rows before (createdAt, id). The leading `createdAt <=` bounds an index range; written only as
