@@ -24,6 +24,8 @@ interface FakeProcess {
   argv?: string[];
   exe?: string;
   state?: string;
+  /** Its environment, NAME=value entries. */
+  environ?: string[];
 }
 
 describe('process watcher', () => {
@@ -45,6 +47,7 @@ describe('process watcher', () => {
     writeFileSync(join(dir, 'status'), `Name:\t${p.comm}\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\n`);
     writeFileSync(join(dir, 'cmdline'), p.argv ? `${p.argv.join('\0')}\0` : '');
     if (p.exe) symlinkSync(p.exe, join(dir, 'exe'));
+    if (p.environ) writeFileSync(join(dir, 'environ'), `${p.environ.join('\0')}\0`);
   };
   const gone = (pid: number) => rmSync(join(proc, String(pid)), { recursive: true, force: true });
   /** Boot was 1000 s before `now`. */
@@ -221,5 +224,51 @@ describe('/proc parsing', () => {
     expect(parseUid('Name:\tx\nUid:\t1000\t0\t0\t0\n')).toBe(1000);
     expect(parseUid('Name:\tx\n')).toBeNull();
     expect(formatCommandLine(['ls', '-l', '/tmp/a b', ''])).toBe(`ls -l '/tmp/a b' ''`);
+  });
+});
+
+describe('process watcher scoped to the session', () => {
+  it("reports the user's processes on the recorded display or carrying the session's marker, and counts the rest", () => {
+    const proc = mkdtempSync(join(tmpdir(), 'witness-proc-scope-'));
+    try {
+      const put = (pid: number, comm: string, ppid: number, environ: string[], uid = ALICE) => {
+        const dir = join(proc, String(pid));
+        mkdirSync(dir);
+        writeFileSync(
+          join(dir, 'stat'),
+          `${pid} (${comm}) S ${ppid} ${Array(17).fill('0').join(' ')} ${pid * 100} 0 0\n`,
+        );
+        writeFileSync(join(dir, 'status'), `Name:\t${comm}\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\n`);
+        writeFileSync(join(dir, 'cmdline'), `${comm}\0`);
+        writeFileSync(join(dir, 'environ'), `${environ.join('\0')}\0`);
+      };
+      writeFileSync(join(proc, 'uptime'), '1000 1\n');
+      put(1, 'init', 0, [], 0);
+      put(LAUNCHER, 'node', 1, ['DISPLAY=:99']);
+      const events: CapturedEvent[] = [];
+      const watcher = new ProcessWatcher({
+        emit: (event) => events.push(event),
+        uid: ALICE,
+        launcherPid: LAUNCHER,
+        procRoot: proc,
+        now: () => 1_000,
+        userName: () => 'alice',
+        scope: { display: ':99', session: 'ses-1' },
+      });
+      watcher.poll(true);
+      put(601, 'xterm', 1, ['DISPLAY=:99.0', 'HOME=/home/alice']); // on the recorded display
+      put(602, 'psql', 1, ['WITNESS_SESSION=ses-1']); // started from the recorded program
+      put(603, 'cron-job', 1, ['PATH=/usr/bin']); // the user's, elsewhere
+      put(604, 'other-term', 1, ['DISPLAY=:0']); // another display
+      put(605, 'other-session', 1, ['WITNESS_SESSION=ses-2', 'DISPLAY=:0']); // another recorded session
+      watcher.poll();
+      expect(events.filter((e) => e.type === 'process.start').map((e) => (e as { name: string }).name)).toEqual([
+        'xterm',
+        'psql',
+      ]);
+      expect(watcher.excluded).toBe(3);
+    } finally {
+      rmSync(proc, { recursive: true, force: true });
+    }
   });
 });

@@ -10,7 +10,7 @@ import { ActivityWatcher } from './activity.ts';
 import { type IdleReader, idleSourceFor, openIdleReader } from './idle-time.ts';
 import { ActivityLog, eventBatchUploader } from './activity-log.ts';
 import type { RecordingOptions } from './args.ts';
-import type { ActivityCapture } from './capture/capture.ts';
+import { type ActivityCapture, SESSION_MARKER } from './capture/capture.ts';
 import { openActivityCapture } from './capture/open.ts';
 import { ControlChannel } from './control.ts';
 import { ScreenEncoder } from './ffmpeg.ts';
@@ -280,6 +280,7 @@ export async function runSession(run: SessionRun): Promise<number> {
           sink: { event: (event) => activityLog.add(event), input: () => activity?.noteInput() },
           events,
           keystrokes: events && welcomed.keystrokesEnabled,
+          session: run.session,
         });
       } catch (error) {
         log.warn(`activity capture failed to start: ${(error as Error).message}`);
@@ -291,10 +292,12 @@ export async function runSession(run: SessionRun): Promise<number> {
       // Start the program once the capture runs, so nothing it shows goes unrecorded.
       await Promise.race([captureStarted, ended, sleep(CAPTURE_START_TIMEOUT_MS)]);
       if (!ending) {
-        const env =
-          recording.source === 'x11' && recording.display
-            ? { ...process.env, DISPLAY: recording.display }
-            : process.env;
+        // The marker makes the program and all it starts this session's (capture/processes.ts).
+        const env = {
+          ...process.env,
+          ...(recording.source === 'x11' && recording.display ? { DISPLAY: recording.display } : {}),
+          [SESSION_MARKER]: run.session,
+        };
         const started = new RecordedProgram(recording.command, env);
         program = started;
         if (started.pid !== undefined) capture?.programStarted(started.pid);

@@ -22,7 +22,12 @@ export interface CaptureStart {
   events: boolean;
   /** Record keystrokes (the policy's `keystrokesEnabled`). */
   keystrokes: boolean;
+  /** The session's id: processes whose environment carries it as WITNESS_SESSION belong to the session. */
+  session: string;
 }
+
+/** The variable the launcher sets in the recorded program's environment (inherited by what it starts). */
+export const SESSION_MARKER = 'WITNESS_SESSION';
 
 /**
  * One platform's capture. Opened before the control socket says hello (so `reportsActivity` is known),

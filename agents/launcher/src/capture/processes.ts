@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAX_EVENT_TEXT } from '../../../../protocol/activity.ts';
 import { redactArgv } from '../../../../protocol/redaction.ts';
-import type { CapturedEvent } from './capture.ts';
+import { type CapturedEvent, SESSION_MARKER } from './capture.ts';
 
 export const PROCESS_POLL_MS = 500;
 /** /proc/PID/stat times are in clock ticks; USER_HZ is 100 on every Linux architecture we run on. */
@@ -79,6 +79,17 @@ export interface ProcessWatcherOptions {
   pollMs?: number;
   now?: () => number;
   userName?: (uid: number) => string;
+  /**
+   * What makes another process of the user's part of the session: WITNESS_SESSION set to the session (the
+   * launcher sets it for the recorded program; what that starts inherits it), or the recorded display in its
+   * DISPLAY. Without a scope every process of the user is reported.
+   */
+  scope?: { display: string | undefined; session: string };
+}
+
+/** `:1`, `:1.0` and `localhost:1` are the same display for this purpose: the number counts. */
+function displayNumber(display: string): string | null {
+  return /:(\d+)(?:\.\d+)?$/.exec(display)?.[1] ?? null;
 }
 
 export class ProcessWatcher {
@@ -87,6 +98,8 @@ export class ProcessWatcher {
   readonly #now: () => number;
   readonly #userName: (uid: number) => string;
   #tracked = new Map<number, Tracked>();
+  /** Processes of the user that started during the session outside it, and so were not reported. */
+  excluded = 0;
   #programPid: number | null = null;
   #timer: NodeJS.Timeout | null = null;
 
@@ -164,7 +177,25 @@ export class ProcessWatcher {
       if (cur === this.#options.launcherPid) return false;
       cur = table.get(cur)?.ppid;
     }
-    return underProgram || this.#uid(pid) === this.#options.uid;
+    if (underProgram) return true;
+    if (this.#uid(pid) !== this.#options.uid) return false;
+    if (this.#inSession(pid)) return true;
+    this.excluded++;
+    return false;
+  }
+
+  /** Whether a process of the user's belongs to the session by its environment (see `scope`). */
+  #inSession(pid: number): boolean {
+    const scope = this.#options.scope;
+    if (!scope) return true;
+    const environ = this.#read(pid, 'environ');
+    if (environ === null) return false; // gone, or not ours to read
+    const display = scope.display && displayNumber(scope.display);
+    for (const entry of environ.split('\0')) {
+      if (entry === `${SESSION_MARKER}=${scope.session}`) return true;
+      if (display && entry.startsWith('DISPLAY=') && displayNumber(entry.slice(8)) === display) return true;
+    }
+    return false;
   }
 
   #started(pid: number, stat: ProcStat, at: number): Tracked['reported'] {

@@ -15,8 +15,10 @@ export class X11ActivityCapture implements ActivityCapture {
   readonly #launcherPid: number;
   #processes: ProcessWatcher | null = null;
   #programPid: number | null = null;
+  readonly #display: string;
 
-  private constructor(desktop: X11Desktop, log: Logger, launcherPid: number) {
+  private constructor(desktop: X11Desktop, log: Logger, launcherPid: number, display: string) {
+    this.#display = display;
     this.#desktop = desktop;
     this.#log = log;
     this.#launcherPid = launcherPid;
@@ -24,7 +26,7 @@ export class X11ActivityCapture implements ActivityCapture {
 
   /** Connects to the display; throws with the reason when it cannot be captured. */
   static async open(display: string, log: Logger, launcherPid = process.pid): Promise<X11ActivityCapture> {
-    return new X11ActivityCapture(await X11Desktop.open(display, log), log, launcherPid);
+    return new X11ActivityCapture(await X11Desktop.open(display, log), log, launcherPid, display);
   }
 
   async start(options: CaptureStart): Promise<void> {
@@ -33,6 +35,7 @@ export class X11ActivityCapture implements ActivityCapture {
         emit: (event) => options.sink.event(event),
         uid: process.getuid(),
         launcherPid: this.#launcherPid,
+        scope: { display: this.#display, session: options.session },
       });
       if (this.#programPid !== null) this.#processes.programStarted(this.#programPid);
       this.#processes.start();
@@ -51,6 +54,10 @@ export class X11ActivityCapture implements ActivityCapture {
 
   async stop(): Promise<void> {
     this.#processes?.stop();
+    const excluded = this.#processes?.excluded ?? 0;
+    if (excluded > 0) {
+      this.#log.info(`${excluded} process(es) of this user outside the session were not recorded (docs/launcher.md)`);
+    }
     await this.#desktop.stop();
   }
 }
