@@ -4,7 +4,7 @@
  * object refuses to run on it (RecordUnreadable), so a later change of shape cannot corrupt a live session quietly.
  */
 import { z } from 'zod';
-import { LauncherHost, SshClient } from '../protocol/control.ts';
+import { SessionEndpoints } from '../protocol/control.ts';
 import { EndReason, Policy, Protocol, RecordingFormat, RecordingStatus, SessionStatus } from '../protocol/session.ts';
 
 /**
@@ -12,15 +12,6 @@ import { EndReason, Policy, Protocol, RecordingFormat, RecordingStatus, SessionS
  * noticed; 2 lacked `endpoints` and `warnedFor`.
  */
 export const RECORD_VERSION = 3 as const;
-
-/** Where the session was recorded from: what the launcher says of itself, and what the server saw. */
-export const Endpoints = z.strictObject({
-  host: LauncherHost.nullable(),
-  client: SshClient.nullable(),
-  /** The address the launcher's control socket came from, as the server saw it (CF-Connecting-IP or the peer). */
-  seenFrom: z.string().max(64).nullable(),
-});
-export type Endpoints = z.infer<typeof Endpoints>;
 
 const epochMs = z.number().int().nonnegative();
 
@@ -53,7 +44,7 @@ export const SessionRecord = z.strictObject({
   sealAttempts: z.number().int().nonnegative(),
   recordingError: z.string().nullable(),
   /** Null until a launcher said hello. */
-  endpoints: Endpoints.nullable(),
+  endpoints: SessionEndpoints.nullable(),
   /** The end the user was last warned of (durable/deadlines.ts): once per reason and end time. */
   warnedFor: z.strictObject({ reason: z.enum(['inactivity_timeout', 'maximum_length']), endsAt: epochMs }).nullable(),
 });

@@ -21,6 +21,15 @@ export type LauncherHost = z.infer<typeof LauncherHost>;
 export const SshClient = z.strictObject({ address: ipAddress, port: z.number().int().min(0).max(65_535) });
 export type SshClient = z.infer<typeof SshClient>;
 
+/** Where a session was recorded from: what its launcher said of itself, and what the server saw. */
+export const SessionEndpoints = z.strictObject({
+  host: LauncherHost.nullable(),
+  client: SshClient.nullable(),
+  /** The address the launcher's control socket came from, as the server saw it (CF-Connecting-IP or the peer). */
+  seenFrom: z.string().max(64).nullable(),
+});
+export type SessionEndpoints = z.infer<typeof SessionEndpoints>;
+
 /** Launcher → server. */
 export const LauncherMessage = z.discriminatedUnion('type', [
   z.strictObject({

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import type { SessionEndpoints } from '../protocol/control.ts';
 import type {
   EndReason,
   Policy,
@@ -50,11 +51,7 @@ export const sessions = sqliteTable(
      * Where it was recorded from: the launcher's host (name, addresses), the SSH client (address, port) and the
      * address the control socket came from; null until a launcher said hello.
      */
-    endpoints: text('endpoints', { mode: 'json' }).$type<{
-      host: { name: string; addresses: string[] } | null;
-      client: { address: string; port: number } | null;
-      seenFrom: string | null;
-    }>(),
+    endpoints: text('endpoints', { mode: 'json' }).$type<SessionEndpoints>(),
   },
   (t) => [
     index('sessions_status_started').on(t.status, t.createdAt),

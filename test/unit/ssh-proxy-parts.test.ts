@@ -6,12 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { promisify } from 'node:util';
+import ssh2 from 'ssh2';
 import { describe, expect, test } from 'vitest';
 import { Spool } from '../../agents/launcher/src/spool.ts';
 import type { MediaPiece } from '../../agents/launcher/src/webm-splitter.ts';
 import { CastRecorder } from '../../agents/ssh-proxy/src/cast.ts';
 import { CastSpool } from '../../agents/ssh-proxy/src/cast-spool.ts';
-import { loadConfig } from '../../agents/ssh-proxy/src/config.ts';
+import { generateHostKey, loadConfig } from '../../agents/ssh-proxy/src/config.ts';
 import { parseLogin } from '../../agents/ssh-proxy/src/connection.ts';
 import { InputTracker, PASSWORD_PROMPT } from '../../agents/ssh-proxy/src/input.ts';
 import { completeLength, escapeUtf8, MAX_ESCAPED_BYTES_PER_BYTE } from '../../agents/ssh-proxy/src/json-escape.ts';
@@ -514,5 +515,20 @@ describe("ssh2's native crypto binding", () => {
     expect(warning).toContain('npm rebuild ssh2 --nodedir=/opt/node');
     expect(sshCryptoWarning({ loaded: false, reason: 'x' }, null)).toMatch(/: npm rebuild ssh2$/);
     expect(sshCryptoWarning({ loaded: true })).toBeNull();
+  });
+});
+
+describe('host key generation', () => {
+  test('throws away a key ssh2 cannot read back (ssh2 #1390) and makes another', () => {
+    const good = ssh2.utils.generateKeyPairSync('ed25519');
+    // What ssh2 writes when the public key starts with 0x00: its private key blob is one byte short.
+    const broken = { private: good.private.replace(/[A-Za-z0-9+/]{4}\n/, '\n'), public: 'ssh-ed25519 AAAA' };
+    expect(ssh2.utils.parseKey(broken.private)).toBeInstanceOf(Error);
+    const made = [broken, good];
+    let calls = 0;
+    const pair = generateHostKey(() => made[calls++] as typeof good);
+    expect(calls).toBe(2);
+    expect(pair).toBe(good);
+    expect(() => generateHostKey(() => broken)).toThrow('could not generate a host key');
   });
 });

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Permission, Permission as PermissionSchema } from '../../protocol/permissions.ts';
-import { api, connectLauncher, errorCode, fixturePieces, launch, putFixture, request, sealNow } from './helpers.ts';
+import { api, errorCode, launch, recordedSession, request } from './helpers.ts';
 
 interface Login {
   cookie: string;
@@ -216,20 +216,6 @@ const ROUTES: Route[] = [
     check: async (res) => expect((await json<{ entries: unknown[] }>(res)).entries.length).toBeGreaterThan(0),
   },
 ];
-
-/** A session recorded from the fixture pieces, ended by its launcher and sealed: its recording is ready. */
-async function recordedSession(): Promise<string> {
-  const s = await launch();
-  const launcher = await connectLauncher(s);
-  const pieces = fixturePieces();
-  for (let seq = 0; seq < pieces.length; seq++) expect((await putFixture(s, seq)).status).toBe(201);
-  launcher.ws.send(JSON.stringify({ type: 'end', lastSeq: pieces.length - 1 }));
-  expect(await launcher.nextJson()).toMatchObject({ type: 'ended' });
-  await sealNow(s.sessionId);
-  const view = await json<{ recording: { status: string } }>(await api(`/sessions/${s.sessionId}`));
-  expect(view.recording.status).toBe('ready');
-  return s.sessionId;
-}
 
 describe('every route × every role', () => {
   const roles: Array<[string, Permission[]]> = [

@@ -4,7 +4,7 @@
  * counted beside it (GET /api/v1/audit/reads); every search is a row with its query.
  */
 import { describe, expect, it } from 'vitest';
-import { api, connectLauncher, fixturePieces, launch, putFixture, request, sealNow } from './helpers.ts';
+import { api, fixturePieces, recordedSession, request } from './helpers.ts';
 
 interface Entry {
   action: string;
@@ -29,17 +29,6 @@ async function reads(session: string): Promise<Read[]> {
   const res = await api(`/audit/reads?session=${session}`);
   expect(res.status).toBe(200);
   return ((await res.json()) as { reads: Read[] }).reads;
-}
-
-async function recordedSession(): Promise<string> {
-  const s = await launch();
-  const launcher = await connectLauncher(s);
-  const pieces = fixturePieces();
-  for (let seq = 0; seq < pieces.length; seq++) expect((await putFixture(s, seq)).status).toBe(201);
-  launcher.ws.send(JSON.stringify({ type: 'end', lastSeq: pieces.length - 1 }));
-  expect(await launcher.nextJson()).toMatchObject({ type: 'ended' });
-  await sealNow(s.sessionId);
-  return s.sessionId;
 }
 
 describe('reads of recorded data', () => {

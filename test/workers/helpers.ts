@@ -180,3 +180,21 @@ export async function sealNow(id: string): Promise<void> {
   await evictDurableObject(stub);
   await runDurableObjectAlarm(stub);
 }
+
+/** A session recorded from the fixture pieces, ended by its launcher and sealed: its recording is ready. */
+export async function recordedSession(): Promise<string> {
+  const s = await launch();
+  const launcher = await connectLauncher(s);
+  const pieces = fixturePieces();
+  for (let seq = 0; seq < pieces.length; seq++) {
+    const res = await putFixture(s, seq);
+    if (res.status !== 201) throw new Error(`piece ${seq}: ${res.status} ${await res.text()}`);
+  }
+  launcher.ws.send(JSON.stringify({ type: 'end', lastSeq: pieces.length - 1 }));
+  const ended = await launcher.nextJson();
+  if (ended.type !== 'ended') throw new Error(`expected ended, got ${JSON.stringify(ended)}`);
+  await sealNow(s.sessionId);
+  const view = (await (await api(`/sessions/${s.sessionId}`)).json()) as { recording: { status: string } };
+  if (view.recording.status !== 'ready') throw new Error(`recording ${view.recording.status}, not ready`);
+  return s.sessionId;
+}

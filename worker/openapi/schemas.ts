@@ -9,6 +9,7 @@ import { PublicKeyReply, SignedManifest } from '../../protocol/evidence.ts';
 import { ErrorBody, LaunchReply, PieceAck } from '../../protocol/ingest.ts';
 import { ApiKeyScope, Permission } from '../../protocol/permissions.ts';
 import { RedactionSettings } from '../../protocol/redaction.ts';
+import { SessionEndpoints } from '../../protocol/control.ts';
 import { ServerRestartReply } from '../../protocol/server-restart.ts';
 import {
   EndReason,
@@ -53,14 +54,9 @@ export const Session = z.looseObject({
   policySource: z
     .looseObject({ kind: PolicySource, changes: z.array(z.string()), launchedBy: z.string() })
     .describe('Whether the policy is the settings, made stricter at launch, or weakened by a policy:override key.'),
-  endpoints: z
-    .looseObject({
-      host: z.looseObject({ name: z.string(), addresses: z.array(z.string()) }).nullable(),
-      client: z.looseObject({ address: z.string(), port: z.number().int() }).nullable(),
-      seenFrom: z.string().nullable(),
-    })
-    .nullable()
-    .describe('Where it was recorded from: the launcher’s host, the SSH client, the address its socket came from.'),
+  endpoints: SessionEndpoints.nullable().describe(
+    'Where it was recorded from: the launcher’s host, the SSH client, the address its socket came from.',
+  ),
   redactions: z
     .record(z.string(), z.number().int())
     .optional()

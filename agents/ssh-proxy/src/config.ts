@@ -213,12 +213,29 @@ export function initProxy(configPath: string): string[] {
     done.push(`host key ${keyPath} exists (${fingerprintOfPrivateKey(readFileSync(keyPath))})`);
   } else {
     mkdirSync(dirname(keyPath), { recursive: true });
-    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    const pair = generateHostKey();
     writeFileSync(keyPath, pair.private, { mode: 0o600 });
     writeFileSync(`${keyPath}.pub`, `${pair.public}\n`, { mode: 0o644 });
     done.push(`created the host key ${keyPath} (${fingerprintOfPrivateKey(Buffer.from(pair.private))})`);
   }
   return done;
+}
+
+/**
+ * A new ed25519 host key that ssh2 can read back. ssh2's generator strips leading zero bytes from the public
+ * key, so about one key in 256 (a public key starting with 0x00) is written malformed and can never be loaded
+ * (mscdex/ssh2 #1390, #1514, open in 1.17.0). Such a key is thrown away and another made.
+ */
+export function generateHostKey(
+  generate: () => { private: string; public: string } = () => ssh2.utils.generateKeyPairSync('ed25519'),
+): { private: string; public: string } {
+  for (let attempt = 1; ; attempt++) {
+    const pair = generate();
+    const readable =
+      !(ssh2.utils.parseKey(pair.private) instanceof Error) && !(ssh2.utils.parseKey(pair.public) instanceof Error);
+    if (readable) return pair;
+    if (attempt >= 16) throw new ConfigError('could not generate a host key that ssh2 can read (16 tries)');
+  }
 }
 
 export function fingerprintOfPrivateKey(key: Buffer): string {
