@@ -27,6 +27,11 @@ export class WorkerAddress {
     return this.#current;
   }
 
+  /** How many requests are waiting for an address now. */
+  get waiting(): number {
+    return this.#waiting.size;
+  }
+
   /** The Worker answers at `address` from now on. */
   set(address: Address): void {
     this.#current = address;

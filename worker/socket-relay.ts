@@ -22,6 +22,8 @@ import { CloseCode, HEARTBEAT_PING } from '../protocol/version.ts';
 import { auditLog } from '../schema/index.ts';
 import { database } from '../server/db/index.ts';
 import { ApiError } from './errors.ts';
+import { clientAddress } from './client-address.ts';
+import type { Context } from 'hono';
 
 /** Who is at the client end, for the audit row of a flood. */
 export interface SocketPeer {
@@ -43,6 +45,39 @@ const FLOOD_CLOSE = {
   too_fast: { code: CloseCode.rateLimited, reason: 'too many frames' },
   too_large: { code: CloseCode.messageTooLarge, reason: 'frame too large' },
 } as const satisfies Record<Exclude<FrameVerdict, 'admit'>, { code: CloseCode; reason: string }>;
+
+/**
+ * The client's request headers as the session object gets them: every `x-witness-*` the client sent dropped
+ * (those are the Worker's to say), then `ours` set.
+ */
+export function objectHeaders(raw: Headers, ours: Record<string, string>): Headers {
+  const headers = new Headers(raw);
+  for (const name of [...headers.keys()]) if (name.startsWith('x-witness-')) headers.delete(name);
+  for (const [name, value] of Object.entries(ours)) headers.set(name, value);
+  return headers;
+}
+
+/**
+ * Relays the object's answer to a socket upgrade of `role` for `sessionId`: counted against the role's budget,
+ * a flood audited as `actor`'s, and `flooded` told of it (the object then holds the client off for a while).
+ */
+export function relayFor<E extends { Bindings: Env }>(
+  c: Context<E>,
+  upgraded: Response,
+  role: SocketRole,
+  sessionId: string,
+  actor: SocketPeer['actor'],
+  flooded: () => Promise<unknown>,
+): Response {
+  const peer: SocketPeer = {
+    role,
+    sessionId,
+    actor,
+    ip: clientAddress(c),
+    userAgent: c.req.header('user-agent') ?? null,
+  };
+  return relaySocket(upgraded, peer, { db: c.env.DB, waitUntil: (p) => c.executionCtx.waitUntil(p), flooded });
+}
 
 /**
  * Counts one upgrade of a session socket against SOCKET_LIMITER (wrangler.jsonc), keyed by `key` (the role, the

@@ -3,12 +3,9 @@
  * display, uploads them in batches to the real server, and the API lists and searches them on the
  * session clock, with a password prompt's keystrokes redacted.
  */
-import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { api, apiKey, baseUrl, display, kill, onDisplay, root, runLauncher, session } from './helpers.ts';
+import { api, display, fetchEvidence, kill, onDisplay, runLauncher, session } from './helpers.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const marker = `mark${Date.now().toString(36)}`;
@@ -155,32 +152,16 @@ describe('activity capture end to end', () => {
     expect((await search(SECRET, 'keystrokes,processes,windows')).sessions).toEqual([]);
 
     // Offline: the activity as fetched is what the signed manifest's digest covers, event for event.
-    const out = mkdtempSync(path.join(tmpdir(), 'witness-e2e-activity-evidence-'));
+    const evidence = fetchEvidence(sessionId);
     try {
-      const cli = path.join(root, 'agents/verify/bin/witness.mjs');
-      const fetched = spawnSync(
-        process.execPath,
-        [cli, 'fetch-evidence', '--server', baseUrl, '--api-key', apiKey, '--session', sessionId, '--out', out],
-        { encoding: 'utf8' },
-      );
-      expect(fetched.status, fetched.stderr).toBe(0);
-      const verified = spawnSync(
-        process.execPath,
-        [
-          cli,
-          'verify',
-          ...['--manifest', path.join(out, 'manifest.json'), '--recording', path.join(out, 'recording.webm')],
-          ...['--pieces', path.join(out, 'pieces'), '--activity', path.join(out, 'activity.jsonl')],
-          ...['--public-key', path.join(out, 'server-public-key.pem'), '--session', sessionId],
-        ],
-        { encoding: 'utf8' },
-      );
+      expect(evidence.fetched.status, evidence.fetched.stderr).toBe(0);
+      const verified = evidence.verify({ pieces: true, activity: true });
       expect(verified.stdout).toMatch(new RegExp(`ok {4}activity {3}${events.length} events`));
       expect(verified.stdout.trim().split('\n').at(-1), verified.stdout + verified.stderr).toBe('VERIFIED');
       expect(verified.stderr).not.toMatch(/Not checked/);
       expect(verified.status).toBe(0);
     } finally {
-      rmSync(out, { recursive: true, force: true });
+      evidence.remove();
     }
   });
 });

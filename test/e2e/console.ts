@@ -56,13 +56,6 @@ export async function openTab(context: BrowserContext): Promise<ConsoleTab> {
   return tab;
 }
 
-export async function signIn(page: Page, username: string, password: string): Promise<void> {
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByText(`Signed in as ${username}`, { exact: true }).waitFor();
-}
-
 /** Saves test-results/<name>.png: the 1280×720 viewport, or the whole page. */
 export async function screenshot(page: Page, name: string, fullPage = false): Promise<void> {
   await page.screenshot({ path: path.join(results, `${name}.png`), fullPage });
@@ -96,10 +89,10 @@ export async function videoTime(page: Page): Promise<number> {
 }
 
 /**
- * Signs in like signIn; when the server throttles sign-ins from this address (10 a minute, shared by every
- * test file in the run), tries again every 5 s until the limiter lets this address in.
+ * Signs in through the console's form. When the server throttles sign-ins from this address (10 a minute,
+ * shared by every test file in the run), it tries again every 5 s until the limiter lets this address in.
  */
-export async function signInPatiently(page: Page, username: string, password: string): Promise<void> {
+export async function signIn(page: Page, username: string, password: string): Promise<void> {
   const attempt = async () => {
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password', { exact: true }).fill(password);

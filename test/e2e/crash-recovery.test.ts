@@ -4,13 +4,13 @@
  * once the launcher grace has passed (not wait for the inactivity timeout or the maximum length), be sealed,
  * and its evidence must verify offline, the recording against the chain without the pieces.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { root } from './helpers.ts';
+import { fetchEvidence, root } from './helpers.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const API_KEY = 'e2e-crash-key-0123456789abcdef';
@@ -140,30 +140,14 @@ describe('a crash of the server and the launcher together', () => {
     expect(sealed.status).toBe('ready');
 
     // Offline: the signed manifest, and the recording checked against the chain without the pieces.
-    const out = mkdtempSync(path.join(tmpdir(), 'witness-e2e-crash-evidence-'));
-    const cli = path.join(root, 'agents/verify/bin/witness.mjs');
-    const fetched = spawnSync(
-      process.execPath,
-      [cli, 'fetch-evidence', '--server', server, '--api-key', API_KEY, '--session', sessionId, '--out', out],
-      { encoding: 'utf8' },
-    );
-    expect(fetched.status, fetched.stderr).toBe(0);
-    const recording = path.join(out, 'recording.webm');
-    const verified = spawnSync(
-      process.execPath,
-      [
-        cli,
-        'verify',
-        ...['--manifest', path.join(out, 'manifest.json'), '--recording', recording],
-        ...['--public-key', path.join(out, 'server-public-key.pem'), '--session', sessionId],
-      ],
-      { encoding: 'utf8' },
-    );
+    const evidence = fetchEvidence(sessionId, server, API_KEY);
+    expect(evidence.fetched.status, evidence.fetched.stderr).toBe(0);
+    const verified = evidence.verify();
     expect(verified.stdout).toMatch(/ok {4}contents/);
     expect(verified.stdout.trim().split('\n').at(-1)).toBe('VERIFIED');
     expect(verified.status).toBe(0);
-    expect(readFileSync(recording).byteLength).toBeGreaterThan(1000);
-    rmSync(out, { recursive: true, force: true });
+    expect(readFileSync(path.join(evidence.dir, 'recording.webm')).byteLength).toBeGreaterThan(1000);
+    evidence.remove();
     rmSync(spool, { recursive: true, force: true });
   });
 });

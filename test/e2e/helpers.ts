@@ -1,5 +1,5 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { type ChildProcess, execFileSync, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
@@ -129,4 +129,39 @@ export function kill(child: ChildProcess): void {
       child.kill('SIGKILL');
     }
   }
+}
+
+export interface FetchedEvidence {
+  /** The directory `witness fetch-evidence` wrote: manifest, recording, pieces/, activity.jsonl, the server's key. */
+  dir: string;
+  /** What `witness fetch-evidence` printed, and its exit code. */
+  fetched: SpawnSyncReturns<string>;
+  /** `witness verify` on it (recording, the server's key, the session), with the pieces and the activity if asked. */
+  verify: (checks?: { pieces?: boolean; activity?: boolean }) => SpawnSyncReturns<string>;
+  remove: () => void;
+}
+
+/** Runs the real `witness fetch-evidence` for `sessionId` into a fresh directory, for the real `witness verify`. */
+export function fetchEvidence(sessionId: string, server = baseUrl, key = apiKey): FetchedEvidence {
+  const cli = path.join(root, 'agents/verify/bin/witness.mjs');
+  const dir = mkdtempSync(path.join(tmpdir(), 'witness-e2e-evidence-'));
+  const fetched = spawnSync(
+    process.execPath,
+    [cli, 'fetch-evidence', '--server', server, '--api-key', key, '--session', sessionId, '--out', dir],
+    { encoding: 'utf8' },
+  );
+  const verify = (checks: { pieces?: boolean; activity?: boolean } = {}) =>
+    spawnSync(
+      process.execPath,
+      [
+        cli,
+        'verify',
+        ...['--manifest', path.join(dir, 'manifest.json'), '--recording', path.join(dir, 'recording.webm')],
+        ...['--public-key', path.join(dir, 'server-public-key.pem'), '--session', sessionId],
+        ...(checks.pieces ? ['--pieces', path.join(dir, 'pieces')] : []),
+        ...(checks.activity ? ['--activity', path.join(dir, 'activity.jsonl')] : []),
+      ],
+      { encoding: 'utf8' },
+    );
+  return { dir, fetched, verify, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -16,7 +16,7 @@ import {
   openConsole,
   openTab,
   screenshot,
-  signInPatiently,
+  signIn,
   videoState,
   videoTime,
 } from './console.ts';
@@ -31,7 +31,7 @@ const tabs: ConsoleTab[] = [];
 async function openSignedIn(): Promise<ConsoleTab> {
   const tab = await openConsole(browser);
   tabs.push(tab);
-  await signInPatiently(tab.page, 'admin', adminPassword);
+  await signIn(tab.page, 'admin', adminPassword);
   return tab;
 }
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, launchChromium, screenshot, signInPatiently } from './console.ts';
+import { eventually, launchChromium, screenshot, signIn } from './console.ts';
 import { adminPassword, apiKey, root } from './helpers.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { SshFeed } from './ssh-feed.ts';
@@ -118,7 +118,7 @@ describe('a server restart under a live viewer', () => {
     const page = await context.newPage();
     page.on('pageerror', (error) => problems.push(error.message));
     await page.goto(base());
-    await signInPatiently(page, 'admin', adminPassword);
+    await signIn(page, 'admin', adminPassword);
     const row = page.getByRole('row', { name: new RegExp(USER) });
     await row.getByRole('link', { name: 'Watch live' }).click();
     await page.getByRole('img', { name: 'Live' }).waitFor();

@@ -15,7 +15,7 @@ import {
   localDateTime,
   openConsole,
   screenshot,
-  signInPatiently,
+  signIn,
 } from './console.ts';
 import { adminPassword, api, baseUrl, session } from './helpers.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -91,7 +91,7 @@ beforeAll(async () => {
 
   browser = await launchChromium();
   tab = await openConsole(browser);
-  await signInPatiently(tab.page, 'admin', adminPassword);
+  await signIn(tab.page, 'admin', adminPassword);
 }, 120_000);
 
 afterAll(async () => {

@@ -11,7 +11,7 @@ import { plainLines } from '../../client/src/terminal/cast.ts';
 import { parseCast } from '../../protocol/asciicast.ts';
 import { waitFor } from '../support/wait-for.ts';
 import type { SshClient } from '../unit/ssh/openssh.ts';
-import { type ConsoleTab, eventually, launchChromium, openConsole, screenshot, signInPatiently } from './console.ts';
+import { type ConsoleTab, eventually, launchChromium, openConsole, screenshot, signIn } from './console.ts';
 import { adminPassword, api, baseUrl, session } from './helpers.ts';
 import { type RunningProxy, startProxy } from './ssh-proxy-cli.ts';
 
@@ -103,7 +103,7 @@ beforeAll(async () => {
   proxy = await startProxy(USER, TARGET);
   browser = await launchChromium();
   tab = await openConsole(browser);
-  await signInPatiently(tab.page, 'admin', adminPassword);
+  await signIn(tab.page, 'admin', adminPassword);
 
   client = proxy.login(['-tt']);
   await run(TYPED.first, 'MINUTE-ONE-42');

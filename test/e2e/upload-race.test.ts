@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type MediaPiece, WebmSplitter } from '../../agents/launcher/src/webm-splitter.ts';
-import { api, apiKey, baseUrl, root, session } from './helpers.ts';
+import { api, baseUrl, fetchEvidence, session } from './helpers.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 /** A few seconds of live WebM cut into pieces, as the launcher cuts it. */
@@ -121,32 +121,14 @@ describe('an upload that stalls past its lease while another is acknowledged', (
     );
     expect((await session(sessionId)).recording.status).toBe('ready');
 
-    const out = mkdtempSync(path.join(tmpdir(), 'witness-e2e-race-evidence-'));
-    const cli = path.join(root, 'agents/verify/bin/witness.mjs');
-    const fetched = spawnSync(
-      process.execPath,
-      [cli, 'fetch-evidence', '--server', baseUrl, '--api-key', apiKey, '--session', sessionId, '--out', out],
-      { encoding: 'utf8' },
-    );
-    expect(fetched.status, fetched.stderr).toBe(0);
-    const verify = (withPieces: boolean) =>
-      spawnSync(
-        process.execPath,
-        [
-          cli,
-          'verify',
-          ...['--manifest', path.join(out, 'manifest.json'), '--recording', path.join(out, 'recording.webm')],
-          ...['--public-key', path.join(out, 'server-public-key.pem'), '--session', sessionId],
-          ...(withPieces ? ['--pieces', path.join(out, 'pieces')] : []),
-        ],
-        { encoding: 'utf8' },
-      );
+    const evidence = fetchEvidence(sessionId);
+    expect(evidence.fetched.status, evidence.fetched.stderr).toBe(0);
     for (const withPieces of [true, false]) {
-      const result = verify(withPieces);
+      const result = evidence.verify({ pieces: withPieces });
       expect(result.stdout).toMatch(/ok {4}contents/);
       expect(result.stdout.trim().split('\n').at(-1), result.stdout).toBe('VERIFIED');
       expect(result.status).toBe(0);
     }
-    rmSync(out, { recursive: true, force: true });
+    evidence.remove();
   });
 });

@@ -24,7 +24,7 @@ import { findSession } from '../../server/db/session-directory.ts';
 import { ApiError } from '../errors.ts';
 import { inspectPiece, type PieceDigest, readWholePiece, WHOLE_PIECE_BYTES } from '../ingest/piece-stream.ts';
 import { readWholeBody } from '../ingest/whole-body.ts';
-import { admitUpgrade, relaySocket } from '../socket-relay.ts';
+import { admitUpgrade, objectHeaders, relayFor } from '../socket-relay.ts';
 import { sessionObject } from '../stubs.ts';
 import { describeIssues, validate } from '../validate.ts';
 import { requireUpgrade, SessionIdParam } from './params.ts';
@@ -39,25 +39,16 @@ export const ingest = new Hono<{ Bindings: Env }>()
     requireUpgrade(c.req.raw);
     const { id } = c.req.valid('param');
     await admitUpgrade(c.env.SOCKET_LIMITER, `launcher:${id}`);
-    const headers = new Headers(c.req.raw.headers);
-    headers.set('x-witness-socket', 'launcher');
-    headers.set('x-witness-peer-address', clientAddress(c) ?? '');
+    const headers = objectHeaders(c.req.raw.headers, {
+      'x-witness-socket': 'launcher',
+      'x-witness-peer-address': clientAddress(c) ?? '',
+    });
     const upgraded = await sessionObject(c.env, id).fetch(new Request(c.req.raw, { headers }));
     // The Worker holds the socket and counts what the launcher sends. An ingest token names nobody: the audit
     // row of a flood names the launcher, and its target the session.
-    const actor = { kind: 'launcher', id: null, name: 'launcher' };
-    const peer = {
-      role: 'launcher',
-      sessionId: id,
-      actor,
-      ip: clientAddress(c),
-      userAgent: c.req.header('user-agent') ?? null,
-    } as const;
-    return relaySocket(upgraded, peer, {
-      db: c.env.DB,
-      waitUntil: (p) => c.executionCtx.waitUntil(p),
-      flooded: () => sessionObject(c.env, id).socketFlooded('launcher', null),
-    });
+    return relayFor(c, upgraded, 'launcher', id, { kind: 'launcher', id: null, name: 'launcher' }, () =>
+      sessionObject(c.env, id).socketFlooded('launcher', null),
+    );
   })
   .put('/sessions/:id/pieces/:seq', validate('param', SessionIdParam.extend({ seq: SeqParam })), async (c) => {
     const { id, seq } = c.req.valid('param');

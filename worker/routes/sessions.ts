@@ -9,14 +9,13 @@ import { sessions } from '../../schema/index.ts';
 import { activityPartitions } from '../../server/activity/partitions.ts';
 import { searchSessions } from '../activity/search/sessions.ts';
 import { audit } from '../audit.ts';
-import { clientAddress } from '../client-address.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../../server/db/index.ts';
 import type { SessionRow } from '../../server/db/session-directory.ts';
 import { ApiError } from '../errors.ts';
 import { hasLiveState, isOngoing, phaseOf } from '../../protocol/lifecycle.ts';
 import { addCounts, type RedactionCounts } from '../../protocol/redaction.ts';
-import { admitUpgrade, relaySocket } from '../socket-relay.ts';
+import { admitUpgrade, objectHeaders, relayFor } from '../socket-relay.ts';
 import { sessionObject } from '../stubs.ts';
 import { validate } from '../validate.ts';
 import { requireSession, requireUpgrade, SessionIdParam } from './params.ts';
@@ -254,36 +253,28 @@ export const sessionRoutes = new Hono<ApiEnv>()
       const { id } = c.req.valid('param');
       const { tab } = c.req.valid('query');
       const principal = c.get('principal');
-      await admitUpgrade(c.env.SOCKET_LIMITER, `viewer:${id}:${principal.kind}:${principal.id}`);
-      await requireSession(c.env, id);
-      const headers = new Headers(c.req.raw.headers);
-      headers.set('x-witness-socket', 'viewer');
       const viewerKey = `${principal.kind}:${principal.id}`;
-      headers.set('x-witness-principal', viewerKey);
-      headers.set(
-        'x-witness-viewer',
-        JSON.stringify({ id: crypto.randomUUID(), name: principal.name, since: new Date().toISOString() }),
-      );
-      // A tab is only ever replaced by its own principal: the key is theirs and the tab's together.
-      if (tab) headers.set('x-witness-viewer-tab', `${principal.id}/${tab}`);
-      else headers.delete('x-witness-viewer-tab');
+      await admitUpgrade(c.env.SOCKET_LIMITER, `viewer:${id}:${viewerKey}`);
+      await requireSession(c.env, id);
+      const headers = objectHeaders(c.req.raw.headers, {
+        'x-witness-socket': 'viewer',
+        'x-witness-principal': viewerKey,
+        'x-witness-viewer': JSON.stringify({
+          id: crypto.randomUUID(),
+          name: principal.name,
+          since: new Date().toISOString(),
+        }),
+        // A tab is only ever replaced by its own principal: the key is theirs and the tab's together.
+        ...(tab && { 'x-witness-viewer-tab': `${principal.id}/${tab}` }),
+      });
       const upgraded = await sessionObject(c.env, id).fetch(new Request(c.req.raw, { headers }));
       if (upgraded.status !== 101) return new Response(upgraded.body, upgraded);
       await audit(c, { action: 'session.watched_live', target: { type: 'session', id } });
       // The Worker holds the socket and counts what the viewer sends. Its Response is a fresh one: the object's
       // has immutable headers, and the security-headers middleware adds to them.
       const actor = { kind: principal.kind, id: principal.id, name: principal.name };
-      const peer = {
-        role: 'viewer',
-        sessionId: id,
-        actor,
-        ip: clientAddress(c),
-        userAgent: c.req.header('user-agent') ?? null,
-      } as const;
-      return relaySocket(upgraded, peer, {
-        db: c.env.DB,
-        waitUntil: (p) => c.executionCtx.waitUntil(p),
-        flooded: () => sessionObject(c.env, id).socketFlooded('viewer', viewerKey),
-      });
+      return relayFor(c, upgraded, 'viewer', id, actor, () =>
+        sessionObject(c.env, id).socketFlooded('viewer', viewerKey),
+      );
     },
   );
