@@ -110,6 +110,38 @@ describe('activity log', () => {
     expect(activity.events).toBe(4);
   });
 
+  it('holds events past what memory holds on disk, in order, until the first frame', () => {
+    const { log, lines } = logger();
+    const activity = new ActivityLog({ spool, upload: (b) => uploaded.push(b), log, atEvents: 4, earlyInMemory: 3 });
+    for (let i = 1; i <= 10; i++) activity.add(focus(ORIGIN + i * 10, `window ${i}`));
+    expect(uploaded).toEqual([]);
+    expect(existsSync(spool.earlyFile)).toBe(true);
+    expect(lines.join('\n')).toMatch(
+      /3 activity events came before the first frame; they and later ones wait in .*early\.jsonl/,
+    );
+    activity.setOrigin(ORIGIN);
+    activity.close();
+    expect(existsSync(spool.earlyFile)).toBe(false);
+    const sent = uploaded.flatMap((b) => body(b.batch).events.map((e: { title: string }) => e.title));
+    expect(sent).toEqual(Array.from({ length: 10 }, (_, i) => `window ${i + 1}`));
+    expect(activity.events).toBe(10);
+  });
+
+  it('keeps the events of a recording that never started on disk, and says where', () => {
+    const { log, lines } = logger();
+    const activity = new ActivityLog({ spool, upload: (b) => uploaded.push(b), log, earlyInMemory: 2 });
+    for (let i = 1; i <= 5; i++) activity.add(focus(ORIGIN + i, `w${i}`));
+    activity.close();
+    expect(uploaded).toEqual([]);
+    const kept = readFileSync(spool.earlyFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).title);
+    expect(kept).toEqual(['w1', 'w2', 'w3', 'w4', 'w5']);
+    expect(lines.join('\n')).toMatch(/5 activity event\(s\) were captured but the recording never started: kept in/);
+    expect(spool.removeIfEmpty()).toBe(false);
+  });
+
   it('cuts a batch 2 s after its first event, and by size', () => {
     vi.useFakeTimers();
     const { log } = logger();

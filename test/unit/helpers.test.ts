@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -170,6 +170,14 @@ describe('Spool', () => {
     expect(spool.list()).toEqual([]);
     expect(spool.removeIfEmpty()).toBe(true);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('refuses to list a spool whose metadata it cannot read, naming the file', () => {
+    dir = mkdtempSync(join(tmpdir(), 'witness-spool-'));
+    const spool = new Spool(join(dir, 'sess'));
+    spool.write({ seq: 0, bytes: Uint8Array.from([1]), keyframe: true, startMs: 0, endMs: 1 });
+    writeFileSync(join(spool.dir, '0000000001.json'), '{"seq": 1, "size"');
+    expect(() => spool.list()).toThrow(/cannot read the spooled piece metadata .*0000000001\.json/);
   });
 });
 

@@ -16,8 +16,11 @@ import { type Outcome, SpooledUploader, safeJson, send, type UploaderOptions } f
 export const BATCH_EVERY_MS = 2_000;
 /** ...or as soon as it holds this many events. */
 export const BATCH_AT_EVENTS = 200;
-/** Events held while the session clock's origin is unknown; beyond this the oldest are dropped. */
-const MAX_EARLY_EVENTS = 10_000;
+/**
+ * Events held in memory while the session clock's origin is unknown; later ones wait on disk in the event spool
+ * (`early.jsonl`) until it is known, so a capture that floods before the first frame costs disk, not memory or events.
+ */
+const MAX_EARLY_IN_MEMORY = 10_000;
 /** Room left in a batch body for the envelope. */
 const BODY_MARGIN = 1024;
 
@@ -46,12 +49,16 @@ export interface ActivityLogOptions {
   atEvents?: number;
   maxEvents?: number;
   maxBytes?: number;
+  /** Events held in memory before the clock's origin is known (MAX_EARLY_IN_MEMORY). */
+  earlyInMemory?: number;
 }
 
 export class ActivityLog {
   readonly #options: ActivityLogOptions;
   #origin: number | null = null;
   #early: CapturedEvent[] = [];
+  /** Events held on disk (EventSpool.holdEarly) after `#early` filled. */
+  #earlyOnDisk = 0;
   #pending: string[] = [];
   #pendingBytes = 0;
   #timer: NodeJS.Timeout | null = null;
@@ -82,13 +89,19 @@ export class ActivityLog {
     const early = this.#early;
     this.#early = [];
     for (const event of early) this.add(event);
+    // Once memory filled, every early event went to the file (in order), and memory stayed empty.
+    if (this.#earlyOnDisk > 0) {
+      this.#options.spool.takeEarly((event) => this.add(event as CapturedEvent));
+      this.#earlyOnDisk = 0;
+    }
   }
 
   add(event: CapturedEvent): void {
     if (this.#closed) return;
     if (this.#origin === null) {
-      if (this.#early.length >= MAX_EARLY_EVENTS) this.#early.shift();
-      this.#early.push(event);
+      const inMemory = this.#options.earlyInMemory ?? MAX_EARLY_IN_MEMORY;
+      if (this.#early.length < inMemory && this.#earlyOnDisk === 0) this.#early.push(event);
+      else this.#holdOnDisk(event);
       return;
     }
     const parsed = ActivityEvent.safeParse(toSessionClock(event, this.#origin));
@@ -116,6 +129,26 @@ export class ActivityLog {
     }
   }
 
+  /** From the first event memory cannot hold on, every early event waits on disk, those in memory first: in order. */
+  #holdOnDisk(event: CapturedEvent): void {
+    const events = this.#earlyOnDisk === 0 ? [...this.#early, event] : [event];
+    if (this.#earlyOnDisk === 0) {
+      this.#options.log.warn(
+        `${this.#early.length} activity events came before the first frame; they and later ones wait in ${this.#options.spool.earlyFile}`,
+      );
+    }
+    try {
+      this.#options.spool.holdEarly(events);
+      this.#earlyOnDisk += events.length;
+      this.#early = [];
+    } catch (error) {
+      // Memory still holds what it held; only the event that did not fit is lost, and it is said.
+      this.#options.log.error(
+        `cannot hold a ${event.type} event in ${this.#options.spool.earlyFile}: ${(error as Error).message}; 1 event lost`,
+      );
+    }
+  }
+
   /** Cuts what is pending into a batch, spools it and hands it to the uploader. */
   flush(): void {
     if (this.#timer) clearTimeout(this.#timer);
@@ -139,14 +172,27 @@ export class ActivityLog {
     }
   }
 
-  /** Cuts the last batch; later events are ignored. Events still waiting for the clock's origin are dropped. */
+  /**
+   * Cuts the last batch; later events are ignored. Events still waiting for the clock's origin (the recording never
+   * started) have no place on a video's clock: they are written to the spool's `early.jsonl` and left there, named in
+   * the log, for a human.
+   */
   close(): void {
     this.flush();
     this.#closed = true;
-    if (this.#early.length > 0) {
-      this.#options.log.warn(`${this.#early.length} activity event(s) dropped: the recording never started`);
-      this.#early = [];
+    const held = this.#early.length + this.#earlyOnDisk;
+    if (held === 0) return;
+    try {
+      this.#options.spool.holdEarly(this.#early);
+      this.#options.log.warn(
+        `${held} activity event(s) were captured but the recording never started: kept in ${this.#options.spool.earlyFile}, not uploaded`,
+      );
+    } catch (error) {
+      this.#options.log.error(
+        `${held} activity event(s) captured before a recording that never started are lost: ${(error as Error).message}`,
+      );
     }
+    this.#early = [];
   }
 }
 

@@ -17,7 +17,7 @@ import { ScreenEncoder } from './ffmpeg.ts';
 import type { Logger } from './log.ts';
 import { showDialog } from './notify.ts';
 import { RecordedProgram } from './recorded-program.ts';
-import { EventSpool, Spool } from './spool.ts';
+import { EventSpool, Spool, type SpooledPiece } from './spool.ts';
 import { IngestToken } from './token.ts';
 import { PieceUploader } from './uploader.ts';
 import type { MediaPiece } from './webm-splitter.ts';
@@ -64,7 +64,13 @@ type Ending =
 export async function runSession(run: SessionRun): Promise<number> {
   const { recording, log } = run;
   const spool = new Spool(join(recording.spoolRoot, run.session));
-  const leftovers = spool.list();
+  let leftovers: SpooledPiece[];
+  try {
+    leftovers = spool.list();
+  } catch (error) {
+    log.error(`${(error as Error).message}; move ${spool.dir} away before recording this session again`);
+    return ExitCode.failed;
+  }
   if (leftovers.length > 0) {
     log.error(
       `${spool.dir} still holds ${leftovers.length} piece(s) of an earlier run of this session ` +

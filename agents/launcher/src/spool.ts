@@ -5,7 +5,18 @@
  * Layout: `<seq>.webm` (the bytes; `<seq>.cast` for asciicast) and `<seq>.json` (metadata, written last: a piece exists once it has one).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { MediaPiece } from './webm-splitter.ts';
@@ -63,15 +74,19 @@ export class Spool {
     rmSync(`${base}.${this.#extension}`, { force: true });
   }
 
-  /** Complete pieces on disk, in seq order. */
+  /**
+   * Complete pieces on disk, in seq order. A metadata file it cannot read throws, naming the file: it stands for a
+   * piece of an earlier run that a new run must not write over, and a human has to look at it.
+   */
   list(): SpooledPiece[] {
     const pieces: SpooledPiece[] = [];
     for (const file of readdirSync(this.dir)) {
       if (!/^\d{10}\.json$/.test(file)) continue;
+      const path = join(this.dir, file);
       try {
-        pieces.push(SpooledPiece.parse(JSON.parse(readFileSync(join(this.dir, file), 'utf8'))));
-      } catch {
-        // A metadata file we cannot read is left on disk for a human; it is not a piece we can send.
+        pieces.push(SpooledPiece.parse(JSON.parse(readFileSync(path, 'utf8'))));
+      } catch (error) {
+        throw new Error(`cannot read the spooled piece metadata ${path}: ${(error as Error).message}`);
       }
     }
     return pieces.sort((a, b) => a.seq - b.seq);
@@ -84,6 +99,9 @@ export class Spool {
     return true;
   }
 }
+
+/** Events that came before the session clock's origin, past what memory holds (EventSpool.holdEarly). */
+const EARLY_FILE = 'early.jsonl';
 
 /** What the event spool keeps in memory about a batch. */
 export interface SpooledBatch {
@@ -131,6 +149,44 @@ export class EventSpool {
       .filter((file) => /^\d{10}\.json$/.test(file))
       .map((file) => Number(file.slice(0, 10)))
       .sort((a, b) => a - b);
+  }
+
+  /** Where events captured before the session clock started wait, one JSON line each, past what memory holds. */
+  get earlyFile(): string {
+    return join(this.dir, EARLY_FILE);
+  }
+
+  /** Appends events that arrived before the session clock started (they wait for `takeEarly`). */
+  holdEarly(events: readonly unknown[]): void {
+    if (events.length === 0) return;
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    appendFileSync(this.earlyFile, events.map((event) => `${JSON.stringify(event)}\n`).join(''), { mode: 0o600 });
+  }
+
+  /**
+   * Hands every held event, in the order held, to `each`, a megabyte of the file at a time, then removes the file.
+   * Nothing: no file.
+   */
+  takeEarly(each: (event: unknown) => void): void {
+    let fd: number;
+    try {
+      fd = openSync(this.earlyFile, 'r');
+    } catch {
+      return;
+    }
+    try {
+      const chunk = Buffer.alloc(1 << 20);
+      let rest = '';
+      for (let read = readSync(fd, chunk); read > 0; read = readSync(fd, chunk)) {
+        const lines = (rest + chunk.toString('utf8', 0, read)).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) if (line) each(JSON.parse(line));
+      }
+      if (rest) each(JSON.parse(rest));
+    } finally {
+      closeSync(fd);
+    }
+    rmSync(this.earlyFile, { force: true });
   }
 
   /** Removes the directory if no batch is left in it. */
