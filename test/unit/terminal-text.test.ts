@@ -70,14 +70,15 @@ describe('showEscapes', () => {
 });
 
 describe('log lines of the launcher and the SSH proxy', () => {
-  it('are one line each, with the escapes in an administrator message or a login name shown', () => {
+  it('are one line each, stamped with the UTC time, with the escapes in an administrator message or a login name shown', () => {
     const lines: string[] = [];
-    const log = createLogger({ verbose: true, write: (line) => lines.push(line) });
+    const now = () => new Date(Date.UTC(2026, 11, 3, 14, 20, 1, 123));
+    const log = createLogger({ verbose: true, write: (line) => lines.push(line), now });
     log.info(`Message from administrator: ${FAKE_VERIFIED}\r\n[witness] all clear`);
     log.warn(`"root\u202e" refused`);
     expect(lines).toEqual([
-      '[witness] Message from administrator: \\x1b[2J\\x1b[32mVERIFIED\\r\\n[witness] all clear',
-      '[witness] warning: "root\\u{202e}" refused',
+      '2026-12-03T14:20:01.123Z [witness] Message from administrator: \\x1b[2J\\x1b[32mVERIFIED\\r\\n[witness] all clear',
+      '2026-12-03T14:20:01.123Z [witness] warning: "root\\u{202e}" refused',
     ]);
   });
 });

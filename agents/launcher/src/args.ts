@@ -32,7 +32,20 @@ Recording options:
                      (default $XDG_CACHE_HOME/witness/spool or ~/.cache/witness/spool)
   --drain-timeout N  after the end, keep retrying uploads for N seconds (default ${DEFAULT_DRAIN_TIMEOUT_S})
   --verbose          log every piece and reconnect
-  --help, --version`;
+  --help, --version
+
+Examples:
+  witness-launcher launch --server https://witness.example.com --api-key KEY --user alice \\
+    --target db-01.prod --source x11 --display :0 -- xterm      # records while xterm runs
+  witness-launcher launch --server http://127.0.0.1:8787 --api-key KEY --user alice --target demo \\
+    --source testsrc --seconds 20                               # no display: ffmpeg's test pattern
+  witness-launcher record --server URL --session ID --token TOKEN --source x11 --display :0
+                                                                # a launch made by a vault
+
+Prints "session <id>" on stdout; diagnostics go to stderr. Exit codes: 0 recorded and uploaded; 1 bad arguments,
+a refused launch or no control socket; 3 terminated by an administrator; 4 ended by the server (inactivity,
+maximum length); 5 pieces or activity not stored in time or refused (kept in the spool, named); 6 ffmpeg failed.
+More: docs/launcher.md.`;
 
 /** Thrown for anything wrong on the command line; the CLI prints it with the usage and exits 1. */
 export class UsageError extends Error {

@@ -1,21 +1,11 @@
 /** `witness-launcher`: parses the command line, asks for a launch if needed, records, exits with a code. */
-import { readFileSync } from 'node:fs';
+
 import { showEscapes } from '../../shared/terminal-text.ts';
+import { witnessVersion } from '../../shared/version.ts';
 import { parseCli, USAGE, UsageError } from './args.ts';
 import { LaunchError, requestLaunch } from './launch.ts';
 import { createLogger } from './log.ts';
 import { ExitCode, runSession } from './session.ts';
-
-function launcherVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 /** Runs the CLI and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -32,7 +22,7 @@ export async function main(argv: string[]): Promise<number> {
     return ExitCode.ok;
   }
   if (command.kind === 'version') {
-    process.stdout.write(`${launcherVersion()}\n`);
+    process.stdout.write(`${witnessVersion()}\n`);
     return ExitCode.ok;
   }
   const log = createLogger({ verbose: command.recording.verbose });
@@ -44,7 +34,7 @@ export async function main(argv: string[]): Promise<number> {
       expiresAt: null,
       recording: command.recording,
       log,
-      version: launcherVersion(),
+      version: witnessVersion(),
       heartbeatMs,
     });
   }
@@ -64,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     expiresAt: reply.expiresAt,
     recording: command.recording,
     log,
-    version: launcherVersion(),
+    version: witnessVersion(),
     heartbeatMs,
   });
 }

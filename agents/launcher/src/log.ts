@@ -1,7 +1,8 @@
 /**
- * Launcher (and SSH proxy) diagnostics go to stderr with a `[witness]` prefix; stdout is kept for
- * `session <id>`. Messages quote outside text (administrators' messages, server errors, login names), so
- * every line is written with its escapes shown: one message is one line, and it cannot drive the terminal.
+ * Launcher (and SSH proxy) diagnostics go to stderr, each line stamped with its UTC time (ISO 8601, ms) and a
+ * `[witness]` prefix; stdout is kept for `session <id>`. Messages quote outside text (administrators' messages,
+ * server errors, login names), so every line is written with its escapes shown: one message is one line, and it
+ * cannot drive the terminal.
  */
 import { showEscapes } from '../../shared/terminal-text.ts';
 
@@ -12,15 +13,24 @@ export interface Logger {
   error(message: string): void;
 }
 
-export function createLogger(options: { verbose: boolean; write?: (line: string) => void }): Logger {
+export interface LoggerOptions {
+  verbose: boolean;
+  write?: (line: string) => void;
+  /** The time stamped on each line (tests fix it). */
+  now?: () => Date;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
   const sink = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const write = (line: string) => sink(showEscapes(line));
+  const now = options.now ?? (() => new Date());
+  const write = (level: string, message: string) =>
+    sink(`${now().toISOString()} [witness] ${level}${showEscapes(message)}`);
   return {
     debug: (message) => {
-      if (options.verbose) write(`[witness] ${message}`);
+      if (options.verbose) write('', message);
     },
-    info: (message) => write(`[witness] ${message}`),
-    warn: (message) => write(`[witness] warning: ${message}`),
-    error: (message) => write(`[witness] error: ${message}`),
+    info: (message) => write('', message),
+    warn: (message) => write('warning: ', message),
+    error: (message) => write('error: ', message),
   };
 }

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../launcher/src/log.ts';
+import { witnessVersion } from '../../shared/version.ts';
 import { ConfigError, fingerprintOfPrivateKey, initProxy, loadConfig } from './config.ts';
 import { sshCryptoBinding, sshCryptoWarning } from './native-crypto.ts';
 import { ProxyServer } from './server.ts';
@@ -16,18 +17,15 @@ Options:
   --config FILE   the configuration (JSON; default ./ssh-proxy.json)
   --init          create the host key (and an example configuration) if missing, then exit
   --verbose       debug lines on stderr
-  --help, --version`;
+  --help, --version
 
-function proxyVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
+Examples:
+  witness-ssh-proxy --config ssh-proxy.json --init     # a host key and an example configuration
+  WITNESS_API_KEY=KEY witness-ssh-proxy --config ssh-proxy.json
+  ssh -p 2222 alice+db-01@127.0.0.1                    # then, as a user: recorded
+
+Exit codes: 0 stopped by SIGINT/SIGTERM after uploading what was left (or --init done); 1 a bad option or
+configuration, or an unexpected error. Configuration and what is recorded: docs/ssh-proxy.md.`;
 
 export async function main(argv: string[]): Promise<number> {
   let values: { config?: string; init?: boolean; verbose?: boolean; help?: boolean; version?: boolean };
@@ -52,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.version) {
-    process.stdout.write(`${proxyVersion()}\n`);
+    process.stdout.write(`${witnessVersion()}\n`);
     return 0;
   }
   const configPath = values.config ?? 'ssh-proxy.json';
@@ -68,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     const server = new ProxyServer({
       config,
       log,
-      version: proxyVersion(),
+      version: witnessVersion(),
       heartbeatMs: Number(process.env.WITNESS_HEARTBEAT_MS) || undefined,
     });
     const port = await server.listen();

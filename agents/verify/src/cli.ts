@@ -1,6 +1,7 @@
 /** `witness`: offline checks of a session's evidence (`verify`) and downloading it (`fetch-evidence`). */
 import { parseArgs } from 'node:util';
 import { showEscapes } from '../../shared/terminal-text.ts';
+import { witnessVersion } from '../../shared/version.ts';
 import { FetchError, fetchEvidence } from './fetch-evidence.ts';
 import { formatReport, verifyEvidence } from './verify.ts';
 
@@ -16,7 +17,13 @@ SHA-256, with --pieces each piece's SHA-256 and the hash chain recomputed from t
 (activity.jsonl, one event a line) against the digest the manifest signs. --recording is required when the
 manifest names a recording; what is not given is named in a warning as not checked. fetch-evidence saves all of it.
 
-Exit codes: 0 everything verified; 1 a check failed (or a download failed); 2 bad usage or an unexpected error.`;
+Examples:
+  witness fetch-evidence --server https://witness.example.com --api-key KEY --session ID --out ev/
+  witness verify --manifest ev/manifest.json --recording ev/recording.webm --pieces ev/pieces \\
+    --activity ev/activity.jsonl --public-key server-public-key.pem --session ID
+
+Exit codes: 0 everything verified; 1 a check failed (or a download failed); 2 bad usage or an unexpected error.
+Options: --help, --version. More: docs/evidence.md.`;
 
 export const Exit = { verified: 0, failed: 1, usage: 2 } as const;
 
@@ -32,6 +39,7 @@ const OPTIONS = {
   'api-key': { type: 'string' },
   out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const;
 
 const ALLOWED: Record<string, readonly string[]> = {
@@ -61,6 +69,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   const { values, positionals } = parsed;
   if (values.help) {
     io.out(`${USAGE}\n`);
+    return Exit.verified;
+  }
+  if (values.version) {
+    io.out(`${witnessVersion()}\n`);
     return Exit.verified;
   }
   // `npm run verify -- --manifest …` works without naming the command.
