@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -337,6 +338,56 @@ describe('witness-launcher against a fake Witness server', () => {
     // Nothing was launched, so nothing was spooled.
     expect(server.sessions.size).toBe(0);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('keeps trying an unreachable server for --connect-timeout, then exits 1 saying the session stays pending', async () => {
+    // A port nothing listens on (fetch refuses port 1 before connecting).
+    const spare = createServer();
+    await new Promise<void>((resolve) => spare.listen(0, '127.0.0.1', resolve));
+    const { port } = spare.address() as AddressInfo;
+    await new Promise((resolve) => spare.close(resolve));
+    const closed = `http://127.0.0.1:${port}`;
+    const record = await runLauncher([
+      'record',
+      '--server',
+      closed,
+      '--session',
+      'sess-down',
+      '--token',
+      't',
+      '--source',
+      'testsrc',
+      '--spool',
+      dir,
+      '--connect-timeout',
+      '3',
+    ]);
+    expect(record.code).toBe(1);
+    expect(record.stderr).toMatch(/warning: .*; trying again in \d+\.\d s/);
+    expect(record.stderr).toContain(
+      `no answer from ${closed} on the control socket for 3 s; session sess-down was not recorded and stays pending`,
+    );
+    const launch = await runLauncher([
+      'launch',
+      '--server',
+      closed,
+      '--api-key',
+      'k',
+      '--user',
+      'alice',
+      '--target',
+      'db-1',
+      '--source',
+      'testsrc',
+      '--spool',
+      dir,
+      '--connect-timeout',
+      '2',
+    ]);
+    expect(launch.code).toBe(1);
+    expect(launch.stderr).toContain(`warning: cannot reach ${closed}: fetch failed (ECONNREFUSED); trying again in`);
+    expect(launch.stderr).toContain('gave up after 2 s (--connect-timeout)');
+    expect(launch.stdout).toBe('');
   });
 
   it('exits 1 with usage on bad arguments and when the control socket is refused', async () => {

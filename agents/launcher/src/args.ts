@@ -14,6 +14,8 @@ export type Codec = (typeof CODECS)[number];
 export const DEFAULT_CODEC: Codec = 'vp9';
 export const DEFAULT_FPS = 1;
 export const DEFAULT_DRAIN_TIMEOUT_S = 60;
+/** How long a start waits for the server's control socket, retrying, before it gives up. */
+export const DEFAULT_CONNECT_TIMEOUT_S = 120;
 
 export const USAGE = `Usage:
   witness-launcher record --server URL --session ID --token TOKEN [recording options] [-- command args...]
@@ -30,7 +32,8 @@ Recording options:
   --codec vp8|vp9    video codec (default ${DEFAULT_CODEC})
   --spool DIR        spool root; pieces wait in DIR/<session> until stored
                      (default $XDG_CACHE_HOME/witness/spool or ~/.cache/witness/spool)
-  --drain-timeout N  after the end, keep retrying uploads for N seconds (default ${DEFAULT_DRAIN_TIMEOUT_S})
+  --connect-timeout N  at the start, keep trying to reach the server for N s (default ${DEFAULT_CONNECT_TIMEOUT_S})
+  --drain-timeout N    after the end, keep retrying uploads for N s (default ${DEFAULT_DRAIN_TIMEOUT_S})
   --verbose          log every piece and reconnect
   --help, --version
 
@@ -61,6 +64,8 @@ export interface RecordingOptions {
   codec: Codec;
   spoolRoot: string;
   drainTimeoutMs: number;
+  /** Waiting for the first welcome on the control socket, retrying, at most this long. */
+  connectTimeoutMs: number;
   verbose: boolean;
   /** Program to record; empty = record until --seconds, a signal or terminate. */
   command: string[];
@@ -105,6 +110,7 @@ const RecordingFlags = z.object({
     .min(0)
     .max(24 * 3600)
     .default(DEFAULT_DRAIN_TIMEOUT_S),
+  'connect-timeout': positiveNumber('connect-timeout', 24 * 3600).default(DEFAULT_CONNECT_TIMEOUT_S),
   verbose: z.boolean().default(false),
 });
 
@@ -135,6 +141,7 @@ const OPTION_SPEC = {
   codec: { type: 'string' },
   spool: { type: 'string' },
   'drain-timeout': { type: 'string' },
+  'connect-timeout': { type: 'string' },
   verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
@@ -200,6 +207,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     codec: flags.codec,
     spoolRoot: flags.spool ?? defaultSpoolRoot(env),
     drainTimeoutMs: flags['drain-timeout'] * 1000,
+    connectTimeoutMs: flags['connect-timeout'] * 1000,
     verbose: flags.verbose,
     command,
   };

@@ -3,7 +3,7 @@
 import { showEscapes } from '../../shared/terminal-text.ts';
 import { witnessVersion } from '../../shared/version.ts';
 import { parseCli, USAGE, UsageError } from './args.ts';
-import { LaunchError, requestLaunch } from './launch.ts';
+import { LaunchError, requestLaunchPatiently } from './launch.ts';
 import { createLogger } from './log.ts';
 import { ExitCode, runSession } from './session.ts';
 
@@ -38,10 +38,13 @@ export async function main(argv: string[]): Promise<number> {
       heartbeatMs,
     });
   }
-  let reply: Awaited<ReturnType<typeof requestLaunch>>;
+  let reply: Awaited<ReturnType<typeof requestLaunchPatiently>>;
   try {
     // The launcher records the screen: WebM, whatever the protocol (an SSH client window is recorded as video).
-    reply = await requestLaunch({ ...command, server: command.recording.server, format: 'webm' });
+    reply = await requestLaunchPatiently(
+      { ...command, server: command.recording.server, format: 'webm' },
+      { timeoutMs: command.recording.connectTimeoutMs, log },
+    );
   } catch (error) {
     if (!(error instanceof LaunchError)) throw error;
     log.error(error.message);

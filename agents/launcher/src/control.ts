@@ -217,7 +217,10 @@ export class ControlChannel {
 
   #scheduleReconnect(why: string): void {
     const delay = this.#backoff.next();
-    this.#options.log[this.#everWelcomed ? 'warn' : 'debug'](`${why}; reconnecting in ${(delay / 1000).toFixed(1)} s`);
+    // Before the first welcome too: a server that cannot be reached at the start is what the user must see.
+    this.#options.log.warn(
+      `${why}; ${this.#everWelcomed ? 'reconnecting' : 'trying again'} in ${(delay / 1000).toFixed(1)} s`,
+    );
     this.#reconnect = setTimeout(() => {
       this.#reconnect = null;
       if (!this.#finished) this.#connect();

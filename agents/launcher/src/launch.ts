@@ -1,6 +1,8 @@
 /** `POST /api/v1/launches`: asks the server for a recorded session and its ingest token. */
 import { ErrorBody, LaunchReply } from '../../../protocol/ingest.ts';
 import type { Protocol, RecordingFormat } from '../../../protocol/session.ts';
+import { Backoff } from './backoff.ts';
+import type { Logger } from './log.ts';
 
 export interface LaunchRequest {
   server: string;
@@ -15,6 +17,42 @@ export interface LaunchRequest {
 /** The server refused or could not be asked; the message is meant for the user. */
 export class LaunchError extends Error {
   override name = 'LaunchError';
+  /** The request never reached the server (refused connection, unknown host): asking again creates no second session. */
+  readonly unreached: boolean;
+
+  constructor(message: string, unreached = false) {
+    super(message);
+    this.unreached = unreached;
+  }
+}
+
+/** Connection errors after which the launch request surely never reached the server. */
+const UNREACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Asks for the launch until the server can be reached or `timeoutMs` has passed, saying so at each try. Only a
+ * request that never reached the server is sent again: a launch is not idempotent, and a lost reply must not
+ * leave a second pending session behind.
+ */
+export async function requestLaunchPatiently(
+  request: LaunchRequest,
+  options: { timeoutMs: number; log: Logger; fetchImpl?: typeof fetch; backoff?: Backoff },
+): Promise<LaunchReply> {
+  const giveUpAt = Date.now() + options.timeoutMs;
+  const backoff = options.backoff ?? new Backoff();
+  for (;;) {
+    try {
+      return await requestLaunch(request, options.fetchImpl);
+    } catch (error) {
+      if (!(error instanceof LaunchError) || !error.unreached) throw error;
+      const delay = backoff.next();
+      if (Date.now() + delay > giveUpAt) {
+        throw new LaunchError(`${error.message}; gave up after ${options.timeoutMs / 1000} s (--connect-timeout)`);
+      }
+      options.log.warn(`${error.message}; trying again in ${(delay / 1000).toFixed(1)} s`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
 
 export async function requestLaunch(request: LaunchRequest, fetchImpl: typeof fetch = fetch): Promise<LaunchReply> {
@@ -33,7 +71,9 @@ export async function requestLaunch(request: LaunchRequest, fetchImpl: typeof fe
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {
-    throw new LaunchError(`cannot reach ${request.server}: ${(error as Error).message}`);
+    const code = ((error as Error).cause as { code?: unknown } | undefined)?.code;
+    const why = typeof code === 'string' ? `${(error as Error).message} (${code})` : (error as Error).message;
+    throw new LaunchError(`cannot reach ${request.server}: ${why}`, typeof code === 'string' && UNREACHED.has(code));
   }
   const text = await response.text();
   let json: unknown;

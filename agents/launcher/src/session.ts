@@ -7,13 +7,13 @@ import type { EndReason, Policy } from '../../../protocol/session.ts';
 import { PROTOCOL_VERSION } from '../../../protocol/version.ts';
 import { thisHost } from '../../shared/host.ts';
 import { ActivityWatcher } from './activity.ts';
-import { type IdleReader, idleSourceFor, openIdleReader } from './idle-time.ts';
 import { ActivityLog, eventBatchUploader } from './activity-log.ts';
 import type { RecordingOptions } from './args.ts';
 import { type ActivityCapture, SESSION_MARKER } from './capture/capture.ts';
 import { openActivityCapture } from './capture/open.ts';
 import { ControlChannel } from './control.ts';
 import { ScreenEncoder } from './ffmpeg.ts';
+import { type IdleReader, idleSourceFor, openIdleReader } from './idle-time.ts';
 import type { Logger } from './log.ts';
 import { showDialog } from './notify.ts';
 import { RecordedProgram } from './recorded-program.ts';
@@ -36,8 +36,6 @@ export const ExitCode = {
   recorderFailed: 6,
 } as const;
 
-/** How long to wait for the first welcome before giving up. */
-const CONNECT_TIMEOUT_MS = 30_000;
 /** How long the recorded program waits for the screen capture to start. */
 const CAPTURE_START_TIMEOUT_MS = 10_000;
 
@@ -229,10 +227,18 @@ export async function runSession(run: SessionRun): Promise<number> {
   const welcomed = await Promise.race([
     firstWelcome,
     ended.then(() => null),
-    sleep(CONNECT_TIMEOUT_MS).then(() => null),
+    sleep(recording.connectTimeoutMs).then(() => null),
   ]);
   if (welcomed === null && !ending) {
-    finish({ kind: 'fatal', reason: `no answer from ${recording.server} on the control socket` });
+    // The session stays pending on the server until its launch expires: say so, and how to take it up again.
+    finish({
+      kind: 'fatal',
+      reason:
+        `no answer from ${recording.server} on the control socket for ${recording.connectTimeoutMs / 1000} s; ` +
+        `session ${run.session} was not recorded and stays pending on the server until its launch expires` +
+        (token.expiresAt === null ? '' : ` (${new Date(token.expiresAt).toISOString()})`) +
+        `; \`witness-launcher record --session ${run.session} --token …\` before then records it`,
+    });
   }
 
   if (!ending && welcomed !== null) {
