@@ -3,44 +3,9 @@
  * map's buckets. Everything here was recorded on the watched machine: it is shown as text, never as markup.
  */
 import type { ActivityType } from '../../protocol/activity.ts';
+import type { ActivityItem } from '../../protocol/activity-view.ts';
 
-export interface ActivityItem {
-  id: number;
-  type: ActivityType;
-  offsetMs: number;
-  endMs: number | null;
-  /** Keystrokes, SSH input, or a started program's command line. */
-  text: string | null;
-  app: string | null;
-  title: string | null;
-  name: string | null;
-  path: string | null;
-  /** Bytes moved, for a file transfer. */
-  size?: number;
-  user: string | null;
-  pid: number | null;
-  ppid: number | null;
-  redacted: boolean | null;
-}
-
-export interface ActivityPage {
-  events: ActivityItem[];
-  nextCursor: string | null;
-}
-
-export interface DensityBucket {
-  startMs: number;
-  screenBytes: number;
-  keystrokes: number;
-  processEvents: number;
-  windowChanges: number;
-}
-
-export interface Density {
-  durationMs: number;
-  bucketMs: number;
-  buckets: DensityBucket[];
-}
+export type { ActivityItem, ActivityPage, Density, DensityBucket } from '../../protocol/activity-view.ts';
 
 export const TYPE_LABELS: Record<ActivityType, string> = {
   keys: 'Keys',

@@ -1,7 +1,8 @@
+import type { ActivityItem } from '../../protocol/activity-view.ts';
 import type { activity } from '../../schema/index.ts';
 
 /** A stored event as the API shows it (and as the evidence manifest's activity digest covers it). */
-export function eventView(row: typeof activity.$inferSelect) {
+export function eventView(row: typeof activity.$inferSelect): ActivityItem {
   return {
     id: row.id,
     type: row.type,

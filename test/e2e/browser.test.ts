@@ -4,6 +4,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/wait-for.ts';
 import {
   type ConsoleTab,
   eventually,
@@ -15,7 +16,6 @@ import {
   videoState,
 } from './console.ts';
 import { adminPassword, api, apiKey, baseUrl, runLauncher, session } from './helpers.ts';
-import { waitFor } from '../support/wait-for.ts';
 
 let browser: Browser;
 /** An ended session with a sealed recording, recorded once for the whole file. */
@@ -184,12 +184,12 @@ describe('the console shows each user only what they may do', () => {
 
     const monitor = await open();
     await signIn(monitor.page, 'monitor-e2e', 'temporary-password-1');
-    await monitor.page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+    await monitor.page.getByRole('heading', { name: 'Choose your own password' }).waitFor();
     expect(await monitor.page.getByRole('navigation').count()).toBe(0);
     await screenshot(monitor.page, 'console-change-password');
-    await monitor.page.getByLabel('Current password').fill('temporary-password-1');
-    await monitor.page.getByLabel('New password', { exact: true }).fill('monitor-own-password-2');
-    await monitor.page.getByLabel('Repeat new password').fill('monitor-own-password-2');
+    await monitor.page.getByLabel('Temporary password (the one you just signed in with)').fill('temporary-password-1');
+    await monitor.page.getByLabel('Your new password', { exact: true }).fill('monitor-own-password-2');
+    await monitor.page.getByLabel('Repeat your new password').fill('monitor-own-password-2');
     await monitor.page.getByRole('button', { name: 'Change password' }).click();
     await monitor.page.getByRole('heading', { name: 'Sessions' }).waitFor();
 
@@ -311,7 +311,10 @@ describe('audit log, users and keys, settings', () => {
     await page.getByRole('button', { name: 'New API key' }).click();
     const form = page.getByRole('dialog', { name: 'New API key' });
     await form.getByLabel('Name', { exact: true }).fill('e2e-reader');
-    await form.getByRole('checkbox', { name: 'Launch sessions' }).uncheck();
+    // Nothing is preselected: a key gets only the scopes its maker chose.
+    const scopes = form.getByRole('group', { name: 'Scopes' }).getByRole('checkbox');
+    expect(await scopes.count()).toBeGreaterThan(3);
+    for (const box of await scopes.all()) expect(await box.isChecked()).toBe(false);
     await form.getByRole('checkbox', { name: 'Read sessions and recordings' }).check();
     await form.getByRole('button', { name: 'Create key' }).click();
 

@@ -1,20 +1,5 @@
-/** The activity map's data: per time bucket, screen change (media bytes), keystrokes and process events. */
-
-export interface DensityBucket {
-  startMs: number;
-  /** Bytes of recorded media in the bucket: a proxy for how much the screen changed. */
-  screenBytes: number;
-  /** Characters typed (a keystroke run counts at its start), redacted runs excluded. */
-  keystrokes: number;
-  processEvents: number;
-  windowChanges: number;
-}
-
-export interface Density {
-  durationMs: number;
-  bucketMs: number;
-  buckets: DensityBucket[];
-}
+/** The activity map's data (protocol/activity-view.ts): per time bucket, screen change, keystrokes, process events. */
+import type { Density, DensityBucket } from '../../protocol/activity-view.ts';
 
 export async function activityDensity(
   db: D1Database,

@@ -25,7 +25,7 @@ function NewKeyDialog({
   onClose: () => void;
 }) {
   const [name, setName] = useState('');
-  const [scopes, setScopes] = useState<ApiKeyScope[]>(['launch']);
+  const [scopes, setScopes] = useState<ApiKeyScope[]>([]);
   const [host, setHost] = useState('');
   const [days, setDays] = useState('');
   const [error, setError] = useState<string | null>(null);

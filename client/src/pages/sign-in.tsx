@@ -78,6 +78,10 @@ export function SignIn({ notice, onSignedIn }: { notice: string | null; onSigned
         <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
+        <p class="muted">
+          First start? Username <code>admin</code>; password: the one-time password that <code>npm start</code> printed,
+          or <code>WITNESS_ADMIN_PASSWORD</code> where the server was deployed with one. You then choose your own.
+        </p>
       </form>
     </main>
   );
@@ -92,7 +96,7 @@ export function ChangePassword({ name, onChanged }: { name: string; onChanged: (
   const submit = async (e: Event) => {
     e.preventDefault();
     if (next !== repeat) return setError('The new passwords do not match.');
-    if (next === current) return setError('Choose a password different from the current one.');
+    if (next === current) return setError('Choose a password different from the temporary one.');
     try {
       await call(api.auth.password.$post({ json: { currentPassword: current, newPassword: next } }));
       onChanged();
@@ -103,14 +107,15 @@ export function ChangePassword({ name, onChanged }: { name: string; onChanged: (
 
   return (
     <form class="card stack narrow" onSubmit={submit}>
-      <h2>Choose a new password</h2>
+      <h2>Choose your own password</h2>
       <p>
-        Signed in as <strong>{name}</strong>. Your password was set by an administrator; choose your own before you
-        continue (at least {MIN_PASSWORD} characters).
+        Signed in as <strong>{name}</strong> with a temporary password: the one-time password that{' '}
+        <code>npm start</code> printed, or the one an administrator gave you. Type it once more below, then choose the
+        password you will use from now on (at least {MIN_PASSWORD} characters).
       </p>
       {error && <p role="alert">{error}</p>}
       <label>
-        Current password
+        Temporary password (the one you just signed in with)
         <input
           type="password"
           autocomplete="current-password"
@@ -120,7 +125,7 @@ export function ChangePassword({ name, onChanged }: { name: string; onChanged: (
         />
       </label>
       <label>
-        New password
+        Your new password
         <input
           type="password"
           autocomplete="new-password"
@@ -131,7 +136,7 @@ export function ChangePassword({ name, onChanged }: { name: string; onChanged: (
         />
       </label>
       <label>
-        Repeat new password
+        Repeat your new password
         <input
           type="password"
           autocomplete="new-password"
