@@ -266,7 +266,14 @@ describe('recorded and user-supplied text stays text', () => {
     await page.getByLabel('Search', { exact: true }).fill('__xss');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     const launched = page.getByRole('row', { name: /session\.launched/ }).first();
-    await eventually(() => launched.getByRole('cell').nth(5).textContent()).toContain(JSON.stringify(IMG).slice(1, -1));
+    // The sentence names the session by whom and what it recorded, as text, and links to it.
+    await eventually(() => launched.getByRole('cell').nth(1).textContent()).toContain(
+      `launched session ${IMG}@${SCRIPT}`,
+    );
+    const link = launched.getByRole('link', { name: `session ${IMG}@${SCRIPT}` });
+    expect(await link.getAttribute('href')).toMatch(/^#\/sessions\/[^/]+\/recording$/);
+    await launched.getByText('Details').click();
+    await eventually(() => launched.getByRole('cell').nth(3).textContent()).toContain(JSON.stringify(IMG).slice(1, -1));
     await screenshot(page, 'console-xss-audit');
 
     expect(await page.evaluate(() => (window as { __xss?: unknown }).__xss)).toBeUndefined();
@@ -291,17 +298,24 @@ describe('audit log, users and keys, settings', () => {
     await page.getByLabel('From').fill(localDateTime(new Date(Date.now() - 3_600_000)));
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     const first = page.getByRole('row').nth(1);
-    await eventually(() => first.getByRole('cell').nth(2).textContent()).toBe('login.succeeded');
-    await eventually(() => first.getByRole('cell').nth(1).textContent()).toContain('admin');
+    await eventually(() => first.getByRole('cell').nth(1).textContent()).toBe(
+      'admin signed in (user, login.succeeded)',
+    );
     const rows = await page.getByRole('row').count();
     expect(rows).toBeGreaterThanOrEqual(2);
     await screenshot(page, 'console-audit');
 
     await page.getByLabel('Action').selectOption('login.failed');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
-    await eventually(() => page.getByRole('row').nth(1).getByRole('cell').nth(5).textContent()).toContain(
-      '"failures":',
-    );
+    const failed = page.getByRole('row').nth(1);
+    await eventually(() => failed.getByRole('cell').nth(1).textContent()).toMatch(/^A sign-in as admin failed/);
+    await failed.getByText('Details').click();
+    await eventually(() => failed.getByRole('cell').nth(3).textContent()).toContain('"failures":');
+
+    // The actor in a sentence filters the log by them.
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await first.getByRole('button', { name: 'admin' }).first().click();
+    await eventually(() => page.getByLabel('Actor').inputValue()).toBe('admin');
   });
 
   it('creates an API key, shows its secret once, and revokes it', async () => {

@@ -5,7 +5,7 @@
 import { and, type Column, desc, eq, gte, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { auditLog, readWindows } from '../../schema/index.ts';
+import { auditLog, readWindows, sessions } from '../../schema/index.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../../server/db/index.ts';
 import { validate } from '../validate.ts';
@@ -21,6 +21,8 @@ const AuditQuery = z.strictObject({
   actor: z.string().max(200).optional(),
   action: z.string().max(100).optional(),
   target: z.string().max(200).optional(),
+  /** Rows about this session (its id). */
+  session: z.string().max(200).optional(),
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -69,6 +71,7 @@ export const auditRoutes = new Hono<ApiEnv>()
     if (q.actor) where.push(eq(auditLog.actorName, q.actor));
     if (q.action) where.push(eq(auditLog.action, q.action));
     if (q.target) where.push(eq(auditLog.targetId, q.target));
+    if (q.session) where.push(and(eq(auditLog.targetType, 'session'), eq(auditLog.targetId, q.session)) as SQL);
     if (q.from) where.push(gte(auditLog.at, Date.parse(q.from)));
     if (q.to) where.push(lte(auditLog.at, Date.parse(q.to)));
     if (q.cursor) where.push(lt(auditLog.id, q.cursor));
@@ -81,15 +84,21 @@ export const auditRoutes = new Hono<ApiEnv>()
       if (text) where.push(text);
     }
     const rows = await database(c.env.DB)
-      .select()
+      .select({ row: auditLog, sessionUser: sessions.user, sessionTarget: sessions.target })
       .from(auditLog)
+      // A row about a session names whom and what it recorded, so that it reads as a sentence.
+      .leftJoin(sessions, and(eq(auditLog.targetType, 'session'), eq(sessions.id, auditLog.targetId)))
       .where(and(...where))
       .orderBy(desc(auditLog.id))
       .limit(q.limit + 1)
       .all();
     const page = rows.slice(0, q.limit);
     return c.json({
-      entries: page.map((row) => ({ ...row, at: new Date(row.at).toISOString() })),
-      nextCursor: rows.length > q.limit ? (page.at(-1)?.id ?? null) : null,
+      entries: page.map(({ row, sessionUser, sessionTarget }) => ({
+        ...row,
+        at: new Date(row.at).toISOString(),
+        session: sessionUser === null || sessionTarget === null ? null : { user: sessionUser, target: sessionTarget },
+      })),
+      nextCursor: rows.length > q.limit ? (page.at(-1)?.row.id ?? null) : null,
     });
   });

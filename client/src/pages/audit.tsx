@@ -1,6 +1,7 @@
-/** The audit log: search and filter who did what, page back through older entries. */
+/** The audit log: who did what, one sentence a row; filter, page back through older entries, export. */
 import { useEffect, useState } from 'preact/hooks';
 import { AUDIT_ACTIONS } from '../../../protocol/audit.ts';
+import { auditSentence } from '../../../protocol/audit-sentence.ts';
 import { type AuditEntry, api, call, describeFailure } from '../api.ts';
 import { dateTime } from '../format.ts';
 
@@ -10,27 +11,54 @@ interface Filters {
   q: string;
   actor: string;
   action: string;
+  /** A session's id: its rows only. */
+  session: string;
   /** `datetime-local` values, in the browser's time zone. */
   from: string;
   to: string;
 }
 
-const NO_FILTERS: Filters = { q: '', actor: '', action: '', from: '', to: '' };
+const NO_FILTERS: Filters = { q: '', actor: '', action: '', session: '', from: '', to: '' };
 
 function query(filters: Filters, cursor: number | null): Record<string, string> {
   const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
   if (filters.q.trim()) params.set('q', filters.q.trim());
   if (filters.actor.trim()) params.set('actor', filters.actor.trim());
   if (filters.action) params.set('action', filters.action);
+  if (filters.session.trim()) params.set('session', filters.session.trim());
   if (filters.from) params.set('from', new Date(filters.from).toISOString());
   if (filters.to) params.set('to', new Date(filters.to).toISOString());
   if (cursor !== null) params.set('cursor', String(cursor));
   return Object.fromEntries(params);
 }
 
-function target(entry: AuditEntry): string {
-  if (!entry.targetId) return '—';
-  return entry.targetType ? `${entry.targetType} ${entry.targetId}` : entry.targetId;
+/** The row as a sentence: the actor filters the log by them, a session links to its recording. */
+function Sentence({ entry, onActor }: { entry: AuditEntry; onActor: (name: string) => void }) {
+  return (
+    <>
+      {auditSentence(entry).map((segment, i) => {
+        if (typeof segment === 'string') return <span key={i}>{segment}</span>;
+        if ('actor' in segment) {
+          return (
+            <button
+              key={i}
+              type="button"
+              class="link"
+              title={`Only ${segment.actor}'s entries`}
+              onClick={() => onActor(segment.actor)}
+            >
+              {segment.actor}
+            </button>
+          );
+        }
+        return (
+          <a key={i} href={`#/sessions/${encodeURIComponent(segment.session)}/recording`}>
+            {segment.label}
+          </a>
+        );
+      })}
+    </>
+  );
 }
 
 export function AuditPage() {
@@ -83,6 +111,10 @@ export function AuditPage() {
             <input placeholder="username or key name" {...field('actor')} />
           </label>
           <label>
+            Session
+            <input placeholder="session id" {...field('session')} />
+          </label>
+          <label>
             Action
             <select {...field('action')}>
               <option value="">Any action</option>
@@ -124,9 +156,7 @@ export function AuditPage() {
           <thead>
             <tr>
               <th>Time</th>
-              <th>Actor</th>
-              <th>Action</th>
-              <th>Target</th>
+              <th>What happened</th>
               <th>Address</th>
               <th>Details</th>
             </tr>
@@ -135,17 +165,31 @@ export function AuditPage() {
             {page.entries.map((entry) => (
               <tr key={entry.id}>
                 <td class="nowrap">{dateTime(entry.at)}</td>
-                <td>
-                  {entry.actorName}
-                  <span class="muted"> ({entry.actorKind})</span>
+                <td class="wrap">
+                  <Sentence
+                    entry={entry}
+                    onActor={(actor) => {
+                      const next = { ...NO_FILTERS, actor };
+                      setDraft(next);
+                      setFilters(next);
+                      setCursors([null]);
+                    }}
+                  />
+                  <span class="muted">
+                    {' '}
+                    ({entry.actorKind}, {entry.action})
+                  </span>
                 </td>
-                <td class="nowrap">{entry.action}</td>
-                <td class="wrap">{target(entry)}</td>
                 <td class="nowrap" title={entry.userAgent ?? undefined}>
                   {entry.ip ?? '—'}
                 </td>
                 <td>
-                  <code class="wrap">{entry.details === null ? '' : JSON.stringify(entry.details)}</code>
+                  {entry.details !== null && (
+                    <details>
+                      <summary>Details</summary>
+                      <pre class="wrap">{JSON.stringify(entry.details, null, 2)}</pre>
+                    </details>
+                  )}
                 </td>
               </tr>
             ))}
