@@ -18,14 +18,18 @@ const BENCHES: Array<{ name: string; args: string[] }> = [
   { name: 'sustained-sessions', args: ['--sessions', '100', '--seconds', '30'] },
   { name: 'bytes-per-hour', args: ['--seconds', '60'] },
   { name: 'socket-flood', args: ['--sessions', '20', '--seconds', '20', '--rounds', '2'] },
+  // What capturing every process costs the user's machine (docs/benchmarks.md, "Process capture").
+  { name: 'process-capture', args: ['--seconds', '10'] },
   // The console's quality goals (docs/benchmarks.md, "Console").
   { name: 'console-bundle', args: [] },
   { name: 'console-map', args: ['--renders', '20'] },
   { name: 'console-session-list', args: ['--requests', '100'] },
+  // MP4 conversion by witness-processor beside plain ffmpeg (docs/benchmarks.md, "MP4 processing").
+  { name: 'processor', args: ['--minutes', '10'] },
 ];
 
 const USAGE = `Usage: node bench/run.ts [--only live-latency,sustained-sessions,bytes-per-hour,socket-flood,console-bundle,
-  console-map,console-session-list]
+  console-map,console-session-list,process-capture,processor]
 Runs the recording-pipeline and console benchmarks in turn with modest durations and prints one summary table.
 Environment: WITNESS_BENCH_SERVER_ROOT=DIR measures the checkout in DIR (a frozen copy of a commit) instead
 of this one; WITNESS_BENCH_SERVER_LOG=FILE keeps everything the servers print.`;

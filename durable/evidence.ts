@@ -22,7 +22,7 @@ import { isSealed, phaseOf } from '../protocol/lifecycle.ts';
 import type { RecordingFormat } from '../protocol/session.ts';
 import { missingRanges } from './live-cursor.ts';
 import type { SessionRecord } from './session-record.ts';
-import type { SessionStore } from './session-store.ts';
+import type { ChainProgress, SessionStore } from './session-store.ts';
 
 export type PublishOutcome =
   | { kind: 'published'; body: string }
@@ -37,6 +37,8 @@ export class SessionEvidence {
   /** Chain and manifest work runs one step at a time: hashing awaits, and two pieces may land together. */
   #queue: Promise<unknown> = Promise.resolve();
   #key: Promise<SigningKey> | null = null;
+  /** The chain as last saved by this instance (only it writes the chain): read from storage once, not per piece. */
+  #progress: ChainProgress | null = null;
 
   constructor(
     private readonly store: SessionStore,
@@ -46,14 +48,21 @@ export class SessionEvidence {
     private readonly activity: (sessionId: string, createdAt: number) => Promise<{ events: number; sha256: string }>,
   ) {}
 
-  /** Links every stored piece that now continues the contiguous prefix 0..n. */
-  extendChain(sessionId: string): Promise<void> {
+  /**
+   * Links every stored piece that now continues the contiguous prefix 0..n. `stored` is the piece just indexed:
+   * when it continues the prefix it is linked as the caller holds it, without reading it back; pieces that came
+   * earlier, past a hole, are read from the index. The chain is saved only when it moved.
+   */
+  extendChain(sessionId: string, stored?: { seq: number; sha256: string }): Promise<void> {
     return this.#serial(async () => {
-      let progress = this.store.chainProgress() ?? { head: await chainGenesis(sessionId), through: -1 };
-      for (let next = this.store.piece(progress.through + 1); next; next = this.store.piece(progress.through + 1)) {
+      const saved = this.#progress ?? this.store.chainProgress();
+      let progress = saved ?? { head: await chainGenesis(sessionId), through: -1 };
+      const after = (seq: number) => (stored?.seq === seq + 1 ? stored : this.store.piece(seq + 1));
+      for (let next = after(progress.through); next; next = this.store.piece(progress.through + 1)) {
         progress = { head: await chainLink(progress.head, next.sha256, next.seq), through: next.seq };
       }
-      this.store.saveChainProgress(progress);
+      if (progress !== saved) this.store.saveChainProgress(progress);
+      this.#progress = progress;
     });
   }
 

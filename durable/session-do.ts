@@ -13,7 +13,15 @@ import { activitySummary } from '../server/activity/digest.ts';
 import { activityPartitions } from '../server/activity/partitions.ts';
 import { issueIngestToken } from '../server/auth/ingest-token.ts';
 import { database } from '../server/db/index.ts';
-import { copyPieceIndex, markEnded, markSealed, markStarted, recordEndpoints } from '../server/db/session-directory.ts';
+import {
+  copyPieceIndex,
+  markEnded,
+  markSealed,
+  markStarted,
+  recordCapture,
+  recordEndpoints,
+} from '../server/db/session-directory.ts';
+import { enqueueAutomatic } from '../server/processing/jobs.ts';
 import { ActivitySaves } from './activity-saves.ts';
 import { dueDeadline, nextAlarm, type WarnedReason } from './deadlines.ts';
 import type { BeginPiece, LiveState, PieceCommit, Refusal, SessionInit, TerminateOutcome } from './api.ts';
@@ -53,6 +61,8 @@ export class SessionDO extends DurableObject<Env> {
   readonly #floodedUntil = new Map<string, number>();
   /** `activity` is saved at most every few seconds (the Worker limits how many come at all: socket-relay.ts). */
   readonly #activitySaves = new ActivitySaves();
+  /** The launcher's capture statuses, written to D1 in the order they came. */
+  #captureWrites: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -160,7 +170,7 @@ export class SessionDO extends DurableObject<Env> {
     if (this.#phase() === 'ended' && this.#allDeclaredPiecesStored()) record.sealAt = now;
     await this.#commit();
     void this.#fanout.pump();
-    await this.#evidence.extendChain(record.sessionId);
+    await this.#evidence.extendChain(record.sessionId, piece);
     return { kind: 'stored', storedAt: now };
   }
 
@@ -314,6 +324,17 @@ export class SessionDO extends DurableObject<Env> {
         return;
       case 'renew':
         return this.#renewToken(ws);
+      case 'capture':
+        // Straight to the session's row, one write after the other so the last word wins: the object decides
+        // nothing by it (docs/launcher.md, "Processes").
+        if (this.#record) {
+          const { sessionId } = this.#record;
+          this.#captureWrites = this.#captureWrites
+            .catch(() => {})
+            .then(() => recordCapture(database(this.env.DB), sessionId, msg.capture));
+          this.ctx.waitUntil(this.#captureWrites);
+        }
+        return;
       case 'end':
         return this.#launcherEnded(msg.lastSeq);
     }
@@ -623,6 +644,10 @@ export class SessionDO extends DurableObject<Env> {
       recordingBytes,
       mediaDurationMs,
       recordingError: record.recordingError,
+    });
+    // With on-demand processing off, a sealed video is queued for its MP4 now (server/processing/jobs.ts).
+    await enqueueAutomatic(db, record.sessionId, record.format, record.recordingStatus).catch((error: unknown) => {
+      console.error('queueing the MP4 of a sealed recording failed', record.sessionId, error);
     });
     await this.#commit();
     for (const ws of this.#launchers()) closeSocket(ws, CloseCode.sessionEnded, 'recording sealed', this.#sessionId());

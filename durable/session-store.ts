@@ -147,18 +147,21 @@ export class SessionStore {
    * did (see `holdsClaim`).
    */
   claimUpload(seq: number, now: number): string | null {
-    const held = this.sql
-      .exec<{ lease_until: number }>(`SELECT lease_until FROM uploads WHERE seq = ?`, seq)
-      .toArray()[0];
-    if (held && held.lease_until > now) return null;
     const attempt = newAttemptId();
-    this.sql.exec(
-      `INSERT OR REPLACE INTO uploads (seq, attempt, lease_until) VALUES (?, ?, ?)`,
-      seq,
-      attempt,
-      now + UPLOAD_LEASE_MS,
-    );
-    return attempt;
+    // One statement: a new row, or the row of an attempt whose lease ran out taken over; nothing if one still runs.
+    const claimed = this.sql
+      .exec(
+        `INSERT INTO uploads (seq, attempt, lease_until) VALUES (?, ?, ?)
+         ON CONFLICT (seq) DO UPDATE SET attempt = excluded.attempt, lease_until = excluded.lease_until
+         WHERE uploads.lease_until <= ?
+         RETURNING attempt`,
+        seq,
+        attempt,
+        now + UPLOAD_LEASE_MS,
+        now,
+      )
+      .toArray();
+    return claimed.length > 0 ? attempt : null;
   }
 
   /** Whether `attempt` is still the one upload allowed to make `seq` canonical. */

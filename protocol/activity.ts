@@ -92,6 +92,16 @@ export const FileTransferEvent = z.strictObject({
   protocol: z.enum(['sftp', 'scp']),
 });
 
+/**
+ * witness-agent saw something that could stop it recording while the session ran (tamper signal): it was sent
+ * a signal to stop, or its configuration or sshd's changed. `text` says what.
+ */
+export const AgentTamperEvent = z.strictObject({
+  type: z.literal('agent.tamper'),
+  atMs: ms,
+  text: short,
+});
+
 export const ActivityEvent = z.discriminatedUnion('type', [
   KeysEvent,
   ProcessStartEvent,
@@ -100,6 +110,7 @@ export const ActivityEvent = z.discriminatedUnion('type', [
   SshInputEvent,
   SshCommandEvent,
   FileTransferEvent,
+  AgentTamperEvent,
 ]);
 export type ActivityEvent = z.infer<typeof ActivityEvent>;
 export type ActivityType = ActivityEvent['type'];
@@ -111,6 +122,7 @@ export const ACTIVITY_TYPES = [
   'ssh.input',
   'ssh.command',
   'file.transfer',
+  'agent.tamper',
 ] as const;
 
 /**

@@ -137,6 +137,11 @@ const SENTENCES: Record<string, Sentence> = {
     Array.isArray(d.scopes) ? ` (${d.scopes.join(', ')})` : '',
   ],
   'key.revoked': (r, d) => [actor(r), ` revoked the API key ${quoted(d.name)}`],
+  'audit.exported': (r, d) => [
+    actor(r),
+    ` exported the audit log as ${text(d.format)?.toUpperCase() ?? 'a file'}`,
+    d.complete === false ? ' (the first 100,000 rows of its filter)' : '',
+  ],
 };
 
 /** The actions that have a sentence of their own (every other action is told by `auditSentence`'s fallback). */

@@ -30,6 +30,28 @@ export const SessionEndpoints = z.strictObject({
 });
 export type SessionEndpoints = z.infer<typeof SessionEndpoints>;
 
+/**
+ * How the launcher captured processes, for the session's record: an auditor must know whether a short process
+ * could have been missed (`poll`) or not (`netlink`: the kernel's process events), and how many of the user's
+ * processes outside the session were counted and not recorded.
+ */
+export const ProcessCapture = z.strictObject({
+  method: z.enum(['netlink', 'poll', 'none']),
+  /** `poll`: the interval; a process shorter than it may be missed. */
+  pollMs: z.number().int().positive().max(60_000).optional(),
+  /** The user's processes that ran outside the session: counted, not recorded. */
+  excluded: z.number().int().min(0),
+  /** `netlink`: how often the kernel dropped events (a burst overflowed its buffer). */
+  lost: z.number().int().min(0).optional(),
+  /** Why this method: the helper missing or not permitted, no /proc, recording off by policy. */
+  detail: text.max(500).optional(),
+});
+export type ProcessCapture = z.infer<typeof ProcessCapture>;
+
+/** What the launcher's activity capture did (sent when it starts, when it changes, and when it stops). */
+export const CaptureStatus = z.strictObject({ processes: ProcessCapture });
+export type CaptureStatus = z.infer<typeof CaptureStatus>;
+
 /** Launcher → server. */
 export const LauncherMessage = z.discriminatedUnion('type', [
   z.strictObject({
@@ -49,6 +71,8 @@ export const LauncherMessage = z.discriminatedUnion('type', [
   }),
   /** User input was seen (at most one every few seconds). */
   z.strictObject({ type: z.literal('activity') }),
+  /** How the activity capture runs (recorded with the session; the last one sent counts). */
+  z.strictObject({ type: z.literal('capture'), capture: CaptureStatus }),
   /** The launcher delivered a message or terminate command to the user. */
   z.strictObject({ type: z.literal('delivered'), id: z.string().max(64) }),
   /** Ask for a fresh ingest token before the current one expires. */

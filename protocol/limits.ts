@@ -5,6 +5,7 @@
  */
 import { MAX_BATCH_BYTES } from './activity.ts';
 import { MAX_PIECE_BYTES } from './ingest.ts';
+import { PART_BYTES } from './processing.ts';
 
 /** Longest request target (path and query), as on Cloudflare. */
 export const MAX_URL_BYTES = 16 * 1024;
@@ -27,6 +28,7 @@ export interface BodyLimit {
 
 const PIECE_PATH = /^\/ingest\/v1\/sessions\/[^/]+\/pieces\/[^/]+$/;
 const BATCH_PATH = /^\/ingest\/v1\/sessions\/[^/]+\/events\/[^/]+$/;
+const MP4_PART_PATH = /^\/api\/v1\/processing\/jobs\/[^/]+\/parts\/[^/]+$/;
 
 /**
  * The body limit of a route, before anything else is known of the request. A piece's limit here is the
@@ -43,6 +45,9 @@ export function bodyLimitFor(method: string, pathname: string): BodyLimit {
       tooLargeCode: 'batch_too_large',
       what: 'An event batch',
     };
+  }
+  if (method === 'PUT' && MP4_PART_PATH.test(pathname)) {
+    return { maxBytes: PART_BYTES, lengthRequired: false, tooLargeCode: 'part_too_large', what: 'An MP4 part' };
   }
   return {
     maxBytes: MAX_API_BODY_BYTES,

@@ -15,6 +15,8 @@ export const Permission = z.enum([
   'sessions:launch',
   /** Launch with a policy weaker than the settings (recording or keystrokes off, longer limits): audited. */
   'policy:override',
+  /** Lease MP4 jobs, read their sources and upload their results (witness-processor): no other access. */
+  'processing:run',
 ]);
 export type Permission = z.infer<typeof Permission>;
 
@@ -28,6 +30,7 @@ export const PERMISSION_LABELS: Record<Permission, string> = {
   'audit:view': 'View Audit Log',
   'sessions:launch': 'Launch Sessions',
   'policy:override': 'Override Recording Policy',
+  'processing:run': 'Run Video Processing',
 };
 
 /** Preset roles for the console; a user's stored permissions are what count. */
@@ -39,7 +42,7 @@ export const ROLES = {
 } as const satisfies Record<string, readonly Permission[]>;
 
 /** What an API key may be used for. */
-export const ApiKeyScope = z.enum(['launch', 'agent', 'read', 'vault']);
+export const ApiKeyScope = z.enum(['launch', 'agent', 'read', 'vault', 'processor']);
 export type ApiKeyScope = z.infer<typeof ApiKeyScope>;
 
 /** The permissions each API key scope grants. `agent` launches only on its own host. */
@@ -49,4 +52,6 @@ export const SCOPE_PERMISSIONS: Record<ApiKeyScope, readonly Permission[]> = {
   read: ['sessions:monitor', 'recordings:view'],
   /** A vault that decides per secret whether its sessions are recorded: launches, and may weaken the policy. */
   vault: ['sessions:launch', 'policy:override'],
+  /** A `witness-processor`: converts recordings to MP4 (leases jobs, reads their sources, uploads the MP4). */
+  processor: ['processing:run'],
 };

@@ -8,8 +8,12 @@
  * `--passwd`, `sshpass -p …`), assignments to names ending in PASSWORD, PASSWD, TOKEN, SECRET, API_KEY and
  * the like (`PGPASSWORD=…`, `AWS_SECRET_ACCESS_KEY=…`), `Authorization:` headers and bearer tokens, URL
  * credentials (`https://user:pass@host`), AWS access key ids, private-key blocks and JWTs. Administrators add
- * their own patterns in Settings (`CustomPattern`); those apply to events stored from then on.
+ * their own patterns in Settings (`CustomPattern`); those apply to events stored from then on. An
+ * administrator's pattern runs on RE2 (re2js: linear time, no backtracking), so no pattern — `(a+)+$` included —
+ * can make redaction take longer than the text is long; RE2 has no backreferences or lookaround, so a pattern
+ * that uses them is refused when it is set.
  */
+import { RE2JS } from 're2js';
 import { z } from 'zod';
 import type { ActivityEvent } from './activity.ts';
 
@@ -42,18 +46,48 @@ export const CustomPattern = z.strictObject({
     .string()
     .min(1)
     .max(500)
-    .refine((source) => compiles(source), 'not a valid regular expression')
-    .refine((source) => compiles(source) && !new RegExp(source, 'u').test(''), 'the pattern matches empty text'),
+    .refine(
+      (source) => compiled(source) !== null,
+      'not a regular expression RE2 takes (no backreferences or lookaround; see docs/activity.md)',
+    )
+    .refine((source) => !compiled(source)?.matcher('').find(), 'the pattern matches empty text'),
 });
 export type CustomPattern = z.infer<typeof CustomPattern>;
 
-function compiles(source: string): boolean {
-  try {
-    new RegExp(source, 'u');
-    return true;
-  } catch {
-    return false;
+/** The pattern compiled for RE2, or null when RE2 refuses it. Compiled once per source. */
+const COMPILED = new Map<string, RE2JS | null>();
+function compiled(source: string): RE2JS | null {
+  let pattern = COMPILED.get(source);
+  if (pattern === undefined) {
+    try {
+      pattern = RE2JS.compile(source);
+    } catch {
+      pattern = null;
+    }
+    if (COMPILED.size > 200) COMPILED.clear();
+    COMPILED.set(source, pattern);
   }
+  return pattern;
+}
+
+/** `text` with each match of an administrator's pattern replaced by its marker; how many were. */
+function replaceCustom(text: string, pattern: CustomPattern): { text: string; replaced: number } {
+  const re = compiled(pattern.pattern);
+  if (re === null) return { text, replaced: 0 };
+  const matcher = re.matcher(text);
+  let out = '';
+  let at = 0;
+  let replaced = 0;
+  while (matcher.find()) {
+    const start = matcher.start();
+    const end = matcher.end();
+    // An empty match (refused when the pattern is set) would replace nothing: skipped.
+    if (end === start) continue;
+    out += text.slice(at, start) + marker('custom', pattern.name);
+    at = end;
+    replaced++;
+  }
+  return replaced === 0 ? { text, replaced } : { text: out + text.slice(at), replaced };
 }
 
 /** Options that take a password as their value, attached (`--password=x`) or as the next argument. */
@@ -111,7 +145,9 @@ const RULES: readonly Rule[] = [
   {
     kind: 'password',
     pattern:
-      /((?:^|[\s/;|&(])(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb[\w-]*)\b[^\n;|&]*?\s-p)(?!<redacted:)('[^']*'|"[^"]*"|[^\s'"]+)/g,
+      // The options before -p are looked through for at most 300 characters: unbounded, a line of many
+      // "mysql" words would take time growing with its square (each one scanned to the end).
+      /((?:^|[\s/;|&(])(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb[\w-]*)\b[^\n;|&]{0,300}?\s-p)(?!<redacted:)('[^']*'|"[^"]*"|[^\s'"]+)/g,
     replace: (_m, head: string) => `${head}${marker('password')}`,
   },
   {
@@ -143,10 +179,9 @@ export function redactText(text: string, custom: readonly CustomPattern[] = []):
     });
   }
   for (const pattern of custom) {
-    out = out.replace(new RegExp(pattern.pattern, 'gu'), () => {
-      counts.custom = (counts.custom ?? 0) + 1;
-      return marker('custom', pattern.name);
-    });
+    const result = replaceCustom(out, pattern);
+    if (result.replaced > 0) counts.custom = (counts.custom ?? 0) + result.replaced;
+    out = result.text;
   }
   return { text: out, counts };
 }

@@ -19,8 +19,29 @@ export type EndReason = z.infer<typeof EndReason>;
 export const RecordingStatus = z.enum(['disabled', 'recording', 'finalizing', 'ready', 'empty', 'failed']);
 export type RecordingStatus = z.infer<typeof RecordingStatus>;
 
-export const Protocol = z.enum(['desktop', 'rdp', 'ssh', 'vnc', 'web', 'other']);
+/** `console`: a login at a host's own terminal (a tty, `su`), recorded by witness-agent. */
+export const Protocol = z.enum(['desktop', 'rdp', 'ssh', 'console', 'vnc', 'web', 'other']);
 export type Protocol = z.infer<typeof Protocol>;
+
+/**
+ * How a session came to be recorded: `launched` by someone who asked for it (a vault, the launcher, the SSH
+ * proxy), or `agent`, a login witness-agent found on its host and recorded without anyone launching it.
+ */
+export const SessionOrigin = z.enum(['launched', 'agent']);
+export type SessionOrigin = z.infer<typeof SessionOrigin>;
+
+/**
+ * The login an agent recorded, as the host saw it: its terminal (`/dev/pts/3`, `/dev/tty1`; null for an
+ * `ssh host command` without one) and the address it came from (null at the console).
+ */
+export const AgentLogin = z.strictObject({
+  tty: z
+    .string()
+    .regex(/^\/dev\/[A-Za-z0-9/._-]{1,58}$/, 'a terminal device path such as /dev/pts/3')
+    .nullable(),
+  remoteAddress: z.union([z.ipv4(), z.ipv6()]).nullable(),
+});
+export type AgentLogin = z.infer<typeof AgentLogin>;
 
 /**
  * What a session's recording is made of: `webm`, a live WebM video cut at Clusters (the launcher), or
@@ -29,9 +50,9 @@ export type Protocol = z.infer<typeof Protocol>;
 export const RecordingFormat = z.enum(['webm', 'asciicast']);
 export type RecordingFormat = z.infer<typeof RecordingFormat>;
 
-/** The format a launch gets when it does not ask for one: SSH sessions are terminal logs, the rest video. */
+/** The format a launch gets when it does not ask for one: SSH and console logins are terminal logs, the rest video. */
 export function defaultFormat(protocol: Protocol): RecordingFormat {
-  return protocol === 'ssh' ? 'asciicast' : 'webm';
+  return protocol === 'ssh' || protocol === 'console' ? 'asciicast' : 'webm';
 }
 
 const MINUTE_MS = 60_000;

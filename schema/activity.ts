@@ -74,10 +74,15 @@ export const activitySearchSessions = sqliteTable(
 );
 
 /** Search key → event. */
-export const activitySearchKeys = sqliteTable('activity_search_keys', {
-  key: integer('key').primaryKey(),
-  activityId: integer('activity_id').notNull(),
-});
+export const activitySearchKeys = sqliteTable(
+  'activity_search_keys',
+  {
+    key: integer('key').primaryKey(),
+    activityId: integer('activity_id').notNull(),
+  },
+  // Retention deletes a session's events (worker/retention/activity.ts); the delete trigger finds each key here.
+  (t) => [index('activity_search_keys_activity').on(t.activityId)],
+);
 
 /** Every plain word in `activity_search`, for expanding a prefix into the words it stands for. */
 export const activitySearchTerms = sqliteTable('activity_search_terms', {

@@ -1,13 +1,16 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
-import type { SessionEndpoints } from '../protocol/control.ts';
+import type { CaptureStatus, SessionEndpoints } from '../protocol/control.ts';
+import type { RetentionMark } from '../protocol/lifecycle.ts';
 import type {
+  AgentLogin,
   EndReason,
   Policy,
   PolicySource,
   Protocol,
   RecordingFormat,
   RecordingStatus,
+  SessionOrigin,
   SessionStatus,
 } from '../protocol/session.ts';
 
@@ -37,6 +40,10 @@ export const sessions = sqliteTable(
     /** The fields the launch changed from the settings (JSON array of Policy keys; empty when none). */
     policyChanges: text('policy_changes', { mode: 'json' }).$type<Array<keyof Policy>>().notNull().default(sql`'[]'`),
     recordingStatus: text('recording_status').$type<RecordingStatus>().notNull(),
+    /** `agent`: a login witness-agent recorded on its host without anyone launching it; else `launched`. */
+    origin: text('origin').$type<SessionOrigin>().notNull().default('launched'),
+    /** The agent's login (its tty and remote address); null for launched sessions. */
+    agentLogin: text('agent_login', { mode: 'json' }).$type<AgentLogin>(),
     /** Bytes of all stored pieces. */
     bytes: integer('bytes').notNull().default(0),
     pieces: integer('pieces').notNull().default(0),
@@ -52,12 +59,33 @@ export const sessions = sqliteTable(
      * address the control socket came from; null until a launcher said hello.
      */
     endpoints: text('endpoints', { mode: 'json' }).$type<SessionEndpoints>(),
+    /**
+     * How the launcher captured activity (protocol/control.ts `CaptureStatus`): the process capture's method
+     * (`netlink`: every process; `poll`: short ones may be missed; `none`) and what it counted and left out.
+     * The launcher's last word; null until it said (an SSH session, or a launcher older than this).
+     */
+    capture: text('capture', { mode: 'json' }).$type<CaptureStatus>(),
+    /**
+     * What retention did to the media (protocol/lifecycle.ts `RetentionMark`): null, archived, deleting (decided,
+     * under way) or deleted. Only D1 holds it; the session object never does.
+     */
+    retention: text('retention').$type<RetentionMark>(),
+    /** When the media was moved to the archive bucket (epoch ms). */
+    archivedAt: integer('archived_at'),
+    /** When retention decided to delete the media (epoch ms): reads are refused from then on. */
+    mediaDeletedAt: integer('media_deleted_at'),
+    /** A legal hold (flag beside the phase): when, by whom and why. Held sessions are never deleted. */
+    heldAt: integer('held_at'),
+    heldBy: text('held_by'),
+    holdReason: text('hold_reason'),
   },
   (t) => [
     index('sessions_status_started').on(t.status, t.createdAt),
     index('sessions_user').on(t.user, t.createdAt),
     index('sessions_target').on(t.target, t.createdAt),
     index('sessions_created').on(t.createdAt),
+    // The retention sweep's selections: by mark, oldest end first.
+    index('sessions_retention').on(t.retention, t.endedAt),
   ],
 );
 
@@ -80,6 +108,18 @@ export const pieces = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.sessionId, t.seq] }), index('pieces_time').on(t.sessionId, t.startMs)],
 );
+
+/**
+ * One run of the retention sweep (worker/retention/sweep.ts): when it ran, what it was asked (the cutoffs) and
+ * what it did so far, written after every batch, so a run that was cut short says how far it got.
+ */
+export const retentionRuns = sqliteTable('retention_runs', {
+  id: text('id').primaryKey(),
+  startedAt: integer('started_at').notNull(),
+  /** Null while running, or when the run was interrupted (the next run says it resumed it). */
+  finishedAt: integer('finished_at'),
+  summary: text('summary', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+});
 
 /** Recording settings (one JSON row per key). */
 export const settings = sqliteTable('settings', {

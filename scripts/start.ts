@@ -4,23 +4,28 @@
  * loopback port of its own (wrangler-dev.ts), behind the local edge (local-edge.ts) that serves --port, bounds
  * every request and sends it straight to the Worker's workerd, wherever wrangler has it after its last reload.
  *
- *   npm start -- [--port 8787] [--persist-to DIR]
+ *   npm start -- [--port 8787] [--persist-to DIR] [--no-processor]
  *
  * Secrets: WITNESS_TOKEN_SECRET and WITNESS_SIGNING_KEY (Ed25519, signs evidence manifests) are generated once
  * into .dev.vars; WITNESS_API_KEY, if set in the environment, becomes the bootstrap API key (every scope).
  * The console account `admin` is created at the first sign-in with WITNESS_ADMIN_PASSWORD, or, when that is not
  * set, with a one-time password printed here (to be changed at first sign-in).
  *
+ * When ffmpeg is on the PATH, one `witness-processor` runs beside the server (agents/processor), so recordings are
+ * converted to MP4 with no further command; it signs in with the local processor key (protocol/processing.ts).
+ *
  * Ctrl-C or SIGTERM first tells the live viewers that the server is restarting (close 1012, so the console
  * says so and reconnects), then stops wrangler.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { LOCAL_PROCESSOR_KEY_CONTEXT, LOCAL_PROCESSOR_KEY_PREFIX } from '../protocol/processing.ts';
 import { SERVER_RESTART_KEY_CONTEXT, SERVER_RESTART_PATH } from '../protocol/server-restart.ts';
+import { findExecutable } from '../agents/launcher/src/which.ts';
 import { startLocalEdge } from './local-edge.ts';
 import { WorkerAddress } from './worker-address.ts';
 import type { WranglerDevMessage } from './wrangler-dev.ts';
@@ -31,6 +36,7 @@ const { values } = parseArgs({
     port: { type: 'string', default: process.env.PORT ?? '8787' },
     'persist-to': { type: 'string' },
     'skip-build': { type: 'boolean', default: false },
+    'no-processor': { type: 'boolean', default: false },
   },
 });
 const persist = values['persist-to'] ? ['--persist-to', path.resolve(values['persist-to'])] : [];
@@ -186,15 +192,21 @@ async function tellViewers(): Promise<void> {
 }
 
 let stopping = false;
+/** The MP4 processor beside the server, once it runs (startProcessor, below). */
+let processor: ChildProcess | null = null;
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
     // A second Ctrl-C does not wait.
     if (stopping) return stopDev(signal);
     stopping = true;
+    processor?.kill('SIGTERM'); // it hands a job under way back to the queue
     void tellViewers().finally(() => stopDev(signal));
   });
 }
-process.on('exit', () => stopDev('SIGTERM'));
+process.on('exit', () => {
+  stopDev('SIGTERM');
+  if (processor?.exitCode === null) processor.kill('SIGTERM');
+});
 dev.on('exit', (code) => process.exit(code ?? 0));
 // The public port: the local edge enforces the request limits that Cloudflare's edge enforces in production.
 await startLocalEdge({
@@ -205,3 +217,26 @@ await startLocalEdge({
 console.log(
   `[witness] Serving http://127.0.0.1:${values.port} (wrangler dev's own port, ${wranglerPort}, is internal).`,
 );
+
+/** The processor beside the server (MP4 jobs), signed in with the key derived from this run's token secret. */
+function startProcessor(): ChildProcess | null {
+  if (values['no-processor']) return null;
+  if (!findExecutable('ffmpeg')) {
+    console.log('[witness] ffmpeg is not on the PATH: no MP4 processor runs; recordings stay WebM until one does.');
+    return null;
+  }
+  const secret = readFileSync(path.join(root, '.dev.vars'), 'utf8').match(/^WITNESS_TOKEN_SECRET=(.*)$/m)?.[1];
+  if (!secret) return null;
+  const key = `${LOCAL_PROCESSOR_KEY_PREFIX}${createHmac('sha256', secret.trim()).update(LOCAL_PROCESSOR_KEY_CONTEXT).digest('hex')}`;
+  const child = spawn(
+    process.execPath,
+    [path.join(root, 'agents', 'processor', 'src', 'cli.ts'), '--server', `http://127.0.0.1:${values.port}`],
+    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, WITNESS_API_KEY: key } },
+  );
+  child.on('exit', (code, signal) => {
+    if (!stopping) console.log(`[witness] the MP4 processor stopped (${signal ?? `exit ${code}`})`);
+  });
+  console.log('[witness] MP4 processor running beside the server (witness-processor, 1 job at a time).');
+  return child;
+}
+processor = startProcessor();

@@ -1,6 +1,7 @@
 /** Recording settings: what new sessions snapshot as their policy. */
 import { eq } from 'drizzle-orm';
 import { RedactionSettings } from '../protocol/redaction.ts';
+import { DEFAULT_RETENTION, RetentionSettings } from '../protocol/retention.ts';
 import { DEFAULT_POLICY, Policy } from '../protocol/session.ts';
 import { settings } from '../schema/index.ts';
 import type { Database } from '../server/db/index.ts';
@@ -41,5 +42,26 @@ export async function saveRedactionSettings(db: Database, value: RedactionSettin
   await db
     .insert(settings)
     .values({ key: REDACTION_KEY, value, updatedAt: Date.now() })
+    .onConflictDoUpdate({ target: settings.key, set: { value, updatedAt: Date.now() } });
+}
+
+const RETENTION_KEY = 'retention';
+
+/**
+ * The retention rules (protocol/retention.ts), off until set. A bad stored value is refused loudly: guessing
+ * rules for a sweep that deletes evidence would be worse than not sweeping.
+ */
+export async function retentionSettings(db: Database): Promise<RetentionSettings> {
+  const row = await db.select().from(settings).where(eq(settings.key, RETENTION_KEY)).get();
+  if (!row) return DEFAULT_RETENTION;
+  const parsed = RetentionSettings.safeParse(row.value);
+  if (!parsed.success) throw new Error(`stored retention settings are invalid: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+export async function saveRetentionSettings(db: Database, value: RetentionSettings): Promise<void> {
+  await db
+    .insert(settings)
+    .values({ key: RETENTION_KEY, value, updatedAt: Date.now() })
     .onConflictDoUpdate({ target: settings.key, set: { value, updatedAt: Date.now() } });
 }

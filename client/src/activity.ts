@@ -15,6 +15,7 @@ export const TYPE_LABELS: Record<ActivityType, string> = {
   'ssh.input': 'SSH input',
   'ssh.command': 'Command',
   'file.transfer': 'File transfer',
+  'agent.tamper': 'Agent tampered with',
 };
 
 /** One line for the grid. */
@@ -31,6 +32,8 @@ export function summary(event: ActivityItem): string {
       return event.app ? `${event.title ?? ''} — ${event.app}` : (event.title ?? '');
     case 'ssh.command':
       return event.text ?? '';
+    case 'agent.tamper':
+      return `⚠ ${event.text ?? ''}`;
     case 'file.transfer':
       return `${event.title === 'upload' ? '↑' : '↓'} ${event.path ?? ''} (${event.size ?? 0} bytes, ${event.app ?? ''})`;
   }

@@ -16,7 +16,6 @@ import {
 } from './api.ts';
 import { AuditPage } from './pages/audit.tsx';
 import { SessionsPage } from './pages/sessions.tsx';
-import { SettingsPage } from './pages/settings.tsx';
 import { ChangePassword, SignIn } from './pages/sign-in.tsx';
 import { loadWatchPage, type WatchKind, type WatchProps } from './terminal/watch-route.ts';
 
@@ -48,6 +47,8 @@ function Lazy<P extends object>({ load, props }: { load: () => Promise<FunctionC
 }
 
 const loadUsers = () => import('./pages/users.tsx').then((m) => m.UsersAndKeysPage);
+const loadSettings = () => import('./pages/settings.tsx').then((m) => m.SettingsPage);
+const loadSessionPage = () => import('./session/session-page.tsx').then((m) => m.SessionPage);
 
 /** One session's player: a video, or a terminal for an SSH session (terminal/watch-route.ts picks). */
 function WatchPage({ sessionId, kind, can }: WatchProps & { kind: WatchKind }) {
@@ -64,6 +65,10 @@ const WATCH_NEEDS = { live: 'sessions:watch-live', recording: 'recordings:view' 
   string,
   Permission
 >;
+
+/** `#/sessions/{id}`: one session's page (its facts and evidence). */
+const SESSION_ROUTE = /^#\/sessions\/([0-9a-f-]{36})(?:\?.*)?$/;
+const SESSION_NEEDS: readonly Permission[] = ['sessions:monitor', 'sessions:watch-live', 'recordings:view'];
 
 function currentHash(): string {
   return location.hash || '#/sessions';
@@ -115,9 +120,12 @@ export function App() {
   const watchKind = watch?.[2] as keyof typeof WATCH_NEEDS | undefined;
   const watching =
     watch && watchKind && can(WATCH_NEEDS[watchKind]) ? { id: watch[1] as string, kind: watchKind } : null;
-  const page = watching
-    ? pages.find((p) => p.hash === '#/sessions')
-    : (pages.find((p) => p.hash === hash.split('?')[0]) ?? pages[0]);
+  const sessionMatch = watching ? null : SESSION_ROUTE.exec(hash);
+  const sessionId = sessionMatch && SESSION_NEEDS.some(can) ? (sessionMatch[1] as string) : null;
+  const page =
+    watching || sessionId
+      ? pages.find((p) => p.hash === '#/sessions')
+      : (pages.find((p) => p.hash === hash.split('?')[0]) ?? pages[0]);
 
   const signOut = async () => {
     await call(api.auth.logout.$post()).catch(() => {});
@@ -134,7 +142,7 @@ export function App() {
       case '#/users':
         return <Lazy load={loadUsers} props={{}} />;
       case '#/settings':
-        return <SettingsPage />;
+        return <Lazy load={loadSettings} props={{}} />;
     }
   };
 
@@ -165,6 +173,8 @@ export function App() {
           <ChangePassword name={me.name} onChanged={loadMe} />
         ) : watching ? (
           <WatchPage key={`${watching.id}/${watching.kind}`} sessionId={watching.id} kind={watching.kind} can={can} />
+        ) : sessionId ? (
+          <Lazy key={sessionId} load={loadSessionPage} props={{ sessionId, can }} />
         ) : page ? (
           content(page.hash)
         ) : (

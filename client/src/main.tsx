@@ -1,3 +1,5 @@
+// First: zod's settings before any schema (zod-config.ts).
+import './zod-config.ts';
 import { render } from 'preact';
 import { App } from './app.tsx';
 import './style.css';

@@ -80,3 +80,8 @@ export async function copyPieceIndex(db: Database, rows: readonly PieceIndexRow[
 export async function recordEndpoints(db: Database, id: string, endpoints: SessionRow['endpoints']): Promise<void> {
   await db.update(sessions).set({ endpoints }).where(eq(sessions.id, id));
 }
+
+/** How the launcher captured activity (its last `capture` message), for the session's record. */
+export async function recordCapture(db: Database, id: string, capture: SessionRow['capture']): Promise<void> {
+  await db.update(sessions).set({ capture }).where(eq(sessions.id, id));
+}

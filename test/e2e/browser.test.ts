@@ -138,17 +138,15 @@ describe('Chromium plays a recording', () => {
     );
     await screenshot(page, 'console-sessions-ended');
 
-    await row.getByRole('button', { name: 'Watch recording' }).click();
-    const video = page.getByRole('dialog').locator('video');
-    expect(await video.getAttribute('src')).toBe(`/api/v1/sessions/${endedId}/recording.webm`);
-    await page.waitForFunction(() => (document.querySelector('dialog video') as HTMLVideoElement | null)?.readyState);
-    const media = await video.evaluate((v: HTMLVideoElement) => ({ readyState: v.readyState, duration: v.duration }));
-    expect(media.readyState).toBeGreaterThanOrEqual(1);
+    // The user opens the session's page; Watch recording opens the one Watch page, as for every session.
+    expect(await row.getByRole('link', { name: 'auditor-demo' }).getAttribute('href')).toBe(`#/sessions/${endedId}`);
+    await row.getByRole('link', { name: 'Watch recording' }).click();
+    await page.waitForFunction(() => (document.querySelector('video')?.readyState ?? 0) >= 1);
+    const media = await page.locator('video').evaluate((v: HTMLVideoElement) => ({ duration: v.duration }));
     expect(media.duration).toBeGreaterThan(6);
     await screenshot(page, 'console-recording');
-
-    await page.getByRole('button', { name: 'Close' }).click();
-    await eventually(() => page.getByRole('dialog').count()).toBe(0);
+    await page.goBack();
+    await page.getByRole('button', { name: 'Ended' }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     const me = await page.request.get(`${baseUrl}/api/v1/auth/me`);
@@ -203,7 +201,8 @@ describe('the console shows each user only what they may do', () => {
     const endedRow = monitor.page.getByRole('row', { name: /auditor-demo/ });
     await endedRow.waitFor();
     expect(await endedRow.getByRole('button').count()).toBe(0);
-    expect(await endedRow.getByRole('link').count()).toBe(0);
+    // Only the session's page (its facts; no playback, no download): Session Monitoring may read those.
+    expect(await endedRow.getByRole('link').allTextContents()).toEqual(['auditor-demo']);
     expect(await monitor.page.getByRole('columnheader', { name: 'Actions' }).count()).toBe(0);
     await screenshot(monitor.page, 'console-sessions-monitor');
 

@@ -86,7 +86,13 @@ export default async function setup(project: TestProject) {
     throw error;
   }
 
-  project.provide('e2e', { baseUrl, apiKey: E2E_API_KEY, adminPassword: E2E_ADMIN_PASSWORD, display: `:${display}` });
+  project.provide('e2e', {
+    baseUrl,
+    apiKey: E2E_API_KEY,
+    adminPassword: E2E_ADMIN_PASSWORD,
+    display: `:${display}`,
+    state,
+  });
   return () => {
     stop(server);
     stop(xvfb);
@@ -96,6 +102,7 @@ export default async function setup(project: TestProject) {
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    e2e: { baseUrl: string; apiKey: string; adminPassword: string; display: string };
+    /** `state`: the server's --persist-to directory (its local D1, R2 and Durable Objects). */
+    e2e: { baseUrl: string; apiKey: string; adminPassword: string; display: string; state: string };
   }
 }

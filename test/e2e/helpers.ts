@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { decodeMediaFrame, type MediaFrameHeader } from '../../protocol/viewer.ts';
 
 export const root = path.resolve(import.meta.dirname, '../..');
-export const { baseUrl, apiKey, adminPassword, display } = inject('e2e');
+export const { baseUrl, apiKey, adminPassword, display, state } = inject('e2e');
 
 export function api(pathname: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
@@ -185,6 +186,7 @@ describe('Watch Live', () => {
 describe('Watch Recording', () => {
   const IMG = '<img src=x onerror="window.__xss=1">';
   const SCRIPT = '<script>window.__xss=2</script>';
+  const TITLE = '<img src=x onerror="window.__xss=3">';
   let sessionId: string;
   /** Signed in once: sign-ins are throttled per address (10 a minute), and the other test files sign in too. */
   let signedIn: ConsoleTab;
@@ -231,6 +233,8 @@ describe('Watch Recording', () => {
         user: 'player-e2e',
       },
       { type: 'process.stop', atMs: 7000, pid: 5151, name: 'nano', path: '/usr/bin/nano', user: 'player-e2e' },
+      // A window whose title tries to inject markup (after nano started: its window stays the xterm above).
+      { type: 'window.focus', atMs: 7200, title: TITLE, app: 'xterm', pid: 4242 },
     ]);
     await record(sessionId, launched.token, 8);
     signedIn = await openSignedIn();
@@ -242,7 +246,7 @@ describe('Watch Recording', () => {
     await page.getByRole('button', { name: 'Ended' }).click();
     await page
       .getByRole('row', { name: /player-e2e/ })
-      .getByRole('link', { name: 'Player & activity' })
+      .getByRole('link', { name: 'Watch recording' })
       .click();
     await page.getByRole('heading', { name: 'Recording: player-e2e on db-07.prod' }).waitFor();
     await page.getByRole('row', { name: /nano \/etc\/nginx/ }).waitFor();
@@ -257,6 +261,20 @@ describe('Watch Recording', () => {
     expect(await page.getByRole('link', { name: 'Download WebM' }).getAttribute('href')).toBe(
       `/api/v1/sessions/${sessionId}/recording.webm?download=1`,
     );
+    // What an auditor downloads; a video has no transcript.
+    const exports = page.getByLabel('Exports');
+    expect(await exports.getByRole('link', { name: 'Activity CSV' }).getAttribute('href')).toBe(
+      `/api/v1/sessions/${sessionId}/activity.csv`,
+    );
+    expect(await exports.getByRole('link', { name: 'Activity JSON' }).getAttribute('href')).toBe(
+      `/api/v1/sessions/${sessionId}/activity.json`,
+    );
+    expect(await exports.getByRole('link', { name: 'Transcript' }).count()).toBe(0);
+    const download = page.waitForEvent('download');
+    await exports.getByRole('link', { name: 'Activity CSV' }).click();
+    const csv = await readFile((await (await download).path()) as string, 'utf8');
+    expect(csv.split('\n')[0]).toMatch(/^offsetMs,time,wallClock,type,/);
+    expect(csv).toContain('systemctl restart nginx');
 
     await page.getByRole('row', { name: /nano \/etc\/nginx/ }).click();
     await eventually(() => videoTime(page)).toBeCloseTo(5.6, 0);
@@ -326,11 +344,16 @@ describe('Watch Recording', () => {
 
   it('shows recorded markup as text', async () => {
     const { page } = await openPlayer();
-    const row = page.getByRole('row').filter({ hasText: '<img src=x' });
+    const row = page.getByRole('row').filter({ hasText: `${IMG}<Enter>` });
     expect(await row.getByRole('cell').nth(2).textContent()).toBe(`${IMG}<Enter>`);
     await row.click();
     const details = page.getByRole('region', { name: 'Keys at 0:03.3–0:03.9' });
     await eventually(() => details.textContent()).toContain(`${SCRIPT} (xterm)`);
+    // A window title that is markup: text in the grid and in the details, never an element.
+    const titled = page.getByRole('row').filter({ hasText: 'window.__xss=3' });
+    expect(await titled.getByRole('cell').nth(2).textContent()).toBe(`${TITLE} — xterm`);
+    await titled.click();
+    await eventually(() => page.getByRole('region', { name: /at 0:07\.2/ }).textContent()).toContain(TITLE);
     await screenshot(page, 'watch-recording-hostile-text');
     expect(await page.evaluate(() => (window as { __xss?: unknown }).__xss)).toBeUndefined();
     expect(await page.locator('main img, main script').count()).toBe(0);

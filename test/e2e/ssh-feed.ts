@@ -82,6 +82,11 @@ export class SshFeed {
     return this.#put(text, summary.startMs, summary.endMs);
   }
 
+  /** Leaves out the next piece, as a proxy whose upload was lost would: the server sees a gap. */
+  skipPiece(): void {
+    this.#seq++;
+  }
+
   /** Highest seq stored so far (null before the header). */
   get lastSeq(): number | null {
     return this.#seq === 0 ? null : this.#seq - 1;

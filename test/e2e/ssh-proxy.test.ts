@@ -95,6 +95,64 @@ describe('SSH proxy end to end', () => {
     expect(hit?.matches.length).toBeGreaterThan(0);
   });
 
+  test('a secret typed on a command line is in neither the cast, the transcript, the activity nor search', async () => {
+    const before = new Set(
+      (await json<{ sessions: { id: string }[] }>('/sessions?target=db-e2e')).sessions.map((s) => s.id),
+    );
+    const secret = `Pw${marker}9`;
+    const client = proxy.login(['-tt']);
+    client.type("PS1='$ '; echo ready-$((5+5))\r");
+    await client.waitFor('ready-10');
+    // Key by key, each echoed before the next, as a person types.
+    const line = `mysql -p${secret} -e status; echo done-$((1+1))`;
+    for (let i = 0; i < line.length; i++) {
+      client.type(line[i] as string);
+      await client.waitFor(new RegExp(`${line.slice(0, i + 1).replace(/[$()+]/g, '\\$&')}$`));
+    }
+    client.type('\r');
+    await client.waitFor('done-2');
+    client.type('exit\r');
+    expect(await client.exited).toBe(0);
+    const id = await newestSession('db-e2e', before);
+    await waitFor('the recording to be sealed', async () => (await session(id)).recording.status === 'ready', {
+      timeoutMs: 90_000,
+    });
+
+    const cast = await (await api(`/sessions/${id}/recording.cast`)).text();
+    expect(cast).not.toContain(secret);
+    const { events } = parseCast(cast);
+    const data = (code: string) =>
+      events
+        .filter(([, c]) => c === code)
+        .map(([, , d]) => d)
+        .join('');
+    expect(data('i')).toContain('mysql -p<redacted:password> -e status; echo done-$((1+1))\r');
+    expect(data('o')).toContain('mysql -p<redacted:password> -e status; echo done-$((1+1))');
+    expect(data('o')).toBe(client.stdout().replaceAll(secret, '<redacted:password>'));
+
+    const view = await json<{ recordingRedactions: Record<string, number>; redactions: Record<string, number> }>(
+      `/sessions/${id}`,
+    );
+    // One marker in the input, one in the echo; and the activity's own.
+    expect(view.recordingRedactions).toEqual({ password: 2 });
+    expect(view.redactions.password).toBeGreaterThan(0);
+    const transcript = await (await api(`/sessions/${id}/transcript.txt`)).text();
+    expect(transcript).toContain('>>> ');
+    expect(transcript).toContain('input: mysql -p<redacted:password> -e status; echo done-$((1+1))');
+    expect(transcript).not.toContain(secret);
+
+    for (const query of [`/sessions/${id}/activity?q=${secret}`, `/sessions/${id}/activity`]) {
+      expect(JSON.stringify(await json(query))).not.toContain(secret);
+    }
+    const search = await json<{ sessions: { id: string }[] }>(`/sessions?q=${secret}&in=ssh`);
+    expect(search.sessions.map((s) => s.id)).not.toContain(id);
+    // The command is found by what is left of it.
+    const found = await json<{ events: { type: string; text: string }[] }>(`/sessions/${id}/activity?q=mysql`);
+    expect(found.events.filter((e) => e.type === 'ssh.command').map((e) => e.text)).toEqual([
+      'mysql -p<redacted:password> -e status; echo done-$((1+1))',
+    ]);
+  });
+
   test('terminate ends the ssh client with the message on its terminal', async () => {
     const before = new Set(
       (await json<{ sessions: { id: string }[] }>('/sessions?target=db-e2e')).sessions.map((s) => s.id),

@@ -54,6 +54,8 @@ export interface FakeWitnessOptions {
   messageAfterSeq?: number;
   /** Store pieces without parsing them (benchmarks: the edge's CPU is not what they measure). */
   trustPieces?: boolean;
+  /** What `GET /api/v1/agent/policy` says (witness-agent's tests): its host, and whether it is recorded. */
+  agentPolicy?: { host: string; record: boolean };
 }
 
 export interface StoredPiece {
@@ -113,8 +115,9 @@ export class FakeWitness {
     this.#server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
   }
 
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+  /** Listens on `port` (a free one by default; a given one brings a stopped server back at its address). */
+  async start(port = 0): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(port, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
   }
 
@@ -257,6 +260,11 @@ export class FakeWitness {
     };
     const error = (status: number, code: string, message = code) => reply(status, { error: { code, message } });
 
+    if (req.method === 'GET' && url.pathname === '/api/v1/agent/policy') {
+      if (this.#bearer(req) !== (this.options.apiKey ?? 'key-1')) return error(401, 'unauthorized', 'bad API key');
+      const { host, record } = this.options.agentPolicy ?? { host: 'test-host', record: true };
+      return reply(200, { host, record, rule: null, policy: { ...DEFAULT_POLICY, ...this.options.policy } });
+    }
     if (req.method === 'POST' && url.pathname === '/api/v1/launches') {
       if (this.#bearer(req) !== (this.options.apiKey ?? 'key-1')) return error(401, 'unauthorized', 'bad API key');
       if (this.options.refuseLaunch) {

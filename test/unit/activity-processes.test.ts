@@ -272,3 +272,53 @@ describe('process watcher scoped to the session', () => {
     }
   });
 });
+
+describe('process watcher on hostile names and arguments', () => {
+  it('records control characters, invalid UTF-8 and a megabyte of arguments escaped, bounded and redacted', () => {
+    const proc = mkdtempSync(join(tmpdir(), 'witness-proc-bad-'));
+    try {
+      const put = (pid: number, comm: Buffer, cmdline: Buffer) => {
+        const dir = join(proc, String(pid));
+        mkdirSync(dir);
+        const middle = Array(17).fill('0').join(' ');
+        writeFileSync(
+          join(dir, 'stat'),
+          Buffer.concat([Buffer.from(`${pid} (`), comm, Buffer.from(`) S 1 ${middle} ${pid * 100} 0 0\n`)]),
+        );
+        writeFileSync(join(dir, 'status'), `Name:\tx\nUid:\t${ALICE}\t${ALICE}\t${ALICE}\t${ALICE}\n`);
+        writeFileSync(join(dir, 'cmdline'), cmdline);
+      };
+      writeFileSync(join(proc, 'uptime'), '1000 1\n');
+      const events: CapturedEvent[] = [];
+      const watcher = new ProcessWatcher({
+        emit: (event) => events.push(event),
+        uid: ALICE,
+        launcherPid: LAUNCHER,
+        procRoot: proc,
+        now: () => 1_000_000,
+        userName: () => 'alice',
+      });
+      watcher.poll(true);
+      put(
+        700,
+        Buffer.from('\x1b[2J\xff', 'latin1'),
+        Buffer.from('ls\0\x1b]0;title\x07\0\xc3\x28\0--password=\x1bx\0\0\0', 'latin1'),
+      );
+      put(
+        701,
+        Buffer.from('big'),
+        Buffer.concat([Buffer.from('big\0'), Buffer.alloc(1024 * 1024, 'a'), Buffer.from('\0')]),
+      );
+      watcher.poll();
+      const [hostile, big] = events as Array<Extract<CapturedEvent, { type: 'process.start' }>>;
+      expect(hostile).toMatchObject({
+        name: String.raw`\e[2J\xff`,
+        commandLine: String.raw`ls $'\e]0;title\x07' $'\xc3(' --password=<redacted:password>`,
+      });
+      expect(big?.commandLine.length).toBeLessThanOrEqual(64 * 1024);
+      expect(big?.commandLine).toMatch(/^big a+ \[cut: the command line is 1048581 bytes\]$/);
+    } finally {
+      rmSync(proc, { recursive: true, force: true });
+    }
+  });
+});

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildProcEvents } from '../../agents/launcher/native/build.ts';
 import { parseStat } from '../../agents/launcher/src/capture/processes.ts';
 import { parseRawEvent, X11Connection, XI } from '../../agents/launcher/src/capture/x11-connection.ts';
 import type { ActivityEvent } from '../../protocol/activity.ts';
@@ -68,6 +69,7 @@ describe('activity capture on an X display', () => {
   const xdotool = (...args: string[]) => execFileSync('xdotool', args, { env, encoding: 'utf8' });
 
   beforeAll(async () => {
+    expect(buildProcEvents()).toMatchObject({ path: expect.any(String) }); // the kernel's process events
     dir = mkdtempSync(join(tmpdir(), 'witness-activity-'));
     children.push(spawn('Xvfb', [display, '-screen', '0', '1024x600x24', '-nolisten', 'tcp'], { stdio: 'ignore' }));
     await waitFor('Xvfb', () => existsSync(`/tmp/.X11-unix/X${display.slice(1)}`), { timeoutMs: 15_000 });
@@ -202,13 +204,14 @@ describe('activity capture on an X display', () => {
     // reaches the server just after first frame + its endMs: the earliest such arrival (the last piece,
     // written at the stop, aside) bounds the video's origin. The first key's arrival at X clients minus its
     // atMs is the events' origin. They agree within a few hundred ms; timing from ffmpeg's start (about 1 s
-    // earlier) or from its header (seconds later) would not.
+    // earlier) or from its header (seconds later) would not. The bound is half that second, not less: on a busy
+    // machine a piece's upload waits for the CPU, which moves the measured video origin, not the recorded one.
     const sent = [...pieces].sort((a, b) => a.endMs - b.endMs).slice(1, -1);
     const videoOrigin = Math.min(...sent.map((p) => p.receivedAt - p.endMs));
     const eventsOrigin = firstKeyAt - (typed?.atMs ?? 0);
-    expect(Math.abs(eventsOrigin - videoOrigin), `events ${eventsOrigin}, video ${videoOrigin}`).toBeLessThan(300);
+    expect(Math.abs(eventsOrigin - videoOrigin), `events ${eventsOrigin}, video ${videoOrigin}`).toBeLessThan(600);
     // And the first frame time the launcher logs is the video's.
-    expect(Math.abs(origin - videoOrigin), `logged ${origin}, video ${videoOrigin}`).toBeLessThan(300);
+    expect(Math.abs(origin - videoOrigin), `logged ${origin}, video ${videoOrigin}`).toBeLessThan(600);
 
     // Batches: 0, 1, 2... each stored once; batch 0 after a 503; nothing left in the spool.
     const numbers = [...session.batches.keys()].sort((a, b) => a - b);
@@ -219,5 +222,9 @@ describe('activity capture on an X display', () => {
     // Input reached the control socket as `activity`, and the hello said it would.
     expect(server.messages(session, 'hello')[0]?.reportsActivity).toBe(true);
     expect(server.messages(session, 'activity').length).toBeGreaterThanOrEqual(1);
+    // How processes were captured, for the session's record: said at the start, and with the counts at the end.
+    const statuses = server.messages(session, 'capture').map((m) => m.capture.processes);
+    expect(statuses.length).toBeGreaterThanOrEqual(2);
+    expect(statuses.at(-1)).toEqual({ method: 'netlink', excluded: expect.any(Number), lost: 0 });
   }, 60_000);
 });

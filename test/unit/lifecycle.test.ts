@@ -5,11 +5,15 @@ import {
   allows,
   apply,
   hasLiveState,
+  holdAllows,
+  isMediaDeleted,
   isOngoing,
   isSealed,
   type LifecycleFields,
   Phase,
   phaseOf,
+  RetentionMark,
+  retentionAllows,
   TRANSITIONS,
   type Transition,
   TransitionRefused,
@@ -40,11 +44,9 @@ const ALLOWED: Record<Transition, Phase[]> = {
   sealed: ['sealing'],
   retrySeal: ['sealing'],
   sealFailed: ['sealing'],
-  beginProcessing: ['sealed'],
-  processed: ['processing'],
-  archive: ['sealed'],
+  archive: ['sealed', 'failed'],
   delete: ['sealed', 'failed', 'archived'],
-  hold: ['sealed', 'failed', 'processing', 'archived'],
+  finishDelete: ['deleted'],
 };
 
 describe('phaseOf', () => {
@@ -114,30 +116,87 @@ describe('transitions', () => {
     expect(() => apply({ status: 'ended', recordingStatus: 'finalizing' }, 'sealed')).toThrow(TransitionRefused);
     expect(() => apply({ status: 'active', recordingStatus: 'recording' }, 'start')).toThrow(TransitionRefused);
   });
+});
 
-  it('does not yet store the phases of the recording lifecycle', () => {
-    expect(() => apply({ status: 'ended', recordingStatus: 'ready' }, 'archive')).toThrow(TransitionRefused);
+describe('retention', () => {
+  const sealed: LifecycleFields = { status: 'ended', recordingStatus: 'ready' };
+
+  it('derives archived and deleted from the retention mark, over the recording status', () => {
+    const marks: Array<[RetentionMark | null | undefined, Phase]> = [
+      [undefined, 'sealed'],
+      [null, 'sealed'],
+      ['archived', 'archived'],
+      ['deleting', 'deleted'],
+      ['deleted', 'deleted'],
+    ];
+    for (const [retention, phase] of marks) expect(phaseOf({ ...sealed, retention }), String(retention)).toBe(phase);
+    expect(phaseOf({ status: 'ended', recordingStatus: 'failed', retention: 'archived' })).toBe('archived');
+    expect(RetentionMark.options).toEqual(['archived', 'deleting', 'deleted']);
+  });
+
+  it('archives, deletes and finishes a deletion, writing the mark and keeping the rest', () => {
+    const row = { ...sealed, other: 'kept' };
+    const archived = apply(row, 'archive');
+    expect(archived).toEqual({ ...row, retention: 'archived' });
+    const deleting = apply(archived, 'delete');
+    expect(deleting).toEqual({ ...row, retention: 'deleting' });
+    expect(phaseOf(deleting)).toBe('deleted');
+    expect(apply(deleting, 'finishDelete')).toEqual({ ...row, retention: 'deleted' });
+    // Straight from sealed, and from a failed recording (its pieces are media too).
+    expect(apply(row, 'delete').retention).toBe('deleting');
+    const failed: LifecycleFields = { status: 'ended', recordingStatus: 'failed' };
+    expect(apply(failed, 'archive').retention).toBe('archived');
+  });
+
+  it('refuses to archive or delete twice, to finish a deletion not under way, and to touch a live session', () => {
+    const archived: LifecycleFields = { ...sealed, retention: 'archived' };
+    const deleted: LifecycleFields = { ...sealed, retention: 'deleted' };
+    expect(() => apply(archived, 'archive')).toThrow('a session cannot archive while archived');
+    expect(() => apply(deleted, 'delete')).toThrow('a session cannot delete while deleted');
+    expect(() => apply(deleted, 'finishDelete')).toThrow('a session cannot finishDelete while deleted');
+    expect(() => apply(sealed, 'finishDelete')).toThrow('a session cannot finishDelete while sealed');
+    expect(() => apply({ status: 'active', recordingStatus: 'recording' }, 'delete')).toThrow(TransitionRefused);
+    expect(() => apply({ status: 'ended', recordingStatus: 'finalizing' }, 'archive')).toThrow(TransitionRefused);
+  });
+
+  it('places a hold in every phase whose media exists, once, and releases only a held session', () => {
+    for (const phase of Phase.options) {
+      expect(holdAllows(phase, false, 'hold'), `hold ${phase}`).toBe(phase !== 'deleted');
+      expect(holdAllows(phase, true, 'hold'), `hold held ${phase}`).toBe(false);
+      expect(holdAllows(phase, true, 'release'), `release ${phase}`).toBe(true);
+      expect(holdAllows(phase, false, 'release'), `release unheld ${phase}`).toBe(false);
+    }
+  });
+
+  it('never deletes a held session, and archives it like any other', () => {
+    for (const phase of Phase.options) {
+      expect(retentionAllows(phase, true, 'delete'), `held ${phase}`).toBe(false);
+      expect(retentionAllows(phase, false, 'delete'), phase).toBe(ALLOWED.delete.includes(phase));
+      expect(retentionAllows(phase, true, 'archive'), `held ${phase}`).toBe(ALLOWED.archive.includes(phase));
+      expect(retentionAllows(phase, false, 'archive'), phase).toBe(ALLOWED.archive.includes(phase));
+    }
   });
 });
 
 describe('predicates', () => {
   it('answers each question for every phase', () => {
-    const table: Record<Phase, [ongoing: boolean, accepts: boolean, sealed: boolean, live: boolean]> = {
-      launched: [true, true, false, true],
-      live: [true, true, false, true],
-      ended: [false, true, false, true],
-      sealing: [false, false, false, true],
-      sealed: [false, false, true, false],
-      failed: [false, false, true, false],
-      processing: [false, false, true, false],
-      archived: [false, false, true, false],
-      deleted: [false, false, false, false],
-      held: [false, false, true, false],
+    type Answers = [ongoing: boolean, accepts: boolean, sealed: boolean, live: boolean, mediaDeleted: boolean];
+    const table: Record<Phase, Answers> = {
+      launched: [true, true, false, true, false],
+      live: [true, true, false, true, false],
+      ended: [false, true, false, true, false],
+      sealing: [false, false, false, true, false],
+      sealed: [false, false, true, false, false],
+      failed: [false, false, true, false, false],
+      archived: [false, false, true, false, false],
+      // Deleted media leaves a closed record: its manifest and audit trail stay.
+      deleted: [false, false, true, false, true],
     };
     for (const phase of Phase.options) {
-      expect([isOngoing(phase), acceptsRecording(phase), isSealed(phase), hasLiveState(phase)], phase).toEqual(
-        table[phase],
-      );
+      expect(
+        [isOngoing(phase), acceptsRecording(phase), isSealed(phase), hasLiveState(phase), isMediaDeleted(phase)],
+        phase,
+      ).toEqual(table[phase]);
     }
   });
 });

@@ -217,6 +217,72 @@ describe('a shell through the proxy', () => {
     expect(events.filter((e) => e.type === 'ssh.command').map((e) => e.text)).toEqual([command, 'exit']);
   });
 
+  test('redacts secrets on typed command lines in the cast, input and echo, with markers, keystroke by keystroke', async () => {
+    const client = ssh([...sshOptions(h.port, h.alice.path), '-tt', 'alice+target@127.0.0.1']);
+    client.type("PS1='$ '; echo ready-$((1+2))\r");
+    await client.waitFor('ready-3');
+    // Typed one key at a time, as a person types: the secret spans many input events (and echoes).
+    const line = 'mysql -pS3cretPw9 -e status; echo typed-$((2+2))';
+    for (let i = 0; i < line.length; i++) {
+      client.type(line[i] as string);
+      await client.waitFor(new RegExp(`${line.slice(0, i + 1).replace(/[$()+]/g, '\\$&')}$`));
+    }
+    client.type('\r');
+    await client.waitFor('typed-4');
+    client.type('export DB_PASSWORD=hunter2-xyz && echo set-$((3+3))\r');
+    await client.waitFor('set-6');
+    client.type('echo plain-$((4+4))\r');
+    await client.waitFor('plain-8');
+    client.type('exit\r');
+    expect(await client.exited).toBe(0);
+
+    const session = await finished(h, () => h.witness.latestSession());
+    const cast = h.witness.cast(session);
+    for (const secret of ['S3cretPw9', 'hunter2-xyz']) expect(cast).not.toContain(secret);
+    const input = eventsOf(cast, 'i');
+    const output = eventsOf(cast, 'o');
+    const typed = input.map((e) => e.data).join('');
+    expect(typed).toContain('mysql -p<redacted:password> -e status; echo typed-$((2+2))\r');
+    expect(typed).toContain('export DB_PASSWORD=<redacted:secret-assignment> && echo set-$((3+3))\r');
+    // The echo says the same, and a line without a secret is recorded as it was typed and printed.
+    const printed = output.map((e) => e.data).join('');
+    expect(printed).toContain('mysql -p<redacted:password> -e status; echo typed-$((2+2))');
+    expect(printed).toContain('export DB_PASSWORD=<redacted:secret-assignment> && echo set-$((3+3))');
+    expect(typed).toContain('echo plain-$((4+4))\r');
+    expect(printed).toBe(
+      client
+        .stdout()
+        .replaceAll('S3cretPw9', '<redacted:password>')
+        .replaceAll('hunter2-xyz', '<redacted:secret-assignment>'),
+    );
+    // Keystrokes keep their own times: the line typed key by key is still many events, in time order.
+    const lineStart = input.findIndex((e) => e.data === 'm');
+    const lineEnd = input.findIndex((e, i) => i > lineStart && e.data === '\r');
+    expect(lineEnd - lineStart).toBe(line.length - 'S3cretPw9'.length + 1);
+    expect(input[lineStart + 'mysql -p'.length]?.data).toBe('<redacted:password>');
+    const times = parseCast(cast).events.map(([t]) => t);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    const events = h.witness.events(session);
+    expect(JSON.stringify(events)).not.toMatch(/S3cretPw9|hunter2-xyz/);
+  });
+
+  test('a full-screen program (alternate screen) is recorded as keys come, not held for a line', async () => {
+    const before = h.witness.sessions.size;
+    const client = ssh([...sshOptions(h.port, h.alice.path), '-tt', 'alice+target@127.0.0.1']);
+    client.type("PS1='$ '; printf '\\033[?1049hfull-%s\\n' screen; cat\r");
+    await client.waitFor('full-screen');
+    client.type('keys-without-enter');
+    const latest = () => (h.witness.sessions.size > before ? h.witness.latestSession() : undefined);
+    // The keys reach the cast (a piece a second) before any line ends.
+    await waitFor('the keys to be recorded', () => castSoFar(latest()).includes('keys-without-enter'), {
+      timeoutMs: 15_000,
+    });
+    client.type('\r\u0004');
+    client.type("printf '\\033[?1049l'; exit\r");
+    expect(await client.exited).toBe(0);
+    await finished(h, latest);
+  });
+
   test('copies files over sftp and scp, recorded as file transfers', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'witness-transfer-'));
     try {

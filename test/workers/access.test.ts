@@ -156,6 +156,43 @@ const ROUTES: Route[] = [
     },
   },
   {
+    name: 'GET /sessions/{id}/processing',
+    needs: 'recordings:view',
+    call: (a, f) => a(`/sessions/${f.recorded}/processing`),
+    status: 200,
+    check: async (res) => expect(await json(res)).toEqual({ processing: null, record: null }),
+  },
+  {
+    name: 'GET /sessions/{id}/recording.mp4',
+    needs: 'recordings:view',
+    call: (a, f) => a(`/sessions/${f.recorded}/recording.mp4`),
+    // Let in, and told there is no MP4 (none was asked for).
+    status: 409,
+    check: async (res) => expect(await errorCode(res)).toBe('mp4_not_ready'),
+  },
+  {
+    name: 'POST /processing/retry-failed',
+    needs: 'recording:administer',
+    call: (a) => a('/processing/retry-failed', { method: 'POST' }),
+    status: 200,
+    check: async (res) => expect(await json(res)).toEqual({ retried: [] }),
+  },
+  {
+    name: 'POST /processing/lease',
+    needs: 'processing:run',
+    call: (a) => a('/processing/lease', { method: 'POST', body: JSON.stringify({ encoders: ['h264'] }) }),
+    // Nothing was queued in this file: no job is due.
+    status: 204,
+    check: async (res) => expect(await res.text()).toBe(''),
+  },
+  {
+    name: 'GET /settings/recording/processing',
+    needs: 'recording:administer',
+    call: (a) => a('/settings/recording/processing'),
+    status: 200,
+    check: async (res) => expect(await json(res)).toEqual({ onDemand: true, codec: 'h264' }),
+  },
+  {
     name: 'GET /settings/recording',
     needs: 'recording:administer',
     call: (a) => a('/settings/recording'),
@@ -168,6 +205,61 @@ const ROUTES: Route[] = [
     call: (a) => a('/settings/recording', { method: 'PUT', body: JSON.stringify({ keystrokesEnabled: true }) }),
     status: 200,
     check: async (res) => expect(await json(res)).toMatchObject({ keystrokesEnabled: true }),
+  },
+  {
+    name: 'GET /settings/recording/retention',
+    needs: 'recording:administer',
+    call: (a) => a('/settings/recording/retention'),
+    status: 200,
+    check: async (res) => expect(await json(res)).toMatchObject({ archive: { enabled: false } }),
+  },
+  {
+    name: 'PUT /settings/recording/retention',
+    needs: 'recording:administer',
+    call: (a) =>
+      a('/settings/recording/retention', { method: 'PUT', body: JSON.stringify({ archive: { afterDays: 90 } }) }),
+    status: 200,
+    check: async (res) => expect(await json(res)).toMatchObject({ archive: { enabled: false, afterDays: 90 } }),
+  },
+  {
+    name: 'GET /settings/recording/retention/next-run',
+    needs: 'recording:administer',
+    call: (a) => a('/settings/recording/retention/next-run'),
+    status: 200,
+    check: async (res) => expect(await json(res)).toMatchObject({ archive: 0, delete: 0 }),
+  },
+  {
+    name: 'GET /sessions/{id}/retention',
+    needs: ['sessions:monitor', 'recordings:view', 'recording:administer'],
+    call: (a, f) => a(`/sessions/${f.recorded}/retention`),
+    status: 200,
+    check: async (res) => expect(await json(res)).toMatchObject({ state: null, hold: null }),
+  },
+  {
+    name: 'PUT /sessions/{id}/hold',
+    needs: 'recording:administer',
+    // Released again (by the bootstrap key) so that the next role finds the session not held.
+    call: async (a, f) => {
+      const res = await a(`/sessions/${f.recorded}/hold`, {
+        method: 'PUT',
+        body: JSON.stringify({ reason: 'matrix' }),
+      });
+      await api(`/sessions/${f.recorded}/hold`, { method: 'DELETE', body: JSON.stringify({ reason: 'matrix' }) });
+      return res;
+    },
+    status: 200,
+    check: async (res) => expect(await json(res)).toMatchObject({ hold: { reason: 'matrix' } }),
+  },
+  {
+    name: 'DELETE /sessions/{id}/hold',
+    needs: 'recording:administer',
+    // Held first (by the bootstrap key; a hold left by a role refused is kept), then released by the caller.
+    call: async (a, f) => {
+      await api(`/sessions/${f.recorded}/hold`, { method: 'PUT', body: JSON.stringify({ reason: 'matrix' }) });
+      return a(`/sessions/${f.recorded}/hold`, { method: 'DELETE', body: JSON.stringify({ reason: 'done' }) });
+    },
+    status: 200,
+    check: async (res) => expect(await json(res)).toEqual({ hold: null }),
   },
   {
     name: 'GET /users',
@@ -230,7 +322,8 @@ describe('every route × every role', () => {
     fixtures.live = (await launch()).sessionId;
     fixtures.recorded = await recordedSession();
     for (const [name, permissions] of roles) users.set(name, await userWith(permissions));
-  });
+    // A user per permission, each signed in and past the first-login change: three PBKDF2 hashes apiece.
+  }, 60_000);
 
   for (const route of ROUTES) {
     for (const [role, permissions] of roles) {
@@ -249,10 +342,11 @@ describe('every route × every role', () => {
     }
   }
 
-  it('API key scopes: read, launch and agent get exactly their routes', async () => {
+  it('API key scopes: read, launch, agent and processor get exactly their routes', async () => {
     const read = await keyWith(['read']);
     const launcher = await keyWith(['launch']);
     const agent = await keyWith(['agent'], 'host-1');
+    const processor = await keyWith(['processor']);
     const bearer =
       (key: string) =>
       (path: string, init: RequestInit = {}) =>
@@ -264,6 +358,7 @@ describe('every route × every role', () => {
       ['read', read, ['sessions:monitor', 'recordings:view']],
       ['launch', launcher, ['sessions:launch']],
       ['agent', agent, ['sessions:launch']],
+      ['processor', processor, ['processing:run']],
     ];
     for (const [name, key, granted] of expectations) {
       for (const route of ROUTES) {

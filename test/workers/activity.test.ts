@@ -119,6 +119,53 @@ describe('activity ingest', () => {
     expect(stored[1]?.text).toBe('echo \u0007\u001b[31mr\ufffdd\u0000<Enter>');
   });
 
+  it('takes hostile process names and arguments: escapes kept as text, a 1 MB argument bounded, a 3 MB batch refused', async () => {
+    const s = await active();
+    const proc = (atMs: number, name: string, commandLine: string) => ({
+      type: 'process.start',
+      atMs,
+      pid: 7000 + atMs,
+      ppid: 1,
+      name,
+      path: `/usr/bin/${name}`,
+      commandLine,
+      user: 'root',
+    });
+    const escapes = '\u001b]0;pwned\u0007\u001b[2J\u001b[31m';
+    const json = events(
+      proc(10, `evil${escapes}\u0000`, `evil ${escapes} --flag\u0008\u0008 \u202etxt.exe`),
+      proc(20, 'big', `big ${'A'.repeat(1024 * 1024)}`),
+      proc(30, 'bad', 'bad r#d'),
+    );
+    // An invalid UTF-8 byte (0xff) in the last command line.
+    const bytes = new TextEncoder().encode(json);
+    bytes[bytes.lastIndexOf('#'.charCodeAt(0))] = 0xff;
+    const res = await postBatch(s, 0, bytes);
+    expect(res.status).toBe(201);
+    const ack = (await res.json()) as { stored: number; rejected: Array<{ index: number; reason: string }> };
+    // The 1 MB argument is refused on its own, with the reason; the others are stored as they came.
+    expect(ack.stored).toBe(2);
+    expect(ack.rejected.map((r) => r.index)).toEqual([1]);
+    expect(ack.rejected[0]?.reason).toMatch(/commandLine/);
+    const stored = await activityOf(s.sessionId);
+    expect(stored.map((e) => e.text)).toEqual([
+      `evil ${'\u001b]0;pwned\u0007\u001b[2J\u001b[31m'} --flag\u0008\u0008 \u202etxt.exe`,
+      'bad r\ufffdd',
+    ]);
+    // Searching for it still works, and finds the text as text.
+    const found = await activityOf(s.sessionId, '?q=pwned');
+    expect(found).toHaveLength(1);
+
+    // A batch past the limit is refused whole, with a clear 413, and nothing of it is stored.
+    const huge = events(
+      ...Array.from({ length: 3 }, (_, i) => proc(100 + i, 'huge', `huge ${'B'.repeat(1024 * 1024)}`)),
+    );
+    const refused = await postBatch(s, 1, huge);
+    expect(refused.status).toBe(413);
+    expect(await errorCode(refused)).toBe('batch_too_large');
+    expect(await activityOf(s.sessionId)).toHaveLength(2);
+  });
+
   it('refuses keystrokes when the session does not record them', async () => {
     const s = await launch({ policy: { keystrokesEnabled: false } });
     await connectLauncher(s);

@@ -195,6 +195,28 @@ describe('SSH sessions record asciicast v2', () => {
   });
 });
 
+describe('secrets redacted in a terminal recording', () => {
+  it('counts the markers in its pieces in the session record, once per piece however often it is sent', async () => {
+    const s = await sshSession();
+    await connectLauncher(s);
+    expect((await putCast(s, 0, header)).status).toBe(201);
+    const typed = lines(
+      [1, 'i', 'mysql -p<redacted:password>\r'],
+      [1.01, 'o', 'mysql -p<redacted:password>\r\n'],
+      [1.2, 'i', 'export API_TOKEN=<redacted:secret-assignment>\r'],
+    );
+    const span = { startMs: 1000, endMs: 1200 };
+    expect((await putCast(s, 1, typed, span)).status).toBe(201);
+    expect((await putCast(s, 1, typed, span)).status).toBe(200);
+    expect((await putCast(s, 2, lines([2, 'o', 'no secret here\r\n']), { startMs: 2000, endMs: 2000 })).status).toBe(
+      201,
+    );
+    const view = (await (await api(`/sessions/${s.sessionId}`)).json()) as Record<string, unknown>;
+    expect(view.recordingRedactions).toEqual({ password: 2, 'secret-assignment': 1 });
+    expect(view.redactions).toEqual({});
+  });
+});
+
 describe('SSH activity', () => {
   it('stores commands and file transfers, found by the search in=ssh', async () => {
     const s = await sshSession();

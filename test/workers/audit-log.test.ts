@@ -53,3 +53,37 @@ describe('the audit log', () => {
     expect(res.status).toBe(400);
   });
 });
+
+describe('the audit export', () => {
+  it('exports what the filters select as CSV, each row with its sentence, formulas defused, and audits itself', async () => {
+    const s = await launch({ user: '=HYPERLINK("x")', target: 'db-export' });
+    const res = await api(`/audit/export?session=${s.sessionId}&format=csv`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(res.headers.get('x-witness-next-cursor')).toBeNull();
+    const lines = (await res.text()).trim().split('\n');
+    expect(lines[0]).toBe(
+      'id,at,sentence,actorKind,actorName,actorId,action,targetType,targetId,sessionUser,sessionTarget,ip,userAgent,details',
+    );
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(`launched session =HYPERLINK(""x"")@db-export`);
+    // The user's name alone in a cell would be a formula: it is prefixed.
+    expect(lines[1]).toContain(`"'=HYPERLINK(""x"")"`);
+    const exported = await entries('action=audit.exported&limit=1');
+    expect(exported).toHaveLength(1);
+  });
+
+  it('exports JSON with the same rows as the search', async () => {
+    const s = await launch({ user: 'erin', target: 'db-export-json' });
+    const listed = await entries(`session=${s.sessionId}`);
+    const res = await api(`/audit/export?session=${s.sessionId}&format=json`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { entries: Array<Entry & { sentence: string }> };
+    expect(body.entries.map((e) => e.action)).toEqual(listed.map((e) => e.action));
+    expect(body.entries[0]?.sentence).toBe('bootstrap key launched session erin@db-export-json (desktop)');
+  });
+
+  it('refuses an unknown format', async () => {
+    expect((await api('/audit/export?format=xml')).status).toBe(400);
+  });
+});

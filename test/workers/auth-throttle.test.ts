@@ -7,7 +7,7 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { ACCOUNT_LIMIT, ADDRESS_LIMIT, delayAfter } from '../../worker/auth/sign-in-throttle.ts';
 import { formatAddress, parseAddress, throttleKey } from '../../worker/client-address.ts';
-import app from '../../worker/index.ts';
+import { app } from '../../worker/index.ts';
 import { api, errorCode, request } from './helpers.ts';
 
 const ADMIN_PASSWORD = 'first-admin-password-123';

@@ -45,6 +45,8 @@ const WEAKER: Array<Record<string, unknown>> = [
   { maxSessionLengthMs: 0 },
   { maxSessionLengthMs: DEFAULT_POLICY.maxSessionLengthMs + 60_000 },
   { inactivityTimeoutMs: 60_000, recordingEnabled: false }, // stricter in one field does not buy weaker in another
+  // Weaker in every field at once: refused, every field named.
+  { recordingEnabled: false, keystrokesEnabled: false, inactivityTimeoutMs: 0, maxSessionLengthMs: 0 },
 ];
 
 const STRICTER: Array<Record<string, unknown>> = [

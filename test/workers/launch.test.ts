@@ -78,7 +78,7 @@ describe('POST /api/v1/launches', () => {
       JSON.stringify({ user: 'a', target: 'b', protocol: 'telnet' }),
       400,
       'invalid_json',
-      'protocol: Invalid option: expected one of "desktop"|"rdp"|"ssh"|"vnc"|"web"|"other"',
+      'protocol: Invalid option: expected one of "desktop"|"rdp"|"ssh"|"console"|"vnc"|"web"|"other"',
     ],
     [
       'a negative timeout',

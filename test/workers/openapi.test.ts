@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ZodType } from 'zod';
-import app from '../../worker/index.ts';
+import { app } from '../../worker/index.ts';
 import { routeKeys } from '../../worker/openapi/document.ts';
 import { SCHEMAS } from '../../worker/openapi/schemas.ts';
 import { api, connectLauncher, launch, request } from './helpers.ts';

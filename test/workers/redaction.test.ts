@@ -117,9 +117,38 @@ describe('server-side redaction', () => {
     expect(audit.entries[0]?.details.after.patterns).toEqual([{ name: 'ticket', pattern: 'TCK-[0-9]{6}' }]);
   });
 
+  it('runs a catastrophic pattern such as (a+)+$ in time linear in the text (RE2), on the longest texts', async () => {
+    const set = await api('/settings/redaction', {
+      method: 'PUT',
+      body: JSON.stringify({
+        patterns: [
+          { name: 'runs', pattern: '(a+)+$' },
+          { name: 'alt', pattern: '(x|x)*y' },
+        ],
+      }),
+    });
+    expect(set.status).toBe(200);
+    const s = await active();
+    // With a backtracking engine each of these would take longer than the universe has left.
+    const runs = `run ${'a'.repeat(60_000)}!`;
+    const alternatives = `alt ${'x'.repeat(60_000)}z`;
+    const res = await postBatch(s, 0, [start(10, runs), start(20, alternatives), start(30, 'run aaaa')]);
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as { stored: number }).stored).toBe(3);
+    const texts = (await activityOf(s.sessionId)).map((e) => e.text);
+    // Compared without printing 60,000 characters on a failure.
+    expect(texts.map((t) => (t === runs ? 'runs' : t === alternatives ? 'alternatives' : t))).toEqual([
+      'runs',
+      'alternatives',
+      'run <redacted:runs>',
+    ]);
+    expect(await batchRedactions(s.sessionId)).toEqual({ custom: 1 });
+  });
+
   it('refuses a pattern that is not a regular expression, or matches empty text, with a 400 and keeps the old ones', async () => {
     const before = await (await api('/settings/redaction')).json();
-    for (const pattern of ['(unclosed', '.*']) {
+    // Backreferences and lookaround are what RE2 cannot run in linear time: refused with the reason.
+    for (const pattern of ['(unclosed', '.*', '(\\w)\\1', '(?=a)b', '(?<!x)y']) {
       const res = await api('/settings/redaction', {
         method: 'PUT',
         body: JSON.stringify({ patterns: [{ name: 'bad', pattern }] }),

@@ -46,7 +46,7 @@ export default defineConfig(async () => ({
     deps: { optimizer: { ssr: { enabled: true, include: ['mediabunny'] } } },
     include: ['test/workers/**/*.test.ts'],
     setupFiles: ['test/workers/apply-migrations.ts'],
-    globalSetup: ['test/workers/fixtures/global-setup.ts'],
+    globalSetup: ['test/workers/fixtures/global-setup.ts', 'test/workers/fixtures/processing-setup.ts'],
     testTimeout: 30_000,
   },
 }));

@@ -100,6 +100,7 @@ function toRow(event: ActivityEvent, context: EventContext, idx: number): Activi
     case 'window.focus':
       return { ...base, title: event.title, app: event.app, pid: event.pid ?? null };
     case 'ssh.command':
+    case 'agent.tamper':
       return { ...base, text: event.text };
     case 'file.transfer':
       return {

@@ -8,6 +8,7 @@ import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
 import { type ApiKeyScope, Permission, SCOPE_PERMISSIONS } from '../../protocol/permissions.ts';
+import { LOCAL_PROCESSOR_KEY_CONTEXT, LOCAL_PROCESSOR_KEY_PREFIX } from '../../protocol/processing.ts';
 import { apiKeys, loginSessions, users } from '../../schema/index.ts';
 import { database } from '../../server/db/index.ts';
 import { ApiError } from '../errors.ts';
@@ -51,6 +52,20 @@ async function fromApiKey(c: Context<ApiEnv>, presented: string): Promise<Princi
       host: null,
       login: null,
     };
+  }
+  if (presented.startsWith(LOCAL_PROCESSOR_KEY_PREFIX)) {
+    const local = await hmacHex(c.env.WITNESS_TOKEN_SECRET, LOCAL_PROCESSOR_KEY_CONTEXT);
+    if (await secretsEqual(presented, `${LOCAL_PROCESSOR_KEY_PREFIX}${local}`)) {
+      // `npm start`'s own processor (protocol/processing.ts): the processor scope and nothing else.
+      return {
+        kind: 'api-key',
+        id: 'key:local-processor',
+        name: 'local processor',
+        permissions: new Set(SCOPE_PERMISSIONS.processor),
+        host: null,
+        login: null,
+      };
+    }
   }
   const db = database(c.env.DB);
   const key = await db

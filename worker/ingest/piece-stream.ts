@@ -4,6 +4,7 @@
  * A failed check errors the stream, so R2 stores nothing.
  */
 import { checkCastEvents, checkCastHeader } from '../../protocol/asciicast.ts';
+import { countMarkers, type RedactionCounts } from '../../protocol/redaction.ts';
 import type { RecordingFormat } from '../../protocol/session.ts';
 import { checkPieceStart } from '../../protocol/webm.ts';
 import { hex } from '../../protocol/hex.ts';
@@ -25,6 +26,8 @@ export interface PieceDigest {
   sha256: string;
   /** A terminal log's span as its own lines give it (its headers are only what the sender meant). */
   span: AnnouncedSpan | null;
+  /** A terminal log's `<redacted:kind>` markers (secrets the recorder replaced), by kind; `{}` for WebM. */
+  redactions: RedactionCounts;
 }
 
 /** A piece's span on the session clock, ms. */
@@ -52,10 +55,11 @@ export function inspectPiece(
   let size = 0;
   let checked = false;
   let span: AnnouncedSpan | null = null;
+  let redactions: RedactionCounts = {};
   const check = () => {
     checked = true;
     if (whole) {
-      span = checkCast(seq, head, keystrokes);
+      ({ span, redactions } = checkCast(seq, head, keystrokes));
       return;
     }
     const problem = checkPieceStart(seq, head.subarray(0, Math.min(size, head.length)));
@@ -83,7 +87,7 @@ export function inspectPiece(
   });
   const digest = (async () => {
     const hash = await hasher.digest;
-    return { size: expectedLength, sha256: hex(hash), span };
+    return { size: expectedLength, sha256: hex(hash), span, redactions };
   })();
   digest.catch(() => undefined); // observed by the caller only when the stream completes
   return { transform, digest };
@@ -117,18 +121,23 @@ export async function readWholePiece(
     throw new ApiError(400, 'length_mismatch', `Got ${size} bytes, Content-Length said ${expectedLength}.`);
   }
   let span: AnnouncedSpan | null = null;
+  let redactions: RedactionCounts = {};
   if (format === 'asciicast') {
-    span = checkCast(seq, bytes, keystrokes);
+    ({ span, redactions } = checkCast(seq, bytes, keystrokes));
   } else {
     const problem = checkPieceStart(seq, bytes.subarray(0, HEAD_BYTES));
     if (problem) throw new ApiError(422, 'not_webm', problem);
   }
   const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes));
-  return { bytes, piece: { size: expectedLength, sha256, span } };
+  return { bytes, piece: { size: expectedLength, sha256, span, redactions } };
 }
 
-/** Checks every line of a terminal-log piece; returns the span its events cover. */
-function checkCast(seq: number, bytes: Uint8Array, keystrokes: boolean): AnnouncedSpan {
+/** Checks every line of a terminal-log piece; returns the span its events cover and the markers they hold. */
+function checkCast(
+  seq: number,
+  bytes: Uint8Array,
+  keystrokes: boolean,
+): { span: AnnouncedSpan; redactions: RedactionCounts } {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
@@ -138,9 +147,10 @@ function checkCast(seq: number, bytes: Uint8Array, keystrokes: boolean): Announc
   if (seq === 0) {
     const problem = checkCastHeader(text);
     if (problem) throw new ApiError(422, 'not_asciicast', problem);
-    return { startMs: 0, endMs: 0 };
+    return { span: { startMs: 0, endMs: 0 }, redactions: {} };
   }
   const summary = checkCastEvents(text, { input: keystrokes });
   if (typeof summary === 'string') throw new ApiError(422, 'not_asciicast', summary);
-  return { startMs: summary.startMs, endMs: summary.endMs };
+  // Markers are plain ASCII, never escaped in JSON: counted in the piece's text as it stands.
+  return { span: { startMs: summary.startMs, endMs: summary.endMs }, redactions: countMarkers(text) };
 }

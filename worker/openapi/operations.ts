@@ -31,6 +31,7 @@ export interface Operation {
     | 'activity'
     | 'evidence'
     | 'settings'
+    | 'processing'
     | 'users'
     | 'keys'
     | 'audit'
@@ -55,6 +56,7 @@ const RECORDING_REPLY = (mediaType: string, what: string): Record<number, Reply>
 const RECORDING_ERRORS = {
   404: 'No such session, the session records another format, or the file is missing from storage.',
   409: 'The recording is not ready (still recording, finalizing, empty or failed).',
+  410: 'Retention deleted the recording (`media_deleted`); the session and its manifest are kept.',
   416: 'The range is outside the file.',
 };
 
@@ -130,6 +132,17 @@ export const OPERATIONS: Record<string, Operation> = {
     access: 'api',
     permission: 'sessions:launch',
     replies: { 201: { description: 'The session is waiting for its launcher.', json: 'LaunchReply' } },
+  },
+
+  'GET /api/v1/agent/policy': {
+    summary: 'Whether and how the agent key’s host records its logins (witness-agent asks at each login)',
+    description:
+      'For an agent key only (403 `not_an_agent_key` otherwise): `record` from the first rule of ' +
+      '`/settings/agent` matching the key’s host (no rule: recorded), and the settings a launch would snapshot.',
+    tag: 'launches',
+    access: 'api',
+    permission: 'sessions:launch',
+    replies: { 200: { description: 'The host’s policy.', json: 'AgentPolicyReply' } },
   },
 
   'GET /api/v1/sessions': {
@@ -210,6 +223,205 @@ export const OPERATIONS: Record<string, Operation> = {
     errors: RECORDING_ERRORS,
   },
 
+  // MP4 processing (docs/processing.md)
+  'POST /api/v1/sessions/{id}/processing': {
+    summary: "Ask for a recording's MP4",
+    description:
+      'Queues the conversion of a sealed desktop recording to the codec the settings choose (H.264/MP4 by default) ' +
+      'for a witness-processor. `202` when it was queued now; `200` with the existing job when one exists.',
+    tag: 'processing',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: {
+      202: { description: 'Queued.', json: 'ProcessingReply' },
+      200: { description: 'Already asked for: its status.', json: 'ProcessingReply' },
+    },
+    errors: {
+      404: 'No such session.',
+      409: 'Still live (`session_live`), not sealed (`not_sealed`), archived, failed, recording off, or empty.',
+      410: 'The media was deleted by retention (`media_deleted`).',
+      422: 'An SSH session: a terminal log, no video (`not_a_video`).',
+    },
+  },
+  'GET /api/v1/sessions/{id}/processing': {
+    summary: "A recording's MP4: status, and once ready its signed processing record",
+    tag: 'processing',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: { 200: { description: 'Status (null when none was asked for).', json: 'ProcessingStatusReply' } },
+    errors: { 404: 'No such session.' },
+  },
+  'POST /api/v1/sessions/{id}/processing/retry': {
+    summary: "Retry a recording's failed MP4",
+    tag: 'processing',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: { 200: { description: 'Queued again, with its attempts starting over.', json: 'ProcessingReply' } },
+    errors: { 404: 'No such session, or no MP4 asked for (`no_processing`).', 409: 'Not failed (`not_failed`).' },
+  },
+  'GET /api/v1/sessions/{id}/recording.mp4': {
+    summary: 'The MP4 made from a recording',
+    description:
+      'Derived from the sealed WebM (the evidence); its SHA-256 is signed in the processing record. HTTP Range; ' +
+      '`download=1` to save it. Audited as a read of the recording.',
+    tag: 'processing',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: RECORDING_REPLY('video/mp4', 'MP4'),
+    errors: {
+      404: 'No such session, or the file is missing.',
+      409: 'No MP4 ready (`mp4_not_ready`).',
+      416: 'Bad range.',
+    },
+  },
+  'HEAD /api/v1/sessions/{id}/recording.mp4': {
+    summary: 'Size and type of the MP4',
+    tag: 'processing',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: { 200: { description: 'Headers only (content-length, etag, accept-ranges).' } },
+    errors: { 404: 'No such session, or the file is missing.', 409: 'No MP4 ready (`mp4_not_ready`).' },
+  },
+  'POST /api/v1/processing/retry-failed': {
+    summary: 'Retry every failed MP4',
+    tag: 'processing',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'The sessions queued again (each audited).', json: 'RetriedFailed' } },
+  },
+  'POST /api/v1/processing/lease': {
+    summary: '(witness-processor) Lease the next MP4 job',
+    description:
+      'The oldest due job in one of `encoders`, leased for `leaseSeconds` (renewed by each progress report). ' +
+      'A lease that runs out returns the job to the queue; two processors never hold one job.',
+    tag: 'processing',
+    access: 'api',
+    permission: 'processing:run',
+    replies: {
+      200: { description: 'A job, with where to read its source.', json: 'LeasedJob' },
+      204: { description: 'No job is due.' },
+    },
+  },
+  'GET /api/v1/processing/jobs/{id}/source.webm': {
+    summary: "(witness-processor) Read a leased job's source recording",
+    description: 'HTTP Range, with the lease in `x-witness-lease`. Audited like every read of recorded data.',
+    tag: 'processing',
+    access: 'api',
+    permission: 'processing:run',
+    replies: RECORDING_REPLY('video/webm', 'WebM recording'),
+    errors: { 404: 'No such job.', 409: 'The lease is not held (`lease_not_held`).', 416: 'Bad range.' },
+  },
+  'HEAD /api/v1/processing/jobs/{id}/source.webm': {
+    summary: "(witness-processor) Size of a leased job's source recording",
+    tag: 'processing',
+    access: 'api',
+    permission: 'processing:run',
+    replies: { 200: { description: 'Headers only.' } },
+    errors: { 404: 'No such job.', 409: 'The lease is not held (`lease_not_held`).' },
+  },
+  'POST /api/v1/processing/jobs/{id}/progress': {
+    summary: '(witness-processor) Report progress; renews the lease',
+    tag: 'processing',
+    access: 'api',
+    permission: 'processing:run',
+    replies: { 200: { description: 'The lease now runs until this.', json: 'LeaseRenewed' } },
+    errors: { 404: 'No such job.', 409: 'The lease is not held, or is for another job (`lease_not_held`).' },
+  },
+  'POST /api/v1/processing/jobs/{id}/failure': {
+    summary: '(witness-processor) Report a failed attempt with its cause',
+    description:
+      'Retryable: queued again after a backoff (15 s, doubling, at most 10 min) until the fifth attempt; ' +
+      'otherwise failed, with the cause (exit code, stderr tail) shown until a Retry.',
+    tag: 'processing',
+    access: 'api',
+    permission: 'processing:run',
+    replies: { 200: { description: 'Where the job is now.', json: 'ProcessingReply' } },
+    errors: { 404: 'No such job.', 409: 'The lease is not held (`lease_not_held`).' },
+  },
+  'POST /api/v1/processing/jobs/{id}/upload': {
+    summary: "(witness-processor) Begin uploading a leased job's MP4",
+    tag: 'processing',
+    access: 'api',
+    permission: 'processing:run',
+    replies: { 201: { description: 'Upload parts of this size (the last may be smaller).', json: 'UploadBegun' } },
+    errors: { 404: 'No such job.', 409: 'The lease is not held (`lease_not_held`).' },
+  },
+  'PUT /api/v1/processing/jobs/{id}/parts/{part}': {
+    summary: '(witness-processor) Upload one part of the MP4',
+    description: 'Parts 1…n of exactly `partBytes` but the last, with the lease in `x-witness-lease`.',
+    tag: 'processing',
+    access: 'api',
+    permission: 'processing:run',
+    body: { mediaTypes: ['application/octet-stream'], description: 'The part’s bytes.' },
+    replies: { 200: { description: 'Stored.', json: 'PartStored' } },
+    errors: {
+      404: 'No such job.',
+      409: 'The lease is not held (`lease_not_held`), or no upload begun (`no_upload`).',
+      413: 'Larger than `partBytes` (`part_too_large`).',
+    },
+  },
+  'POST /api/v1/processing/jobs/{id}/complete': {
+    summary: '(witness-processor) Complete the MP4: checked, hashed, signed, served',
+    description:
+      'The Worker completes the upload, checks with mediabunny that it is an MP4 with one video track in the ' +
+      "job's codec lasting within 1 s of the source, hashes it as stored and signs the processing record. " +
+      'A refused upload is deleted and the job is left as it was.',
+    tag: 'processing',
+    access: 'api',
+    permission: 'processing:run',
+    replies: { 200: { description: 'Ready.', json: 'ProcessingCompleted' } },
+    errors: {
+      404: 'No such job.',
+      409: 'The lease is not held (`lease_not_held`), or no upload begun (`no_upload`).',
+      422: 'Not the parts announced (`parts_invalid`), not an MP4 (`not_mp4`), wrong tracks, wrong duration.',
+      503: 'No signing key (`signing_key_missing`).',
+    },
+  },
+  'GET /api/v1/settings/recording/processing': {
+    summary: 'MP4 processing settings',
+    tag: 'settings',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'On demand or automatic, and the codec.', json: 'ProcessingSettings' } },
+  },
+  'PUT /api/v1/settings/recording/processing': {
+    summary: 'Change the MP4 processing settings',
+    description: '`onDemand: false` converts every sealed desktop recording; `codec` is `h264` (default) or `hevc`.',
+    tag: 'settings',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'The new settings.', json: 'ProcessingSettings' } },
+  },
+
+  'GET /api/v1/sessions/{id}/retention': {
+    summary: 'What retention did and will do to a session, and its legal hold',
+    tag: 'sessions',
+    access: 'api',
+    permission: ['sessions:monitor', 'recordings:view', 'recording:administer'],
+    replies: { 200: { description: 'Its retention state.', json: 'SessionRetention' } },
+    errors: { 404: 'No such session.' },
+  },
+  'PUT /api/v1/sessions/{id}/hold': {
+    summary: 'Place a legal hold (retention never deletes the session until it is released)',
+    description: 'Needs a `reason`; audited as `session.held`.',
+    tag: 'sessions',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'The hold.', json: 'HoldReply' } },
+    errors: {
+      404: 'No such session.',
+      409: 'Already held (`already_held`), or its media is deleted (`media_deleted`).',
+    },
+  },
+  'DELETE /api/v1/sessions/{id}/hold': {
+    summary: 'Release a legal hold',
+    description: 'Needs a `reason`; audited as `session.released`.',
+    tag: 'sessions',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'No hold any more.', json: 'HoldReply' } },
+    errors: { 404: 'No such session.', 409: 'The session is not held (`not_held`).' },
+  },
   'GET /api/v1/sessions/{id}/activity': {
     summary: 'A session’s activity events',
     description:
@@ -219,7 +431,45 @@ export const OPERATIONS: Record<string, Operation> = {
     access: 'api',
     permission: 'recordings:view',
     replies: { 200: { description: 'One page of events.', json: 'ActivityPage' } },
-    errors: { 404: 'No such session.' },
+    errors: { 404: 'No such session.', 410: 'Retention deleted the activity (`media_deleted`).' },
+  },
+  'GET /api/v1/sessions/{id}/activity.csv': {
+    summary: 'A session’s activity as CSV, for an auditor',
+    description:
+      'Every event, oldest first: `offsetMs` on the video’s clock, `time` as the activity grid shows it, ' +
+      "`wallClock` (ISO 8601), then the event’s fields. Cells starting with = + - @ are prefixed with `'` " +
+      '(no formula runs in a spreadsheet). Streamed; each download is an audit row (`activity.exported`).',
+    tag: 'activity',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: { 200: { description: 'The CSV file (a header row, one row per event).', media: { 'text/csv': 'CSV' } } },
+    errors: { 404: 'No such session.', 410: 'Retention deleted the activity (`media_deleted`).' },
+  },
+  'GET /api/v1/sessions/{id}/activity.json': {
+    summary: 'A session’s activity as one JSON file, for an auditor',
+    description:
+      '`{session, events}`: every event as `GET …/activity` shows it, with `time` and `wallClock`. Streamed; ' +
+      'each download is an audit row (`activity.exported`).',
+    tag: 'activity',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: { 200: { description: 'The JSON file.', media: { 'application/json': 'activity export' } } },
+    errors: { 404: 'No such session.', 410: 'Retention deleted the activity (`media_deleted`).' },
+  },
+  'GET /api/v1/sessions/{id}/transcript.txt': {
+    summary: 'A terminal session as plain text, for an auditor',
+    description:
+      'What the terminal printed, escape sequences removed, and each line the user entered marked ' +
+      '`>>> [h:mm:ss.mmm] input: …`. From the sealed `.cast`; each download is an audit row (`activity.exported`).',
+    tag: 'sessions',
+    access: 'api',
+    permission: 'recordings:view',
+    replies: { 200: { description: 'The transcript.', media: { 'text/plain': 'transcript' } } },
+    errors: {
+      404: 'No such session, a desktop session (no transcript), or the recording is missing from storage.',
+      409: 'The recording is not sealed yet.',
+      410: 'Retention deleted the recording (`media_deleted`).',
+    },
   },
   'GET /api/v1/sessions/{id}/activity/density': {
     summary: 'The activity map: screen change, keystrokes and process events per time bucket',
@@ -227,7 +477,7 @@ export const OPERATIONS: Record<string, Operation> = {
     access: 'api',
     permission: 'recordings:view',
     replies: { 200: { description: 'Buckets over the whole session.', json: 'Density' } },
-    errors: { 404: 'No such session.' },
+    errors: { 404: 'No such session.', 410: 'Retention deleted the activity (`media_deleted`).' },
   },
 
   'GET /api/v1/evidence/public-key': {
@@ -243,7 +493,13 @@ export const OPERATIONS: Record<string, Operation> = {
     tag: 'evidence',
     access: 'api',
     permission: 'recordings:view',
-    replies: { 200: { description: 'The signed manifest.', json: 'SignedManifest' } },
+    replies: {
+      200: {
+        description: 'The signed manifest; kept when retention deletes the media.',
+        json: 'SignedManifest',
+        headers: { 'x-witness-media': '`deleted <ISO time>` when retention deleted the media it lists.' },
+      },
+    },
     errors: {
       404: 'No such session.',
       409: 'The session is not sealed yet.',
@@ -262,7 +518,7 @@ export const OPERATIONS: Record<string, Operation> = {
         media: { 'video/webm': 'a WebM piece', 'application/x-asciicast': 'an asciicast piece' },
       },
     },
-    errors: { 404: 'No such session or piece.' },
+    errors: { 404: 'No such session or piece.', 410: 'Retention deleted the media (`media_deleted`).' },
   },
 
   'GET /api/v1/settings/recording': {
@@ -279,6 +535,29 @@ export const OPERATIONS: Record<string, Operation> = {
     permission: 'recording:administer',
     replies: { 200: { description: 'The new policy.', json: 'Policy' } },
   },
+  'GET /api/v1/settings/recording/retention': {
+    summary: 'When recordings are archived and deleted (docs/retention.md)',
+    tag: 'settings',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'The retention rules.', json: 'RetentionSettings' } },
+  },
+  'PUT /api/v1/settings/recording/retention': {
+    summary: 'Change the retention rules (fields not sent stay as they are)',
+    description: 'Days are 1–36500; with both rules on, archive.afterDays must be less than delete.afterDays.',
+    tag: 'settings',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'The new rules.', json: 'RetentionSettings' } },
+    errors: { 400: 'Out of range, or archiving not before deletion (`retention_order`).' },
+  },
+  'GET /api/v1/settings/recording/retention/next-run': {
+    summary: 'What the next retention sweep will do',
+    tag: 'settings',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'Its time and the sessions it would act on.', json: 'RetentionPreview' } },
+  },
   'GET /api/v1/settings/redaction': {
     summary: 'The administrator’s own secret patterns, applied with the built-in ones',
     tag: 'settings',
@@ -292,6 +571,23 @@ export const OPERATIONS: Record<string, Operation> = {
     access: 'api',
     permission: 'recording:administer',
     replies: { 200: { description: 'The new patterns.', json: 'RedactionSettings' } },
+  },
+
+  'GET /api/v1/settings/agent': {
+    summary: 'Record all sessions: witness-agent’s rules per host pattern',
+    description:
+      'The first rule whose `hosts` pattern (`*`, `?`) matches a host decides; a host no rule matches is recorded.',
+    tag: 'settings',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'The rules.', json: 'AgentSettings' } },
+  },
+  'PUT /api/v1/settings/agent': {
+    summary: 'Replace the agent’s rules (each host’s next login asks again)',
+    tag: 'settings',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'The new rules.', json: 'AgentSettings' } },
   },
 
   'GET /api/v1/users': {
@@ -365,6 +661,22 @@ export const OPERATIONS: Record<string, Operation> = {
     access: 'api',
     permission: 'audit:view',
     replies: { 200: { description: 'One page of entries.', json: 'AuditPage' } },
+  },
+  'GET /api/v1/audit/export': {
+    summary: 'Export the audit log (CSV or JSON), with the same filters as the search',
+    description:
+      '`format=csv|json`; the filters of `GET /api/v1/audit`. Newest first, each row with its sentence; at most ' +
+      '100,000 rows a file, and when more match `X-Witness-Next-Cursor` is the `cursor` of the next file. CSV cells ' +
+      "starting with = + - @ are prefixed with `'`. The export is itself an audit row (`audit.exported`).",
+    tag: 'audit',
+    access: 'api',
+    permission: 'audit:view',
+    replies: {
+      200: {
+        description: 'The file.',
+        media: { 'text/csv': 'CSV', 'application/json': 'audit export' },
+      },
+    },
   },
 
   'GET /ingest/v1/sessions/{id}/control': {

@@ -7,17 +7,24 @@ import { z } from 'zod';
 import { ACTIVITY_TYPES, ActivityAck } from '../../protocol/activity.ts';
 import { PublicKeyReply, SignedManifest } from '../../protocol/evidence.ts';
 import { ErrorBody, LaunchReply, PieceAck } from '../../protocol/ingest.ts';
+import { AgentPolicyReply, AgentSettings } from '../../protocol/agent-policy.ts';
 import { ApiKeyScope, Permission } from '../../protocol/permissions.ts';
 import { RedactionSettings } from '../../protocol/redaction.ts';
-import { SessionEndpoints } from '../../protocol/control.ts';
+import { RetentionMark } from '../../protocol/lifecycle.ts';
+import { RetentionSettings } from '../../protocol/retention.ts';
+import { CaptureStatus, SessionEndpoints } from '../../protocol/control.ts';
 import { ServerRestartReply } from '../../protocol/server-restart.ts';
+import { ProcessingView } from '../../protocol/processing.ts';
+import { PROCESSING_SCHEMAS } from './processing-schemas.ts';
 import {
+  AgentLogin,
   EndReason,
   Policy,
   PolicySource,
   Protocol,
   RecordingFormat,
   RecordingStatus,
+  SessionOrigin,
   SessionStatus,
 } from '../../protocol/session.ts';
 
@@ -38,6 +45,21 @@ const Recording = z.looseObject({
 
 const Viewer = z.looseObject({ id: z.string(), name: z.string(), since: Timestamp });
 
+const Hold = z
+  .looseObject({ since: Timestamp, by: z.string().nullable(), reason: z.string().nullable() })
+  .describe('A legal hold: the session is never deleted by retention until it is released.');
+
+/** What retention did to a session (also in the session view as `retention`). */
+const SessionRetention = z.looseObject({
+  state: RetentionMark.nullable().describe('null: as sealed; archived; deleting (under way); deleted.'),
+  archivedAt: Timestamp.nullable(),
+  mediaDeletedAt: Timestamp.nullable(),
+  hold: Hold.nullable(),
+  notice: z.string().nullable().describe('“recording deleted by retention on DATE” once the media is deleted.'),
+  archiveDueAt: Timestamp.nullable().optional().describe('When the rules in force archive it; null: they will not.'),
+  deleteDueAt: Timestamp.nullable().optional().describe('When the rules in force delete it; null: they will not.'),
+});
+
 export const Session = z.looseObject({
   id: z.uuid(),
   user: z.string(),
@@ -54,14 +76,29 @@ export const Session = z.looseObject({
   policySource: z
     .looseObject({ kind: PolicySource, changes: z.array(z.string()), launchedBy: z.string() })
     .describe('Whether the policy is the settings, made stricter at launch, or weakened by a policy:override key.'),
+  origin: SessionOrigin.describe('`agent`: recorded by witness-agent on its host (not launched); else `launched`.'),
+  agentLogin: AgentLogin.nullable().describe('For `agent` sessions: the login’s terminal and remote address.'),
   endpoints: SessionEndpoints.nullable().describe(
     'Where it was recorded from: the launcher’s host, the SSH client, the address its socket came from.',
+  ),
+  capture: CaptureStatus.nullable().describe(
+    'How the launcher captured activity: processes by `netlink` (the kernel’s events: every process) or `poll` ' +
+      '(`pollMs`: a shorter process may be missed) or `none`, with `excluded` (the user’s processes outside the ' +
+      'session, counted, not recorded); null until the launcher said.',
   ),
   redactions: z
     .record(z.string(), z.number().int())
     .optional()
     .describe('(One session) How many secrets of each kind its activity shows as replaced.'),
+  recordingRedactions: z
+    .record(z.string(), z.number().int())
+    .optional()
+    .describe('(One session) How many secrets of each kind its terminal recording (.cast) shows as replaced.'),
   recording: Recording,
+  processing: ProcessingView.nullable()
+    .optional()
+    .describe('Its MP4 (docs/processing.md): queued, processing, ready or failed with the cause; null when none.'),
+  retention: SessionRetention.describe('What retention did: archived, deleted (with the day), or held.'),
   live: z.looseObject({ launcherConnected: z.boolean(), viewers: z.array(Viewer) }).nullable(),
 });
 
@@ -210,7 +247,22 @@ const ReadWindowList = z.looseObject({
   ),
 });
 
+const HoldReply = z.looseObject({ hold: Hold.nullable() });
+
+const RetentionPreview = z.looseObject({
+  at: Timestamp.describe('When the next scheduled run starts.'),
+  settings: RetentionSettings,
+  archive: z.number().int().describe('Sessions it would archive.'),
+  delete: z.number().int().describe('Sessions whose media it would delete.'),
+  held: z.number().int().describe('Sessions due for deletion that a legal hold keeps.'),
+  unfinished: z.number().int().describe('Deletions an earlier run began and did not finish.'),
+});
+
 export const SCHEMAS = {
+  RetentionSettings,
+  RetentionPreview,
+  SessionRetention,
+  HoldReply,
   ReadWindowList,
   Error: ErrorBody,
   Session,
@@ -229,6 +281,8 @@ export const SCHEMAS = {
   AuditPage,
   Policy,
   RedactionSettings,
+  AgentSettings,
+  AgentPolicyReply,
   LaunchReply,
   PieceAck,
   ActivityAck,
@@ -236,6 +290,7 @@ export const SCHEMAS = {
   PublicKeyReply,
   Health,
   ServerRestartReply,
+  ...PROCESSING_SCHEMAS,
 } as const;
 
 export type SchemaName = keyof typeof SCHEMAS;

@@ -11,7 +11,7 @@ import { audit, auditRead } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../../server/db/index.ts';
 import { validate } from '../validate.ts';
-import { requireSession, SessionIdParam } from './params.ts';
+import { requireRecordedSession, SessionIdParam } from './params.ts';
 
 const ActivityQuery = z.strictObject({
   q: z.string().trim().min(1).max(200).optional(),
@@ -42,7 +42,7 @@ export const activityRoutes = new Hono<ApiEnv>()
     async (c) => {
       const { id } = c.req.valid('param');
       const query = c.req.valid('query');
-      const session = await requireSession(c.env, id);
+      const session = await requireRecordedSession(c.env, id);
       const db = activityPartitions(c.env).forSession(session.createdAt);
       const page = await sessionEvents(db, id, query);
       // A search names what was looked for, every time; plain reads are one row an hour, counted beside it.
@@ -62,7 +62,7 @@ export const activityRoutes = new Hono<ApiEnv>()
     async (c) => {
       const { id } = c.req.valid('param');
       const { buckets } = c.req.valid('query');
-      const session = await requireSession(c.env, id);
+      const session = await requireRecordedSession(c.env, id);
       const db = activityPartitions(c.env).forSession(session.createdAt);
       const media = await database(c.env.DB)
         .select({ startMs: pieces.startMs, size: pieces.size, endMs: pieces.endMs })

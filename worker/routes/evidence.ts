@@ -14,7 +14,7 @@ import {
   toBase64,
 } from '../../protocol/evidence.ts';
 import { EXTENSION, MAX_SEQ, PIECE_CONTENT_TYPE, pieceKey } from '../../protocol/ingest.ts';
-import { isSealed, phaseOf } from '../../protocol/lifecycle.ts';
+import { isMediaDeleted, isSealed, phaseOf } from '../../protocol/lifecycle.ts';
 import { RecordingFormat } from '../../protocol/session.ts';
 import { pieces } from '../../schema/index.ts';
 import { auditRead } from '../audit.ts';
@@ -23,7 +23,12 @@ import { database } from '../../server/db/index.ts';
 import { ApiError } from '../errors.ts';
 import { sessionObject } from '../stubs.ts';
 import { validate } from '../validate.ts';
-import { requireSession, SessionIdParam } from './params.ts';
+import { getMedia } from '../media-bucket.ts';
+import { refuseDeletedMedia, requireSession, SessionIdParam } from './params.ts';
+
+function iso(ms: number | null): string {
+  return ms === null ? 'unknown' : new Date(ms).toISOString();
+}
 
 const PieceParam = SessionIdParam.extend({
   file: z
@@ -71,9 +76,13 @@ export const evidenceRoutes = new Hono<ApiEnv>()
       throw new ApiError(409, 'not_sealed', 'The session is not sealed yet; its manifest is written when it is.');
     }
     const stored = await c.env.RECORDINGS.get(manifestKey(id));
+    const deleted = isMediaDeleted(phaseOf(row));
     let body: ReadableStream | string;
     if (stored) {
       body = stored.body;
+    } else if (deleted) {
+      // Retention never deletes media before the manifest is stored; written now it would attest to nothing.
+      throw new ApiError(503, 'manifest_unavailable', 'The manifest is not in storage and the media is deleted.');
     } else {
       // Storing it failed at sealing time (or the signing key was missing then): the object writes it again.
       const outcome = await sessionObject(c.env, id).publishManifest();
@@ -94,6 +103,8 @@ export const evidenceRoutes = new Hono<ApiEnv>()
         'content-type': 'application/json',
         'cache-control': 'private, no-cache',
         'content-disposition': `inline; filename="witness-${id}-manifest.json"`,
+        // The signed manifest cannot say it: the media it lists is gone (retention), the manifest stays.
+        ...(deleted && { 'x-witness-media': `deleted ${iso(row.mediaDeletedAt)}` }),
       },
     });
   })
@@ -108,8 +119,9 @@ export const evidenceRoutes = new Hono<ApiEnv>()
         `Session ${id} records ${row.format}: ask for ${seq}.${EXTENSION[row.format]}.`,
       );
     }
+    refuseDeletedMedia(row);
     const stored = await storedPiece(c.env, id, seq);
-    const object = stored && (await c.env.RECORDINGS.get(pieceKey(id, seq, row.format, stored.attempt)));
+    const object = stored && (await getMedia(c.env, row.retention, pieceKey(id, seq, row.format, stored.attempt)));
     if (!object) throw new ApiError(404, 'piece_not_found', `Session ${id} has no stored piece ${seq}.`);
     await auditRead(c, {
       action: 'evidence.downloaded',

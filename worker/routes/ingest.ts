@@ -87,13 +87,18 @@ export const ingest = new Hono<{ Bindings: Env }>()
 
     if (begin.kind === 'stored') {
       // A retry: never overwrite. Same bytes → acknowledge again; other bytes → conflict.
+      let again: PieceDigest;
       if (length <= WHOLE_PIECE_BYTES) {
-        const { piece } = await readWholePiece(body, seq, length, format, keystrokes);
-        return duplicateOrConflict(c, seq, piece, begin);
+        again = (await readWholePiece(body, seq, length, format, keystrokes)).piece;
+      } else {
+        const { transform, digest } = inspectPiece(seq, length, format, keystrokes);
+        await body.pipeThrough(transform).pipeTo(new WritableStream());
+        again = await digest;
       }
-      const { transform, digest } = inspectPiece(seq, length, format, keystrokes);
-      await body.pipeThrough(transform).pipeTo(new WritableStream());
-      return duplicateOrConflict(c, seq, await digest, begin);
+      const answer = duplicateOrConflict(c, seq, again, begin);
+      // The first upload may have been stored without its count (the count is written after the commit).
+      await countRedactions(c.env.DB, id, seq, again);
+      return answer;
     }
 
     // This attempt writes its own object; the Durable Object makes it the piece only if the attempt still
@@ -152,6 +157,7 @@ export const ingest = new Hono<{ Bindings: Env }>()
       if (commit.kind === 'refused') throw new ApiError(commit.status, commit.code, commit.message);
       return duplicateOrConflict(c, seq, piece, commit);
     }
+    await countRedactions(c.env.DB, id, seq, piece);
     return c.json({ seq, size: length, sha256: piece.sha256, duplicate: false } satisfies PieceAck, 201);
   })
   .post('/sessions/:id/events/:batch', validate('param', SessionIdParam.extend({ batch: SeqParam })), async (c) => {
@@ -180,6 +186,18 @@ export const ingest = new Hono<{ Bindings: Env }>()
     const ack = await storeBatch(c.env, session, batch, sha256, parsed.data.events);
     return c.json(ack, ack.duplicate ? 200 : 201);
   });
+
+/**
+ * Keeps how many secrets a stored terminal-log piece shows as replaced (its markers), for the session's
+ * `recordingRedactions`; pieces without markers write nothing. The same piece always counts the same.
+ */
+async function countRedactions(db: D1Database, sessionId: string, seq: number, piece: PieceDigest): Promise<void> {
+  if (Object.keys(piece.redactions).length === 0) return;
+  await db
+    .prepare('INSERT OR REPLACE INTO recording_redactions (session_id, seq, redactions) VALUES (?1, ?2, ?3)')
+    .bind(sessionId, seq, JSON.stringify(piece.redactions))
+    .run();
+}
 
 /** Another upload of `seq` is stored: the same bytes are acknowledged again, other bytes are a conflict. */
 function duplicateOrConflict(

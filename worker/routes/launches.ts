@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { identifier } from '../../protocol/identifier.ts';
 import type { LaunchReply as Reply } from '../../protocol/ingest.ts';
 import {
+  AgentLogin,
   comparePolicy,
   defaultFormat,
   Policy,
@@ -33,6 +34,8 @@ const LaunchBody = z.strictObject({
    * contractor) from any launcher; weaker only with `policy:override` (a 403 `policy_weaker_than_settings` else).
    */
   policy: Policy.partial().optional(),
+  /** From witness-agent (an `agent` key) only: the login it found on its host, its tty and remote address. */
+  login: AgentLogin.optional(),
 });
 
 export const launches = new Hono<ApiEnv>().post(
@@ -44,6 +47,11 @@ export const launches = new Hono<ApiEnv>().post(
     const principal = c.get('principal');
     if (principal.host !== null && body.target !== principal.host) {
       throw new ApiError(403, 'wrong_host', `This agent key records sessions on ${principal.host} only.`);
+    }
+    // An agent key is bound to its host; only it records logins nobody launched.
+    const agent = principal.host !== null;
+    if (body.login && !agent) {
+      throw new ApiError(400, 'login_needs_agent_key', 'Only an agent key (bound to its host) reports a login.');
     }
     const db = database(c.env.DB);
     const sessionId = crypto.randomUUID();
@@ -81,6 +89,8 @@ export const launches = new Hono<ApiEnv>().post(
       policyChanges,
       launchedBy: principal.id,
       recordingStatus: policy.recordingEnabled ? 'recording' : 'disabled',
+      origin: agent ? 'agent' : 'launched',
+      agentLogin: agent ? (body.login ?? null) : null,
     });
     await sessionObject(c.env, sessionId).init({
       sessionId,
@@ -100,6 +110,7 @@ export const launches = new Hono<ApiEnv>().post(
         target: body.target,
         protocol: body.protocol,
         format,
+        ...(agent && { origin: 'agent', login: body.login ?? null }),
         policy,
         policySource,
         // What the launch changed, and what the settings said: an override names what it turned off.

@@ -11,7 +11,8 @@ import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { ApiError } from '../errors.ts';
 import { parseRange } from '../http-range.ts';
 import { validate } from '../validate.ts';
-import { requireSession, SessionIdParam } from './params.ts';
+import { getMedia, headMedia } from '../media-bucket.ts';
+import { refuseDeletedMedia, requireSession, SessionIdParam } from './params.ts';
 
 const DownloadQuery = z.strictObject({
   download: z
@@ -35,12 +36,15 @@ async function serveRecording(c: Context<ApiEnv>, format: RecordingFormat, id: s
   if (row.format !== format) {
     throw new ApiError(404, 'wrong_format', `This session's recording is ${RECORDING_FILE[row.format]}.`);
   }
+  refuseDeletedMedia(row);
   if (row.recordingStatus !== 'ready') {
     throw new ApiError(409, 'recording_not_ready', `The recording is ${row.recordingStatus}, not ready to play.`);
   }
   const key = recordingKey(id, format);
-  const head = await c.env.RECORDINGS.head(key);
-  if (!head) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
+  // Archived recordings are read from the archive bucket (worker/media-bucket.ts).
+  const found = await headMedia(c.env, row.retention, key);
+  if (!found) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
+  const { head } = found;
   const headers = new Headers({
     'content-type': PIECE_CONTENT_TYPE[format],
     'accept-ranges': 'bytes',
@@ -74,7 +78,7 @@ async function serveRecording(c: Context<ApiEnv>, format: RecordingFormat, id: s
         : { from: 0, to: head.size - 1 },
     details: { user: row.user, target: row.target, format },
   });
-  const object = await c.env.RECORDINGS.get(key, range.kind === 'range' ? { range } : {});
+  const object = await getMedia(c.env, row.retention, key, range.kind === 'range' ? { range } : {});
   if (!object) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
   return new Response(object.body, { status, headers });
 }

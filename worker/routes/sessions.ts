@@ -13,13 +13,16 @@ import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../../server/db/index.ts';
 import type { SessionRow } from '../../server/db/session-directory.ts';
 import { ApiError } from '../errors.ts';
-import { hasLiveState, isOngoing, phaseOf } from '../../protocol/lifecycle.ts';
+import { hasLiveState, isMediaDeleted, isOngoing, phaseOf } from '../../protocol/lifecycle.ts';
 import { addCounts, type RedactionCounts } from '../../protocol/redaction.ts';
 import { admitUpgrade, objectHeaders, relayFor } from '../socket-relay.ts';
 import { sessionObject } from '../stubs.ts';
 import { validate } from '../validate.ts';
 import { requireSession, requireUpgrade, SessionIdParam } from './params.ts';
 import { RECORDING_FILE } from './recordings.ts';
+import { retentionView } from './retention.ts';
+import { findJob, jobsFor } from '../../server/processing/jobs.ts';
+import { processingView } from '../processing/view.ts';
 
 type SearchIn = keyof typeof SEARCH_IN;
 const SearchIn = z.enum(Object.keys(SEARCH_IN) as [keyof typeof SEARCH_IN, ...Array<keyof typeof SEARCH_IN>]);
@@ -83,8 +86,15 @@ function sessionView(row: SessionRow, live: LiveState | null = null) {
     policy: row.policy,
     /** Where the policy came from, and who launched the session under it. */
     policySource: { kind: row.policySource, changes: row.policyChanges, launchedBy: row.launchedBy },
+    /** `agent`: recorded by witness-agent on its host, not launched; `agentLogin` is the login it found. */
+    origin: row.origin,
+    agentLogin: row.agentLogin ?? null,
     /** Where it was recorded from: the launcher's host, the SSH client, the address the socket came from. */
     endpoints: row.endpoints ?? null,
+    /** How the launcher captured activity: processes by `netlink` (every one) or `poll` (short ones may be missed). */
+    capture: row.capture ?? null,
+    /** Archived, deleted (with the day) or held: what retention did (docs/retention.md). */
+    retention: retentionView(row),
     recording: {
       status: recordingStatus,
       pieces: live?.pieces ?? row.pieces,
@@ -93,16 +103,28 @@ function sessionView(row: SessionRow, live: LiveState | null = null) {
       recordingBytes: row.recordingBytes,
       mediaDurationMs: row.mediaDurationMs,
       error: row.recordingError,
-      url: recordingStatus === 'ready' ? `/api/v1/sessions/${row.id}/${RECORDING_FILE[row.format]}` : null,
+      url:
+        recordingStatus === 'ready' && !isMediaDeleted(phaseOf(row))
+          ? `/api/v1/sessions/${row.id}/${RECORDING_FILE[row.format]}`
+          : null,
     },
     live: live && ongoing ? { launcherConnected: live.launcherConnected, viewers: live.viewers } : null,
   };
 }
 
 /** How many secrets of each kind the session's stored activity shows as replaced (protocol/redaction.ts). */
-async function sessionRedactions(db: D1Database, sessionId: string): Promise<RedactionCounts> {
+function sessionRedactions(db: D1Database, sessionId: string): Promise<RedactionCounts> {
+  return sumRedactions(db, 'activity_batches', sessionId);
+}
+
+/** The counts of a table's rows for the session (activity batches, or a terminal recording's pieces). */
+async function sumRedactions(
+  db: D1Database,
+  table: 'activity_batches' | 'recording_redactions',
+  sessionId: string,
+): Promise<RedactionCounts> {
   const { results } = await db
-    .prepare(`SELECT redactions FROM activity_batches WHERE session_id = ?1 AND redactions != '{}'`)
+    .prepare(`SELECT redactions FROM ${table} WHERE session_id = ?1 AND redactions != '{}'`)
     .bind(sessionId)
     .all<{ redactions: string }>();
   const total: RedactionCounts = {};
@@ -154,12 +176,13 @@ async function searchPage(
       rows.set(row.id, row);
     }
   }
+  const jobs = await jobsFor(db, ids);
   return {
     sessions: ids.flatMap((id) => {
       const row = rows.get(id);
       if (!row) return [];
       const found = (matches.get(id) ?? []).map(({ type, offsetMs, snippet }) => ({ type, offsetMs, snippet }));
-      return [{ ...sessionView(row), matches: found }];
+      return [{ ...sessionView(row), processing: processingView(jobs.get(id)), matches: found }];
     }),
     nextCursor,
   };
@@ -206,8 +229,13 @@ export const sessionRoutes = new Hono<ApiEnv>()
       .all();
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
+    // Each recording's MP4 status beside it (protocol/lifecycle.ts `ProcessingStatus`).
+    const jobs = await jobsFor(
+      database(c.env.DB),
+      page.map((row) => row.id),
+    );
     return c.json({
-      sessions: page.map((row) => sessionView(row)),
+      sessions: page.map((row) => ({ ...sessionView(row), processing: processingView(jobs.get(row.id)) })),
       nextCursor: rows.length > q.limit && last ? `${last.createdAt}~${last.id}` : null,
     });
   })
@@ -221,7 +249,9 @@ export const sessionRoutes = new Hono<ApiEnv>()
       const row = await requireSession(c.env, id);
       const live = hasLiveState(phaseOf(row)) ? await sessionObject(c.env, id).liveState() : null;
       const redactions = await sessionRedactions(activityPartitions(c.env).forSession(row.createdAt), id);
-      return c.json({ ...sessionView(row, live), redactions });
+      const recordingRedactions = await sumRedactions(c.env.DB, 'recording_redactions', id);
+      const processing = processingView(await findJob(database(c.env.DB), id));
+      return c.json({ ...sessionView(row, live), processing, redactions, recordingRedactions });
     },
   )
   .post(

@@ -1,5 +1,6 @@
 /**
- * `/api/v1/settings/recording`: what new sessions get as their policy. `/api/v1/settings/redaction`: the
+ * `/api/v1/settings/recording`: what new sessions get as their policy; `.../recording/retention`: when recordings
+ * are archived and deleted (docs/retention.md), and what the next sweep will do. `/api/v1/settings/redaction`: the
  * administrator's own secret patterns, applied (with the built-in ones) to every event stored from then on.
  */
 import { Hono } from 'hono';
@@ -8,8 +9,20 @@ import { audit } from '../audit.ts';
 import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../../server/db/index.ts';
 import { RedactionSettings } from '../../protocol/redaction.ts';
-import { recordingPolicy, redactionSettings, saveRecordingPolicy, saveRedactionSettings } from '../settings.ts';
-import { validate } from '../validate.ts';
+import { RetentionSettings, RetentionSettingsChange, retentionOrderProblem } from '../../protocol/retention.ts';
+import { ApiError } from '../errors.ts';
+import { previewRetention } from '../retention/preview.ts';
+import {
+  recordingPolicy,
+  redactionSettings,
+  retentionSettings,
+  saveRecordingPolicy,
+  saveRedactionSettings,
+  saveRetentionSettings,
+} from '../settings.ts';
+import { describeIssues, validate } from '../validate.ts';
+import { ProcessingSettings } from '../../protocol/processing.ts';
+import { processingSettings, saveProcessingSettings } from '../../server/processing/settings.ts';
 
 export const settingsRoutes = new Hono<ApiEnv>()
   .use(requirePermission('recording:administer'))
@@ -38,4 +51,40 @@ export const settingsRoutes = new Hono<ApiEnv>()
       details: { before, after: next },
     });
     return c.json(next);
-  });
+  })
+  .get('/recording/retention', async (c) => c.json(await retentionSettings(database(c.env.DB))))
+  .put('/recording/retention', validate('json', RetentionSettingsChange), async (c) => {
+    const db = database(c.env.DB);
+    const before = await retentionSettings(db);
+    const change = c.req.valid('json');
+    const parsed = RetentionSettings.safeParse({
+      archive: { ...before.archive, ...change.archive },
+      delete: { ...before.delete, ...change.delete },
+    });
+    if (!parsed.success) throw new ApiError(400, 'invalid_json', describeIssues(parsed.error.issues));
+    const next = parsed.data;
+    const problem = retentionOrderProblem(next);
+    if (problem) throw new ApiError(400, 'retention_order', problem);
+    await saveRetentionSettings(db, next);
+    await audit(c, {
+      action: 'settings.changed',
+      target: { type: 'settings', id: 'retention' },
+      details: { before, after: next },
+    });
+    return c.json(next);
+  })
+  // MP4 processing (docs/processing.md): on demand or automatic, and which codec.
+  .get('/recording/processing', async (c) => c.json(await processingSettings(database(c.env.DB))))
+  .put('/recording/processing', validate('json', ProcessingSettings.partial()), async (c) => {
+    const db = database(c.env.DB);
+    const before = await processingSettings(db);
+    const next = ProcessingSettings.parse({ ...before, ...c.req.valid('json') });
+    await saveProcessingSettings(db, next);
+    await audit(c, {
+      action: 'settings.changed',
+      target: { type: 'settings', id: 'processing' },
+      details: { before, after: next },
+    });
+    return c.json(next);
+  })
+  .get('/recording/retention/next-run', async (c) => c.json(await previewRetention(database(c.env.DB), Date.now())));

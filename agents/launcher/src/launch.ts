@@ -1,6 +1,6 @@
 /** `POST /api/v1/launches`: asks the server for a recorded session and its ingest token. */
 import { ErrorBody, LaunchReply } from '../../../protocol/ingest.ts';
-import type { Protocol, RecordingFormat } from '../../../protocol/session.ts';
+import type { AgentLogin, Protocol, RecordingFormat } from '../../../protocol/session.ts';
 import { Backoff } from './backoff.ts';
 import type { Logger } from './log.ts';
 
@@ -12,6 +12,8 @@ export interface LaunchRequest {
   protocol: Protocol | undefined;
   /** What will be recorded; the server's default follows `protocol` (asciicast for ssh, else webm). */
   format?: RecordingFormat;
+  /** witness-agent's login (its tty and remote address); the server takes it from an agent key only. */
+  login?: AgentLogin;
 }
 
 /** The server refused or could not be asked; the message is meant for the user. */
@@ -61,6 +63,7 @@ export async function requestLaunch(request: LaunchRequest, fetchImpl: typeof fe
     target: request.target,
     ...(request.protocol ? { protocol: request.protocol } : {}),
     ...(request.format ? { format: request.format } : {}),
+    ...(request.login ? { login: request.login } : {}),
   };
   let response: Response;
   try {

@@ -289,7 +289,12 @@ export async function runSession(run: SessionRun): Promise<number> {
       const events = welcomed.recordingEnabled;
       try {
         await capture.start({
-          sink: { event: (event) => activityLog.add(event), input: () => activity?.noteInput() },
+          sink: {
+            event: (event) => activityLog.add(event),
+            input: () => activity?.noteInput(),
+            // Held while the socket is down: the record must learn how processes were captured.
+            status: (status) => control?.send({ type: 'capture', capture: status }, true),
+          },
           events,
           keystrokes: events && welcomed.keystrokesEnabled,
           session: run.session,
@@ -299,6 +304,12 @@ export async function runSession(run: SessionRun): Promise<number> {
         await capture.stop().catch(() => {});
         capture = null;
       }
+    }
+    if (!capture) {
+      const detail = welcomed.recordingEnabled
+        ? `no activity capture for --source ${recording.source}`
+        : 'recording is off by policy';
+      control.send({ type: 'capture', capture: { processes: { method: 'none', excluded: 0, detail } } }, true);
     }
     if (recording.command.length > 0) {
       // Start the program once the capture runs, so nothing it shows goes unrecorded.

@@ -44,6 +44,16 @@ export interface CastStream {
   write(bytes: Buffer, tailChars?: number): string;
 }
 
+/** An event kept back while a typed line is open (agents/ssh-proxy/src/typed-lines.ts), with its own time. */
+export interface HeldEvent {
+  ms: number;
+  code: CastCode;
+  data: string;
+}
+
+/** What is done to the held events before they are written: the same events or fewer, in order, times kept. */
+export type HeldRewrite = (events: HeldEvent[]) => HeldEvent[];
+
 /** An event line whose data is being written: its time, code, and where its data starts in the piece. */
 interface OpenLine {
   ms: number;
@@ -79,6 +89,10 @@ export class CastRecorder {
   #nextSeq = 0;
   #closed = false;
   readonly #decoders = new Set<{ decoder: StringDecoder; code: CastCode }>();
+  /** Events kept back (with their times) while held, or null; `#heldRun` is whether the last may take more output. */
+  #held: HeldEvent[] | null = null;
+  #heldRun = false;
+  #heldBytes = 0;
   /** Bytes in pieces, for the summary. */
   bytes = 0;
 
@@ -161,11 +175,63 @@ export class CastRecorder {
     this.event('r', `${cols}x${rows}`);
   }
 
+  /**
+   * Keeps every event from now on back, each with the time it came at, until `release`: what is typed on a line
+   * is written only once the line can be read whole for secrets. Nothing held is reordered or re-timed.
+   */
+  hold(): void {
+    if (this.#closed || this.#origin === null || this.#held !== null) return;
+    this.#held = [];
+    this.#heldRun = false;
+    this.#heldBytes = 0;
+  }
+
+  get holding(): boolean {
+    return this.#held !== null;
+  }
+
+  /** The events held so far (the rewrite at `release` sees the same array). */
+  get held(): readonly HeldEvent[] {
+    return this.#held ?? [];
+  }
+
+  /** Bytes (UTF-16 units) of data held. */
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
+  /** Writes the held events, after `rewrite`, at their own times, and stops holding. */
+  release(rewrite: HeldRewrite = (events) => events): void {
+    const held = this.#held;
+    if (held === null) return;
+    this.#held = null;
+    for (const event of rewrite(held)) if (event.data !== '') this.#record(event.code, event.data, event.ms);
+  }
+
   /** `data`: text, or whole characters of valid UTF-8. */
   #record(code: CastCode, data: string | Buffer, atMs?: number): void {
     if (this.#closed || this.#origin === null) return;
     const ms = atMs === undefined ? this.elapsedMs() : Math.max(atMs, this.#lastMs);
     const run = code === 'o' && atMs === undefined;
+    const held = this.#held;
+    if (held !== null) {
+      const text = typeof data === 'string' ? data : data.toString('utf8');
+      const last = held[held.length - 1];
+      const at = Math.max(ms, last?.ms ?? 0);
+      // Output coalesces as it would have unheld: into the run it joins, stamped with the run's first byte.
+      if (
+        run &&
+        this.#heldRun &&
+        last !== undefined &&
+        at - last.ms <= COALESCE_MS &&
+        last.data.length < MAX_EVENT_BYTES
+      )
+        last.data += text;
+      else held.push({ ms: at, code, data: text });
+      this.#heldRun = run;
+      this.#heldBytes += text.length;
+      return;
+    }
     const open = this.#open;
     const joins = run && open !== null && ms - open.ms <= COALESCE_MS && this.#bytes - open.dataAt < MAX_EVENT_BYTES;
     if (!joins) {
@@ -270,6 +336,8 @@ export class CastRecorder {
       const rest = decoder.end();
       if (rest) this.event(code, rest);
     }
+    // Whoever held them has released them with its rewrite by now (the channel closes first); what is left goes as is.
+    this.release();
     this.cut();
     this.#closed = true;
   }

@@ -6,10 +6,12 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Client, ClientChannel, PseudoTtyInfo, PseudoTtyOptions, ServerChannel, Session } from 'ssh2';
 import type { Logger } from '../../launcher/src/log.ts';
 import { showEscapes } from '../../shared/terminal-text.ts';
+import type { CastStream } from './cast.ts';
 import { InputTracker, OUTPUT_TAIL_CHARS } from './input.ts';
 import type { SessionRecording } from './recording.ts';
 import { parseScpCommand, ScpWatcher } from './scp.ts';
 import { SftpWatcher } from './sftp.ts';
+import { TypedLines } from './typed-lines.ts';
 
 /** What the channel needs from its connection, once the target and the recording are ready. */
 export interface Upstream {
@@ -174,25 +176,40 @@ export class RelayedChannel {
   #relayTerminal(user: ServerChannel, target: ClientChannel, recording: SessionRecording): void {
     const stdout = recording.cast.stream('o');
     const stderr = recording.cast.stream('o');
+    // Secrets typed on a command line leave the cast (input and echo) before it is written (typed-lines.ts).
+    const lines = new TypedLines({
+      cast: recording.cast,
+      line: () => tracker.line,
+      onRedacted: (replaced) => recording.castRedacted(replaced),
+    });
     const tracker = new InputTracker({
       now: () => recording.now(),
       emit: (event) => recording.event(event),
       keystrokes: recording.keystrokes,
+      lineEnded: (line) => lines.lineEnded(line),
     });
     const input = new StringDecoder('utf8');
-    relay(target, user, (bytes) => tracker.output(stdout.write(bytes, OUTPUT_TAIL_CHARS)));
-    relay(target.stderr, user.stderr, (bytes) => tracker.output(stderr.write(bytes, OUTPUT_TAIL_CHARS)));
+    const printed = (stream: CastStream, bytes: Buffer) => {
+      lines.beforeOutput(bytes);
+      tracker.output(stream.write(bytes, OUTPUT_TAIL_CHARS));
+      lines.printed();
+    };
+    relay(target, user, (bytes) => printed(stdout, bytes));
+    relay(target.stderr, user.stderr, (bytes) => printed(stderr, bytes));
     relay(user, target, (bytes) => {
       recording.userActive();
       const text = input.write(bytes);
       const at = recording.now();
+      if (recording.keystrokes) lines.beforeInput();
       const recorded = text ? tracker.input(text, at) : '';
       if (recorded) recording.cast.event('i', recorded, at);
+      lines.afterInput();
     });
     user.on('close', () => {
       const rest = tracker.input(input.end());
       const unfinished = tracker.close();
       if (rest || unfinished) recording.cast.event('i', rest + unfinished);
+      lines.release();
     });
   }
 

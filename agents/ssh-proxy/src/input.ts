@@ -33,6 +33,8 @@ export interface InputTrackerOptions {
   emit: (event: SshActivity) => void;
   /** Policy `keystrokesEnabled`: when false nothing typed is recorded (cast or activity). */
   keystrokes: boolean;
+  /** A line was entered or thrown away (Enter, Ctrl+C, Ctrl+U): the text it held, as edited (for redaction). */
+  lineEnded?: (line: string) => void;
   pauseMs?: number;
 }
 
@@ -51,6 +53,11 @@ export class InputTracker {
 
   get redacting(): boolean {
     return this.#redactingSince !== null;
+  }
+
+  /** The line being typed, as edited so far ('' between lines). */
+  get line(): string {
+    return this.#line;
   }
 
   /** Text the server printed on this channel (of long output, its last OUTPUT_TAIL_CHARS are enough). */
@@ -150,11 +157,14 @@ export class InputTracker {
         this.#line = [...this.#line].slice(0, -1).join('');
         return;
       case 'ctrl':
-        if (key.letter === 'U' || key.letter === 'C') this.#line = '';
-        else if (key.letter === 'W') this.#line = this.#line.replace(/\S+\s*$/, '');
+        if (key.letter === 'U' || key.letter === 'C') {
+          if (this.#line) this.#options.lineEnded?.(this.#line);
+          this.#line = '';
+        } else if (key.letter === 'W') this.#line = this.#line.replace(/\S+\s*$/, '');
         return;
       case 'enter': {
         const command = this.#line.trim();
+        if (this.#line) this.#options.lineEnded?.(this.#line);
         this.#line = '';
         if (command) this.#options.emit({ type: 'ssh.command', atMs: now, text: command });
         return;

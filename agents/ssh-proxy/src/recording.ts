@@ -48,6 +48,8 @@ export interface SessionRecordingOptions {
   drainTimeoutMs: number;
   /** The SSH client whose session this is, recorded with it. */
   client?: SshClient | null;
+  /** The recorder's name in the hello (witness-agent records with this class too). */
+  launcherName?: string;
 }
 
 export class SessionRecording {
@@ -69,6 +71,7 @@ export class SessionRecording {
   #failed: ((reason: string) => void) | null = null;
   #finishing: Promise<void> | null = null;
   #over = false;
+  #castRedactions = 0;
 
   constructor(options: SessionRecordingOptions) {
     this.#options = options;
@@ -117,7 +120,7 @@ export class SessionRecording {
         type: 'hello',
         protocol: PROTOCOL_VERSION,
         launcher: {
-          name: 'witness-ssh-proxy',
+          name: options.launcherName ?? 'witness-ssh-proxy',
           version: options.version,
           platform: `${process.platform}-${process.arch}`,
         },
@@ -211,6 +214,11 @@ export class SessionRecording {
     this.#activityLog.add(event);
   }
 
+  /** Markers put into the cast for secrets typed on command lines (channel.ts, typed-lines.ts). */
+  castRedacted(replaced: number): void {
+    this.#castRedactions += replaced;
+  }
+
   /** The user typed something: tell the server (at most every 10 s) so the inactivity timeout restarts. */
   userActive(): void {
     const now = Date.now();
@@ -257,7 +265,8 @@ export class SessionRecording {
     log.info(
       `session ${this.session} ended: ${pieces} piece(s), ${(this.cast.bytes / 1024).toFixed(0)} KiB, ` +
         `${this.#uploader.stored} stored, ${this.#uploader.retries} retried; ` +
-        `${this.#activityLog.events} activity event(s), ${this.#activityLog.redactions} secret(s) redacted`,
+        `${this.#activityLog.events} activity event(s), ${this.#activityLog.redactions} secret(s) redacted ` +
+        `(${this.#castRedactions} in the cast)`,
     );
   }
 }

@@ -15,7 +15,8 @@ GET /api/v1/evidence/public-key, or the raw key in base64), the manifest's own c
 SHA-256, with --pieces each piece's SHA-256 and the hash chain recomputed from the files
 (NNNNNNNNNN.webm or <seq>.webm; .cast for SSH sessions), and with --activity the session's activity events
 (activity.jsonl, one event a line) against the digest the manifest signs. --recording is required when the
-manifest names a recording; what is not given is named in a warning as not checked. fetch-evidence saves all of it.
+manifest names a recording; what is not given is named in a warning as not checked. fetch-evidence saves all of it
+(only the manifest once retention deleted the media: it says so).
 
 Examples:
   witness fetch-evidence --server https://witness.example.com --api-key KEY --session ID --out ev/
@@ -101,6 +102,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         out,
         log: (line) => io.err(`${showEscapes(line)}\n`),
       });
+      if (fetched.mediaDeleted) {
+        io.out(
+          `saved the manifest of session ${session} in ${fetched.manifest}: its media and activity were deleted ` +
+            `by retention on ${fetched.mediaDeleted}; the signed manifest still lists every piece's SHA-256\n`,
+        );
+        return Exit.verified;
+      }
       const recording = fetched.recording ? ` --recording ${fetched.recording}` : '';
       io.out(
         `saved the evidence of session ${session} in ${out}\nverify it with:\n` +

@@ -27,8 +27,13 @@ export interface FetchedEvidence {
   manifest: string;
   recording: string | null;
   pieces: string;
-  /** activity.jsonl: the session's events, one a line, in the order the API lists them (what the digest covers). */
-  activity: string;
+  /**
+   * activity.jsonl: the session's events, one a line, in the order the API lists them (what the digest covers);
+   * null when retention deleted them.
+   */
+  activity: string | null;
+  /** When retention deleted the session's media and activity (ISO), or null: then only the manifest is saved. */
+  mediaDeleted: string | null;
   publicKey: string | null;
   signed: SignedManifest;
 }
@@ -76,12 +81,29 @@ export async function fetchEvidence(options: FetchOptions): Promise<FetchedEvide
   mkdirSync(piecesDir, { recursive: true });
 
   const manifestFile = path.join(options.out, 'manifest.json');
-  const manifestText = await (await get(`/sessions/${session}/manifest`)).text();
+  const manifestReply = await get(`/sessions/${session}/manifest`);
+  const manifestText = await manifestReply.text();
   writeFileSync(manifestFile, manifestText);
   const parsed = SignedManifest.safeParse(JSON.parse(manifestText));
   if (!parsed.success) throw new FetchError('the server returned something that is not a signed manifest');
   const signed = parsed.data;
   log(`manifest: ${signed.manifest.pieces.length} pieces, key ${signed.manifest.keyId} → ${manifestFile}`);
+  const publicKey = () => savePublicKey(get, options.out, log);
+
+  // Retention deleted the media and activity (docs/retention.md): the signed manifest is what is left of it.
+  const deleted = /^deleted (\S+)$/.exec(manifestReply.headers.get('x-witness-media') ?? '')?.[1] ?? null;
+  if (deleted) {
+    log(`media: deleted by retention on ${deleted}; only the manifest is saved (recording, pieces, activity are gone)`);
+    return {
+      manifest: manifestFile,
+      recording: null,
+      pieces: piecesDir,
+      activity: null,
+      mediaDeleted: deleted,
+      publicKey: await publicKey(),
+      signed,
+    };
+  }
 
   // A desktop session is WebM video, an SSH session an asciicast terminal log: the file names follow.
   const ext = signed.manifest.recording?.key.endsWith('.cast') ? 'cast' : await sessionExtension(get, session);
@@ -113,23 +135,33 @@ export async function fetchEvidence(options: FetchOptions): Promise<FetchedEvide
   writeFileSync(activityFile, lines.map((line) => `${line}\n`).join(''));
   log(`activity: ${lines.length} events → ${activityFile}`);
 
-  let publicKeyFile: string | null = null;
-  try {
-    const key = PublicKeyReply.parse(await (await get('/evidence/public-key')).json());
-    publicKeyFile = path.join(options.out, 'server-public-key.pem');
-    writeFileSync(publicKeyFile, key.pem);
-    log(`server public key: ${key.keyId} → ${publicKeyFile} (for reference: pin the key you trust separately)`);
-  } catch (error) {
-    log(`server public key: not saved (${(error as Error).message})`);
-  }
   return {
     manifest: manifestFile,
     recording: recordingFile,
     pieces: piecesDir,
     activity: activityFile,
-    publicKey: publicKeyFile,
+    mediaDeleted: null,
+    publicKey: await publicKey(),
     signed,
   };
+}
+
+/** Saves the server's current public key, for reference; null when it could not be fetched. */
+async function savePublicKey(
+  get: (url: string) => Promise<Response>,
+  out: string,
+  log: (line: string) => void,
+): Promise<string | null> {
+  try {
+    const key = PublicKeyReply.parse(await (await get('/evidence/public-key')).json());
+    const file = path.join(out, 'server-public-key.pem');
+    writeFileSync(file, key.pem);
+    log(`server public key: ${key.keyId} → ${file} (for reference: pin the key you trust separately)`);
+    return file;
+  } catch (error) {
+    log(`server public key: not saved (${(error as Error).message})`);
+    return null;
+  }
 }
 
 /** The piece file extension of a session without a sealed recording, from its format in the API. */

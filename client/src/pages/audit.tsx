@@ -32,6 +32,12 @@ function query(filters: Filters, cursor: number | null): Record<string, string> 
   return Object.fromEntries(params);
 }
 
+/** The export of what the filters select (every page, not only the one shown). */
+function exportUrl(filters: Filters, format: 'csv' | 'json'): string {
+  const { limit: _limit, ...selected } = query(filters, null);
+  return `/api/v1/audit/export?${new URLSearchParams({ ...selected, format })}`;
+}
+
 /** The row as a sentence: the actor filters the log by them, a session links to its recording. */
 function Sentence({ entry, onActor }: { entry: AuditEntry; onActor: (name: string) => void }) {
   return (
@@ -146,6 +152,13 @@ export function AuditPage() {
           >
             Clear
           </button>
+          {/* The rows the search shows, every page of them (the export is itself audited). */}
+          <a class="button" href={exportUrl(filters, 'csv')} download>
+            Export CSV
+          </a>
+          <a class="button" href={exportUrl(filters, 'json')} download>
+            Export JSON
+          </a>
         </form>
       </search>
       {error && <p role="alert">{error}</p>}

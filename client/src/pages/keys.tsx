@@ -9,6 +9,7 @@ const SCOPES: Record<ApiKeyScope, string> = {
   agent: 'Agent (launch on one host only)',
   read: 'Read sessions and recordings',
   vault: 'Vault (launch, and may turn recording off or weaken the settings per session: audited)',
+  processor: 'Processor (witness-processor: converts recordings to MP4, nothing else)',
 };
 
 function keyStatus(key: ApiKey): string {

@@ -9,8 +9,10 @@
  */
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, call, describeFailure, type Permission, type SessionSummary } from '../api.ts';
-import { Dialog } from '../dialog.tsx';
 import { clock, dateTime, duration } from '../format.ts';
+import { HoldDialog } from '../hold-dialog.tsx';
+import { ProcessingActions, ProcessingBadge, RetryFailedButton } from '../processing.tsx';
+import { mediaDeleted, RetentionBadge } from '../retention-badge.tsx';
 import { TerminateDialog } from '../terminate-dialog.tsx';
 import {
   FilterSidebar,
@@ -105,23 +107,6 @@ function Matches({ session, canView }: { session: Row; canView: boolean }) {
   );
 }
 
-function Player({ session, onClose }: { session: SessionSummary; onClose: () => void }) {
-  return (
-    <Dialog title={`Recording: ${session.user} → ${session.target}`} onClose={onClose}>
-      {/* The login cookie authenticates the media requests, so the player streams and seeks the file itself. */}
-      {/* biome-ignore lint/a11y/useMediaCaption: screen recordings have no audio track to caption */}
-      <video class="recording" controls preload="metadata" src={session.recording.url ?? undefined} />
-      <div class="actions">
-        <a href={`#/sessions/${session.id}/recording`}>Open with activity</a>
-        <a href={`${session.recording.url}?download=1`}>Download</a>
-        <button type="button" onClick={onClose}>
-          Close
-        </button>
-      </div>
-    </Dialog>
-  );
-}
-
 /** Rows from a refreshed first page over the rows shown: replaced when one page is shown, else merged. */
 function refreshed(previous: Listing | null, key: string, reply: { sessions: Row[]; nextCursor: string | null }) {
   if (!previous || previous.key !== key || previous.pages <= 1) {
@@ -142,8 +127,8 @@ export function SessionsPage({ can }: { can: (permission: Permission) => boolean
   const [loadingMore, setLoadingMore] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [playing, setPlaying] = useState<SessionSummary | null>(null);
   const [terminating, setTerminating] = useState<SessionSummary | null>(null);
+  const [holding, setHolding] = useState<SessionSummary | null>(null);
   /** Bumped to reload at once (after a terminate) instead of at the next poll. */
   const [reloads, setReloads] = useState(0);
   const typing = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
@@ -242,7 +227,8 @@ export function SessionsPage({ can }: { can: (permission: Permission) => boolean
   const canTerminate = can('sessions:terminate');
   const canView = can('recordings:view');
   const canWatch = can('sessions:watch-live');
-  const hasActions = canTerminate || canView || canWatch;
+  const canHold = can('recording:administer');
+  const hasActions = canTerminate || canView || canWatch || canHold;
   const columns = hasActions ? 8 : 7;
   const searching = filters.q.trim() !== '';
   /** Rows answering other filters than the ones asked for now are shown dimmed until the answer comes. */
@@ -276,6 +262,14 @@ export function SessionsPage({ can }: { can: (permission: Permission) => boolean
         <p class="muted list-summary" aria-live="polite">
           {summary}
         </p>
+        {can('recording:administer') && (
+          <RetryFailedButton
+            onDone={(retried) => {
+              setNotice(retried === 0 ? 'No MP4 had failed.' : `${retried} failed MP4(s) queued again.`);
+              setReloads((n) => n + 1);
+            }}
+          />
+        )}
       </div>
       <div class="sessions-layout">
         <FilterSidebar
@@ -319,9 +313,27 @@ export function SessionsPage({ can }: { can: (permission: Permission) => boolean
               {rows.map((s) => (
                 <tbody key={s.id}>
                   <tr>
-                    <td class="wrap-anywhere">{s.user}</td>
+                    <td class="wrap-anywhere">
+                      {/* The session's page: its facts, live state and evidence. */}
+                      <a href={`#/sessions/${s.id}`} title="The session's page: facts and evidence">
+                        {s.user}
+                      </a>
+                    </td>
                     <td class="wrap-anywhere">{s.target}</td>
-                    <td>{s.protocol}</td>
+                    <td>
+                      {s.protocol}
+                      {s.origin === 'agent' && (
+                        <>
+                          {' '}
+                          <span
+                            class="badge agent"
+                            title="Recorded by witness-agent on the host: a login nobody launched through Witness"
+                          >
+                            recorded by agent (not launched)
+                          </span>
+                        </>
+                      )}
+                    </td>
                     <td class="nowrap">{dateTime(s.startedAt)}</td>
                     <td>{duration(s.durationMs)}</td>
                     <td>
@@ -329,31 +341,42 @@ export function SessionsPage({ can }: { can: (permission: Permission) => boolean
                       {s.endReason ? ` (${s.endReason.replaceAll('_', ' ')})` : ''}
                     </td>
                     <td>
-                      <RecordingBadge session={s} />
+                      {/* Once retention deleted the media, its notice replaces the status it was sealed with. */}
+                      {!mediaDeleted(s.retention) && <RecordingBadge session={s} />}{' '}
+                      <RetentionBadge retention={s.retention} />
+                      {s.recording.status === 'failed' && s.recording.error && (
+                        <span class="mp4-cause"> {s.recording.error}</span>
+                      )}{' '}
+                      <ProcessingBadge processing={s.processing} />
                     </td>
                     {hasActions && (
                       <td class="actions">
                         {canWatch && s.status === 'active' && <a href={`#/sessions/${s.id}/live`}>Watch live</a>}
+                        {canHold && !mediaDeleted(s.retention) && (
+                          <button type="button" onClick={() => setHolding(s)}>
+                            {s.retention.hold ? 'Release hold' : 'Legal hold'}
+                          </button>
+                        )}
                         {canTerminate && s.status !== 'ended' && (
                           <button type="button" class="danger" onClick={() => setTerminating(s)}>
                             Terminate
                           </button>
                         )}
-                        {canView && s.recording.url && s.format === 'asciicast' && (
-                          // A terminal log plays in the terminal player (with its activity); it downloads as .cast.
+                        {/* One action per intent, the same for every kind of session: the one Watch page plays it. */}
+                        {canView && s.recording.url && (
                           <>
                             <a href={`#/sessions/${s.id}/recording`}>Watch recording</a>
-                            <a href={`${s.recording.url}?download=1`}>Download .cast</a>
+                            <a href={`${s.recording.url}?download=1`}>
+                              {s.format === 'asciicast' ? 'Download .cast' : 'Download'}
+                            </a>
                           </>
                         )}
                         {canView && s.recording.url && s.format !== 'asciicast' && (
-                          <>
-                            <button type="button" onClick={() => setPlaying(s)}>
-                              Watch recording
-                            </button>
-                            <a href={`#/sessions/${s.id}/recording`}>Player &amp; activity</a>
-                            <a href={`${s.recording.url}?download=1`}>Download</a>
-                          </>
+                          <ProcessingActions
+                            sessionId={s.id}
+                            processing={s.processing}
+                            onChanged={() => setReloads((n) => n + 1)}
+                          />
                         )}
                       </td>
                     )}
@@ -378,7 +401,17 @@ export function SessionsPage({ can }: { can: (permission: Permission) => boolean
           )}
         </div>
       </div>
-      {playing && <Player session={playing} onClose={() => setPlaying(null)} />}
+      {holding && (
+        <HoldDialog
+          session={holding}
+          onClose={() => setHolding(null)}
+          onDone={(note) => {
+            setHolding(null);
+            setNotice(note);
+            setReloads((n) => n + 1);
+          }}
+        />
+      )}
       {terminating && (
         <TerminateDialog
           session={terminating}

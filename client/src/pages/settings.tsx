@@ -1,6 +1,8 @@
 /** Settings → Session Recording: the policy new sessions start with. */
 import { useEffect, useState } from 'preact/hooks';
 import { api, call, describeFailure, type Policy } from '../api.ts';
+import { RetentionSettingsSection } from './retention-settings.tsx';
+import { ProcessingSettingsSection } from './processing-settings.tsx';
 
 const MINUTE_MS = 60_000;
 
@@ -85,6 +87,8 @@ export function SettingsPage() {
           </div>
         </form>
       )}
+      <RetentionSettingsSection />
+      <ProcessingSettingsSection />
     </section>
   );
 }

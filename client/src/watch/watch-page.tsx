@@ -7,6 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, api, call, describeFailure, type Permission, type SessionDetail } from '../api.ts';
 import { dateTime, duration } from '../format.ts';
 import { BackToSessions } from '../pages/session-filters.tsx';
+import { RecordingProcessing } from '../processing.tsx';
 
 /** What a live page gives its player (a `<video>` or a terminal). */
 export interface LivePlayerProps {
@@ -106,6 +107,26 @@ export function LivePage({
   );
 }
 
+/** What an auditor downloads of a session (each download is audited): its activity, a terminal's transcript. */
+function Exports({ sessionId, transcript }: { sessionId: string; transcript: boolean }) {
+  const base = `/api/v1/sessions/${sessionId}`;
+  return (
+    <nav class="actions" aria-label="Exports">
+      <a href={`${base}/activity.csv`} download>
+        Activity CSV
+      </a>
+      <a href={`${base}/activity.json`} download>
+        Activity JSON
+      </a>
+      {transcript && (
+        <a href={`${base}/transcript.txt`} download>
+          Transcript
+        </a>
+      )}
+    </nav>
+  );
+}
+
 /**
  * A recording page: when and how long, the sealed `file` to download (`download`: the link's words), and the
  * recorded `Player` once there is a recording to play.
@@ -132,13 +153,25 @@ export function RecordingPage({
       sessionId={sessionId}
       session={session}
       when={(s) => `${dateTime(s.startedAt)} · ${duration(s.durationMs)}`}
-      actions={playable && <a href={`${url}?download=1`}>{download}</a>}
+      actions={
+        <>
+          {playable && <a href={`${url}?download=1`}>{download}</a>}
+          {file === 'recording.webm' && session?.recording.url && (
+            <RecordingProcessing sessionId={sessionId} initial={session.processing} />
+          )}
+          <Exports sessionId={sessionId} transcript={file === 'recording.cast'} />
+        </>
+      }
     >
       {error && <p role="alert">{error}</p>}
       {state === 'loading' && !error && <p>Loading…</p>}
       {state === 'ready' && session && !session.recording.url && (
         <p class="warning">
-          This session has no recording to play: it is {session.recording.status}
+          {session.retention.notice
+            ? // Retention deleted the media: say so, not the status it had when it was sealed.
+              `This session has no recording to play: ${session.retention.notice}; its manifest and audit log are kept`
+            : `This session has no recording to play: it is ${session.recording.status}`}
+          {session.recording.error ? ` (${session.recording.error})` : ''}
           {session.status === 'active' ? '. Watch it live from the sessions list.' : '.'}
         </p>
       )}

@@ -58,8 +58,11 @@ export interface Sshd {
   stop(): Promise<void>;
 }
 
-/** Starts sshd -D -e on 127.0.0.1 with a fresh host key; `clientKey` is its only authorized key. */
-export async function startSshd(): Promise<Sshd> {
+/**
+ * Starts sshd -D -e on 127.0.0.1 with a fresh host key; `clientKey` is its only authorized key. `beforeStart`
+ * may change its configuration file first (witness-agent's tests install the agent into it).
+ */
+export async function startSshd(beforeStart?: (config: string) => void | Promise<void>): Promise<Sshd> {
   const dir = mkdtempSync(join(tmpdir(), 'witness-sshd-'));
   const hostKey = keygen(join(dir, 'host_ed25519'), 'target-host');
   const clientKey = keygen(join(dir, 'proxy_to_target'), 'proxy');
@@ -88,6 +91,7 @@ export async function startSshd(): Promise<Sshd> {
     ].join('\n'),
   );
   if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  await beforeStart?.(config);
   const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });

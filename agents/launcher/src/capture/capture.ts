@@ -4,6 +4,7 @@
  * onto the session clock once it knows when the recording's first frame was taken.
  */
 import type { ActivityEvent } from '../../../../protocol/activity.ts';
+import type { CaptureStatus } from '../../../../protocol/control.ts';
 
 /** An activity event whose times (atMs, endMs, startedAtMs) are still epoch ms. */
 export type CapturedEvent = ActivityEvent;
@@ -14,6 +15,8 @@ export interface CaptureSink {
   event(event: CapturedEvent): void;
   /** The user pressed a key, clicked or moved the pointer (feeds the control socket's `activity`). */
   input(): void;
+  /** How the capture runs, for the session's record: at the start, on a change, and at the stop (final counts). */
+  status(status: CaptureStatus): void;
 }
 
 export interface CaptureStart {

@@ -1,18 +1,26 @@
 /**
- * Linux process capture: polls /proc and reports processes of the session's user (and descendants of the
- * recorded program, whoever they run as) that start or stop during the session. The launcher's own helpers
- * (ffmpeg, dialogs, xprintidle: its children other than the recorded program) are left out.
+ * Linux process capture by polling /proc, where the kernel's process events cannot be had (process-events.ts):
+ * reports processes of the session's user (and descendants of the recorded program, whoever they run as) that
+ * start or stop during the session. The launcher's own helpers (ffmpeg, dialogs, xprintidle: its children other
+ * than the recorded program) are left out. A process shorter than a poll can be missed: the session's record
+ * says which method ran.
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { MAX_EVENT_TEXT } from '../../../../protocol/activity.ts';
-import { redactArgv } from '../../../../protocol/redaction.ts';
 import { type CapturedEvent, SESSION_MARKER } from './capture.ts';
+import { argvOf, commandLineOf, decodeBytes, visibleName } from './process-text.ts';
 
-export const PROCESS_POLL_MS = 500;
+export { formatCommandLine } from './process-text.ts';
+
+/**
+ * 50 ms: a poll lists /proc (one directory read) and reads only what is new, plus the `stat` and `exe` of the
+ * session's own processes (an exec in place): 1–2 % of a core (docs/benchmarks.md, "Process capture").
+ */
+export const PROCESS_POLL_MS = 50;
 /** /proc/PID/stat times are in clock ticks; USER_HZ is 100 on every Linux architecture we run on. */
 const TICKS_PER_SECOND = 100;
-const SHORT = 4096;
+/** Most of a command line read (the event holds 64 KiB of it; the rest is counted, not kept). */
+export const MAX_CMDLINE_BYTES = 128 * 1024;
 
 /** The fields of /proc/PID/stat the watcher uses. */
 export interface ProcStat {
@@ -45,13 +53,6 @@ export function parseUid(status: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
-/** argv as a readable command line: arguments with spaces or quotes are single-quoted. */
-export function formatCommandLine(argv: string[]): string {
-  return argv
-    .map((arg) => (arg === '' || /[\s'"\\$`]/.test(arg) ? `'${arg.replaceAll("'", `'\\''`)}'` : arg))
-    .join(' ');
-}
-
 /** uid → user name from /etc/passwd (numbers for unknown uids). */
 export function userNames(passwd: string): (uid: number) => string {
   const names = new Map<number, string>();
@@ -65,8 +66,8 @@ export function userNames(passwd: string): (uid: number) => string {
 interface Tracked {
   startTicks: number;
   ppid: number;
-  /** Set once the process was reported as started; only those get a stop. */
-  reported: { name: string; path: string; user: string; startedAt: number } | null;
+  /** Set once the process was reported as started; only those get a stop. `exe` is the link, unescaped. */
+  reported: { name: string; path: string; user: string; startedAt: number; exe: string } | null;
 }
 
 export interface ProcessWatcherOptions {
@@ -88,8 +89,45 @@ export interface ProcessWatcherOptions {
 }
 
 /** `:1`, `:1.0` and `localhost:1` are the same display for this purpose: the number counts. */
-function displayNumber(display: string): string | null {
+export function displayNumber(display: string): string | null {
   return /:(\d+)(?:\.\d+)?$/.exec(display)?.[1] ?? null;
+}
+
+/** Whether an environment's WITNESS_SESSION or DISPLAY puts a process in the session (ProcessWatcherOptions.scope). */
+export function inSessionScope(
+  scope: { display: string | undefined; session: string },
+  found: { session?: string | undefined; display?: string | undefined },
+): boolean {
+  if (found.session === scope.session) return true;
+  const display = scope.display && displayNumber(scope.display);
+  return Boolean(display && found.display !== undefined && displayNumber(found.display) === display);
+}
+
+/** Reads up to `limit` bytes of a file (a /proc file has no size to ask for); `total` counts all of it. */
+export function readBounded(path: string, limit: number): { bytes: Buffer; total: number } | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const bytes = Buffer.alloc(limit);
+    const spare = Buffer.alloc(4096);
+    let got = 0;
+    let total = 0;
+    for (;;) {
+      const n = got < limit ? readSync(fd, bytes, got, limit - got, null) : readSync(fd, spare, 0, spare.length, null);
+      if (n <= 0) break;
+      total += n;
+      got = Math.min(limit, got + n);
+    }
+    return { bytes: bytes.subarray(0, got), total };
+  } catch {
+    return null; // gone while being read
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export class ProcessWatcher {
@@ -134,36 +172,50 @@ export class ProcessWatcher {
     this.poll();
   }
 
-  /** One scan of /proc (public for tests). The baseline scan reports nothing. */
+  /**
+   * One scan of /proc (public for tests). The baseline scan reports nothing. Cheap enough for every 50 ms: the
+   * directory is listed, `stat` is read for new pids, and only the session's own processes are looked at again
+   * (their `stat` for a reused pid, their `exe` for an exec in place).
+   */
   poll(baseline = false): void {
     const now = this.#now();
-    const bootAt = this.#bootTime(now);
-    const table = this.#readTable();
     const next = new Map<number, Tracked>();
-    for (const [pid, stat] of table) {
+    const fresh: Array<[number, ProcStat]> = [];
+    for (const pid of this.#listPids()) {
       const known = this.#tracked.get(pid);
+      if (known && !known.reported) {
+        next.set(pid, known);
+        continue;
+      }
+      const stat = this.#stat(pid);
+      if (!stat) continue; // gone since the listing: its stop comes below
       if (known && known.startTicks === stat.startTicks) {
         next.set(pid, known);
         // The same process running another program (it called exec since the last poll).
-        const exe = known.reported && stat.state !== 'Z' ? this.#exe(pid) : '';
-        if (known.reported && exe !== '' && exe !== known.reported.path) {
+        const exe = stat.state !== 'Z' ? this.#exe(pid) : '';
+        if (known.reported && exe !== '' && exe !== known.reported.exe) {
           this.#stopped(pid, known, now);
           known.reported = this.#started(pid, stat, now);
         }
         continue;
       }
       if (known) this.#stopped(pid, known, now); // the pid was reused
-      const entry: Tracked = { startTicks: stat.startTicks, ppid: stat.ppid, reported: null };
-      next.set(pid, entry);
-      if (baseline || !this.#wanted(pid, stat, table)) continue;
-      const startedAt = bootAt === null ? now : Math.min(now, bootAt + (stat.startTicks * 1000) / TICKS_PER_SECOND);
-      entry.reported = this.#started(pid, stat, Math.round(startedAt));
+      next.set(pid, { startTicks: stat.startTicks, ppid: stat.ppid, reported: null });
+      fresh.push([pid, stat]);
     }
     for (const [pid, known] of this.#tracked) if (!next.has(pid)) this.#stopped(pid, known, now);
     this.#tracked = next;
+    if (baseline || fresh.length === 0) return;
+    const bootAt = this.#bootTime(now);
+    for (const [pid, stat] of fresh) {
+      const entry = next.get(pid) as Tracked;
+      if (!this.#wanted(pid, stat, next)) continue;
+      const startedAt = bootAt === null ? now : Math.min(now, bootAt + (stat.startTicks * 1000) / TICKS_PER_SECOND);
+      entry.reported = this.#started(pid, stat, Math.round(startedAt));
+    }
   }
 
-  #wanted(pid: number, stat: ProcStat, table: Map<number, ProcStat>): boolean {
+  #wanted(pid: number, stat: ProcStat, table: Map<number, { ppid: number }>): boolean {
     if (pid === this.#options.launcherPid || stat.state === 'Z') return false;
     if (pid === 2 || stat.ppid === 2) return false; // kernel threads
     // Walk up: under the recorded program → yes; under the launcher but not the program → a helper. Up to and
@@ -190,24 +242,25 @@ export class ProcessWatcher {
     if (!scope) return true;
     const environ = this.#read(pid, 'environ');
     if (environ === null) return false; // gone, or not ours to read
-    const display = scope.display && displayNumber(scope.display);
+    const found: { session?: string; display?: string } = {};
     for (const entry of environ.split('\0')) {
-      if (entry === `${SESSION_MARKER}=${scope.session}`) return true;
-      if (display && entry.startsWith('DISPLAY=') && displayNumber(entry.slice(8)) === display) return true;
+      if (entry.startsWith(`${SESSION_MARKER}=`)) found.session = entry.slice(SESSION_MARKER.length + 1);
+      else if (entry.startsWith('DISPLAY=')) found.display = entry.slice(8);
     }
-    return false;
+    return inSessionScope(scope, found);
   }
 
   #started(pid: number, stat: ProcStat, at: number): Tracked['reported'] {
-    const argv = this.#read(pid, 'cmdline')?.split('\0') ?? [];
-    if (argv.at(-1) === '') argv.pop();
-    const path = this.#exe(pid);
+    const cmdline = readBounded(join(this.#proc, String(pid), 'cmdline'), MAX_CMDLINE_BYTES);
+    const argv = cmdline ? argvOf(cmdline.bytes) : [];
+    const exe = this.#exe(pid);
     const uid = this.#uid(pid);
     const reported = {
-      name: stat.comm.slice(0, SHORT),
-      path: path.slice(0, SHORT),
-      user: (uid === null ? '' : this.#userName(uid)).slice(0, SHORT),
+      name: visibleName(stat.comm),
+      path: visibleName(exe),
+      user: visibleName(uid === null ? '' : this.#userName(uid)),
       startedAt: at,
+      exe,
     };
     this.#options.emit({
       type: 'process.start',
@@ -216,11 +269,7 @@ export class ProcessWatcher {
       ppid: stat.ppid,
       name: reported.name,
       path: reported.path,
-      // Argument by argument first, where an option and its value are still apart (protocol/redaction.ts).
-      commandLine: (argv.length > 0 ? formatCommandLine(redactArgv(argv).argv) : `[${stat.comm}]`).slice(
-        0,
-        MAX_EVENT_TEXT,
-      ),
+      commandLine: commandLineOf(argv, stat.comm, cmdline?.total ?? 0, (cmdline?.total ?? 0) <= MAX_CMDLINE_BYTES),
       user: reported.user,
     });
     return reported;
@@ -233,27 +282,34 @@ export class ProcessWatcher {
     this.#options.emit({ type: 'process.stop', atMs: at, pid, name, path, user, startedAtMs: startedAt });
   }
 
-  #readTable(): Map<number, ProcStat> {
-    const table = new Map<number, ProcStat>();
+  #listPids(): number[] {
     let entries: string[];
     try {
       entries = readdirSync(this.#proc);
     } catch {
-      return table;
+      return [];
     }
+    const pids: number[] = [];
     for (const entry of entries) {
-      if (!/^\d+$/.test(entry)) continue;
-      const text = this.#read(Number(entry), 'stat');
-      const stat = text === null ? null : parseStat(text);
-      if (stat) table.set(Number(entry), stat);
+      const code = entry.charCodeAt(0);
+      if (code >= 48 && code <= 57) pids.push(Number(entry));
     }
-    return table;
+    return pids;
   }
 
   /** Epoch ms of the boot, from /proc/uptime (seconds since boot, 10 ms resolution). */
   #bootTime(now: number): number | null {
     const uptime = Number.parseFloat(this.#readFile('uptime') ?? '');
     return Number.isFinite(uptime) ? now - uptime * 1000 : null;
+  }
+
+  /** /proc/PID/stat, its name's bytes kept (process-text.ts); null when gone. */
+  #stat(pid: number): ProcStat | null {
+    try {
+      return parseStat(decodeBytes(readFileSync(join(this.#proc, String(pid), 'stat'))));
+    } catch {
+      return null;
+    }
   }
 
   #uid(pid: number): number | null {

@@ -1,11 +1,11 @@
 /**
- * The capture for X11 desktops (Linux, the BSDs): focus and keystrokes from the X server, processes from
- * /proc where there is one.
+ * The capture for X11 desktops (Linux, the BSDs): focus and keystrokes from the X server, processes from the
+ * kernel's process events or /proc where there is one (process-capture.ts).
  */
-import { existsSync } from 'node:fs';
+import type { ProcessCapture } from '../../../../protocol/control.ts';
 import type { Logger } from '../log.ts';
-import type { ActivityCapture, CaptureStart } from './capture.ts';
-import { ProcessWatcher } from './processes.ts';
+import type { ActivityCapture, CaptureSink, CaptureStart } from './capture.ts';
+import { SessionProcesses } from './process-capture.ts';
 import { X11Desktop } from './x11-desktop.ts';
 
 export class X11ActivityCapture implements ActivityCapture {
@@ -13,7 +13,10 @@ export class X11ActivityCapture implements ActivityCapture {
   readonly #desktop: X11Desktop;
   readonly #log: Logger;
   readonly #launcherPid: number;
-  #processes: ProcessWatcher | null = null;
+  #processes: SessionProcesses | null = null;
+  #sink: CaptureSink | null = null;
+  /** Why processes are not captured, when they are not. */
+  #noProcesses = 'recording is off by policy';
   #programPid: number | null = null;
   readonly #display: string;
 
@@ -30,21 +33,36 @@ export class X11ActivityCapture implements ActivityCapture {
   }
 
   async start(options: CaptureStart): Promise<void> {
-    if (options.events && existsSync('/proc/self/stat') && process.getuid) {
-      this.#processes = new ProcessWatcher({
+    this.#sink = options.sink;
+    const canWatch = SessionProcesses.available() && process.getuid !== undefined;
+    if (options.events && !canWatch) this.#noProcesses = 'no /proc';
+    if (options.events && canWatch && process.getuid) {
+      this.#processes = new SessionProcesses({
         emit: (event) => options.sink.event(event),
         uid: process.getuid(),
         launcherPid: this.#launcherPid,
         scope: { display: this.#display, session: options.session },
+        log: this.#log,
+        onChange: () => this.#report(),
       });
       if (this.#programPid !== null) this.#processes.programStarted(this.#programPid);
-      this.#processes.start();
+      await this.#processes.start();
     }
+    this.#report();
     await this.#desktop.start(options);
+    const method = this.#processes?.status().method;
     const what = options.events
-      ? `windows, ${this.#processes ? 'processes' : 'no processes (no /proc)'}, ${options.keystrokes ? 'keystrokes' : 'no keystrokes (policy)'}`
+      ? `windows, ${this.#processes ? `processes (${method})` : 'no processes (no /proc)'}, ${options.keystrokes ? 'keystrokes' : 'no keystrokes (policy)'}`
       : 'input only (recording is off)';
     this.#log.debug(`activity capture started: ${what}`);
+  }
+
+  #processStatus(): ProcessCapture {
+    return this.#processes?.status() ?? { method: 'none', excluded: 0, detail: this.#noProcesses };
+  }
+
+  #report(): void {
+    this.#sink?.status({ processes: this.#processStatus() });
   }
 
   programStarted(pid: number): void {
@@ -53,11 +71,12 @@ export class X11ActivityCapture implements ActivityCapture {
   }
 
   async stop(): Promise<void> {
-    this.#processes?.stop();
-    const excluded = this.#processes?.excluded ?? 0;
+    await this.#processes?.stop();
+    const excluded = this.#processes?.status().excluded ?? 0;
     if (excluded > 0) {
       this.#log.info(`${excluded} process(es) of this user outside the session were not recorded (docs/launcher.md)`);
     }
+    this.#report();
     await this.#desktop.stop();
   }
 }
