@@ -6,28 +6,16 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fetchEvidence, root } from './helpers.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { fetchEvidence, root } from './helpers.ts';
+import { freePort, type LocalServer, startLocalServer } from './local-server.ts';
 
 const API_KEY = 'e2e-crash-key-0123456789abcdef';
 const state = mkdtempSync(path.join(tmpdir(), 'witness-e2e-crash-'));
 const children: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 function killGroup(child: ChildProcess): void {
   if (!child.pid || child.exitCode !== null) return;
@@ -39,38 +27,14 @@ function killGroup(child: ChildProcess): void {
 }
 
 /** `npm start`'s script on its own port and state, in its own process group (so kill -9 takes workerd too). */
-async function startServer(port: number): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(
-    process.execPath,
-    ['scripts/start.ts', '--skip-build', '--port', String(port), '--persist-to', state],
-    {
-      cwd: root,
-      env: {
-        ...process.env,
-        WITNESS_API_KEY: API_KEY,
-        WITNESS_ADMIN_PASSWORD: 'e2e-crash-admin-123',
-        WRANGLER_SEND_METRICS: 'false',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    },
-  );
-  children.push(child);
-  let output = '';
-  child.stdout?.on('data', (d) => (output += d));
-  child.stderr?.on('data', (d) => (output += d));
-  await waitFor(
-    'the server to answer',
-    async () => {
-      if (child.exitCode !== null) throw new Error(`the server exited:\n${output}`);
-      return fetch(`http://127.0.0.1:${port}/api/health`).then(
-        (r) => r.ok,
-        () => false,
-      );
-    },
-    { timeoutMs: 150_000 },
-  );
-  return { child, output: () => output };
+async function startServer(port: number): Promise<LocalServer> {
+  const server = await startLocalServer({
+    port,
+    state,
+    env: { WITNESS_API_KEY: API_KEY, WITNESS_ADMIN_PASSWORD: 'e2e-crash-admin-123' },
+  });
+  children.push(server.child);
+  return server;
 }
 
 afterAll(() => {

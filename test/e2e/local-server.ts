@@ -32,8 +32,11 @@ export interface LocalServer {
   readonly state: string;
   /** What it printed so far (stdout and stderr, in order of arrival). */
   output(): string;
-  /** SIGTERM to its process group; resolves once it exited. Removes the state directory unless `keepState`. */
-  stop(options?: { keepState?: boolean }): Promise<void>;
+  /**
+   * `signal` (SIGTERM by default) to its process group, or with `group: false` to the script alone (as a Ctrl-C
+   * in its terminal reaches it); resolves once it exited. Removes the state directory unless `keepState`.
+   */
+  stop(options?: { keepState?: boolean; signal?: NodeJS.Signals; group?: boolean }): Promise<void>;
 }
 
 export interface LocalServerOptions {
@@ -68,12 +71,12 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     baseUrl,
     state,
     output: () => output,
-    async stop({ keepState = false } = {}) {
+    async stop({ keepState = false, signal = 'SIGTERM', group = true } = {}) {
       if (child.pid && child.exitCode === null && child.signalCode === null) {
         try {
-          process.kill(-child.pid, 'SIGTERM');
+          process.kill(group ? -child.pid : child.pid, signal);
         } catch {
-          child.kill('SIGTERM');
+          child.kill(signal);
         }
         await exited;
       }

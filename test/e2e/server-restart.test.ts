@@ -4,16 +4,14 @@
  * once `npm start` runs again on the same port and state, it says it is back and the live terminal goes on.
  * The test runs a server of its own (scripts/start.ts, as global-setup does) so that it may stop it.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, launchChromium, screenshot, signIn } from './console.ts';
-import { adminPassword, apiKey, root } from './helpers.ts';
-import { waitFor } from '../support/wait-for.ts';
+import { adminPassword, apiKey } from './helpers.ts';
+import { freePort, type LocalServer, startLocalServer } from './local-server.ts';
 import { SshFeed } from './ssh-feed.ts';
 
 const USER = 'restart-e2e';
@@ -22,21 +20,9 @@ const TARGET = 'db-restart';
 let browser: Browser;
 let port: number;
 let state: string;
-let server: ChildProcess | null = null;
+let server: LocalServer | null = null;
 let serverOutput = '';
 const problems: string[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 const base = () => `http://127.0.0.1:${port}`;
 const up = () =>
@@ -47,41 +33,19 @@ const up = () =>
 
 /** `npm start` on this test's port and state; the console was built by global-setup's run. */
 async function startServer(): Promise<void> {
-  const child = spawn(
-    process.execPath,
-    ['scripts/start.ts', '--port', String(port), '--persist-to', state, '--skip-build'],
-    {
-      cwd: root,
-      env: {
-        ...process.env,
-        WITNESS_API_KEY: apiKey,
-        WITNESS_ADMIN_PASSWORD: adminPassword,
-        WRANGLER_SEND_METRICS: 'false',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    },
-  );
-  server = child;
-  child.stdout?.on('data', (d) => (serverOutput += d));
-  child.stderr?.on('data', (d) => (serverOutput += d));
-  await waitFor(
-    'the test server to answer',
-    async () => {
-      if (child.exitCode !== null) throw new Error(`npm start exited:\n${serverOutput}`);
-      return up();
-    },
-    { timeoutMs: 150_000 },
-  );
+  server = await startLocalServer({
+    port,
+    state,
+    env: { WITNESS_API_KEY: apiKey, WITNESS_ADMIN_PASSWORD: adminPassword },
+  });
 }
 
-/** Ctrl-C, as in the terminal `npm start` runs in; resolves when it has exited. */
+/** Ctrl-C, as in the terminal `npm start` runs in (to the script alone); resolves when it has exited. */
 async function interruptServer(): Promise<void> {
-  const child = server;
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  process.kill(child.pid, 'SIGINT');
-  await exited;
+  const stopping = server;
+  if (!stopping) return;
+  await stopping.stop({ keepState: true, signal: 'SIGINT', group: false });
+  serverOutput += stopping.output();
   server = null;
 }
 
