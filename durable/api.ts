@@ -22,6 +22,8 @@ export interface SessionInit {
   protocol: Protocol;
   format: RecordingFormat;
   policy: Policy;
+  /** The storage location (server/storage.ts) its media is written to. */
+  storage: string;
   createdAt: number;
   launchExpiresAt: number;
 }
@@ -34,7 +36,7 @@ export type Refusal = { kind: 'refused'; status: 404 | 409; code: string; messag
  * to their own object (`pieceKey(…, attempt)`) and only `pieceStored` with the same attempt makes them the piece.
  */
 export type BeginPiece =
-  | { kind: 'go'; format: RecordingFormat; keystrokes: boolean; attempt: string }
+  | { kind: 'go'; format: RecordingFormat; keystrokes: boolean; attempt: string; storage: string }
   | { kind: 'stored'; format: RecordingFormat; sha256: string; size: number }
   | Refusal;
 

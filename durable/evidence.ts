@@ -42,7 +42,8 @@ export class SessionEvidence {
 
   constructor(
     private readonly store: SessionStore,
-    private readonly bucket: R2Bucket,
+    /** The session's storage location's bucket: the manifest stays with its media. */
+    private readonly bucket: () => R2Bucket,
     private readonly signingSecret: () => string | undefined,
     /** The session's activity events: count and digest (server/activity/digest.ts). */
     private readonly activity: (sessionId: string, createdAt: number) => Promise<{ events: number; sha256: string }>,
@@ -72,7 +73,7 @@ export class SessionEvidence {
    */
   async recordingSealed(sessionId: string, format: RecordingFormat, mediaDurationMs: number): Promise<void> {
     const key = recordingKey(sessionId, format);
-    const object = await this.bucket.get(key);
+    const object = await this.bucket().get(key);
     if (!object) throw new Error('the sealed recording is not in storage');
     const digest = new crypto.DigestStream('SHA-256');
     await object.body.pipeTo(digest);
@@ -87,7 +88,7 @@ export class SessionEvidence {
         const key = await this.#signingKey();
         const signed = await signManifest(await this.#manifest(record, key.keyId), key);
         const body = canonicalJson(signed);
-        await this.bucket.put(manifestKey(record.sessionId), body, {
+        await this.bucket().put(manifestKey(record.sessionId), body, {
           httpMetadata: { contentType: 'application/json' },
         });
         return { kind: 'published', body };

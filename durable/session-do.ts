@@ -22,6 +22,7 @@ import {
   recordEndpoints,
 } from '../server/db/session-directory.ts';
 import { enqueueAutomatic } from '../server/processing/jobs.ts';
+import { storageBuckets } from '../server/storage.ts';
 import { ActivitySaves } from './activity-saves.ts';
 import { dueDeadline, nextAlarm, type WarnedReason } from './deadlines.ts';
 import type { BeginPiece, LiveState, PieceCommit, Refusal, SessionInit, TerminateOutcome } from './api.ts';
@@ -76,16 +77,18 @@ export class SessionDO extends DurableObject<Env> {
       this.#record = null;
       this.#unreadable = error;
     }
+    // Until a record exists nothing is read or written; then its storage location says where.
+    const bucket = () => storageBuckets(env, this.#record?.storage).recordings;
     this.#fanout = new ViewerFanout(
       ctx,
       this.#store,
-      env.RECORDINGS,
+      bucket,
       () => this.#record?.sessionId ?? '',
       () => this.#record?.format ?? 'webm',
     );
     this.#evidence = new SessionEvidence(
       this.#store,
-      env.RECORDINGS,
+      bucket,
       () => env.WITNESS_SIGNING_KEY,
       (sessionId, createdAt) => activitySummary(activityPartitions(env).forSession(createdAt), sessionId),
     );
@@ -139,7 +142,13 @@ export class SessionDO extends DurableObject<Env> {
     if (stored) return { kind: 'stored', format: record.format, sha256: stored.sha256, size: stored.size };
     const attempt = this.#store.claimUpload(seq, Date.now());
     if (attempt === null) return refuse(409, 'upload_in_progress', `Piece ${seq} is being uploaded; retry.`);
-    return { kind: 'go', format: record.format, keystrokes: record.policy.keystrokesEnabled, attempt };
+    return {
+      kind: 'go',
+      format: record.format,
+      keystrokes: record.policy.keystrokesEnabled,
+      attempt,
+      storage: record.storage,
+    };
   }
 
   /**
@@ -605,7 +614,12 @@ export class SessionDO extends DurableObject<Env> {
       Object.assign(record, apply(record, 'sealed', true, 'empty'));
     } else {
       try {
-        const result = await sealRecording(this.env.RECORDINGS, record.sessionId, record.format, pieces);
+        const result = await sealRecording(
+          storageBuckets(this.env, record.storage).recordings,
+          record.sessionId,
+          record.format,
+          pieces,
+        );
         await this.#evidence.recordingSealed(record.sessionId, record.format, result.mediaDurationMs);
         Object.assign(record, apply(record, 'sealed', true, 'ready'));
         record.recordingError = null;
@@ -627,7 +641,12 @@ export class SessionDO extends DurableObject<Env> {
       }
     }
     record.sealAt = null;
-    await sweepAttempts(this.env.RECORDINGS, record.sessionId, record.format, pieces).catch((error: unknown) => {
+    await sweepAttempts(
+      storageBuckets(this.env, record.storage).recordings,
+      record.sessionId,
+      record.format,
+      pieces,
+    ).catch((error: unknown) => {
       console.error('sweeping unacknowledged upload attempts failed', record.sessionId, error);
     });
     await this.#evidence.publish(record); // before D1 says sealed, so the API never finds a sealed session bare

@@ -5,7 +5,16 @@
  */
 import { z } from 'zod';
 import { SessionEndpoints } from '../protocol/control.ts';
-import { EndReason, Policy, Protocol, RecordingFormat, RecordingStatus, SessionStatus } from '../protocol/session.ts';
+import { DEFAULT_STORAGE, StorageName } from '../protocol/recording-rules.ts';
+import {
+  EndReason,
+  Policy,
+  Protocol,
+  RecordingFormat,
+  RecordingLevel,
+  RecordingStatus,
+  SessionStatus,
+} from '../protocol/session.ts';
 
 /**
  * 1 had no `version` field, and lacked `format` before formats existed and `lastHeardAt` before crashes were
@@ -25,7 +34,9 @@ export const SessionRecord = z.strictObject({
   format: RecordingFormat,
   status: SessionStatus,
   endReason: EndReason.nullable(),
-  policy: Policy,
+  // Records from before recording levels and storage locations: advanced, in the default bucket (any version).
+  policy: Policy.extend({ recordingLevel: RecordingLevel.default('advanced') }),
+  storage: StorageName.default(DEFAULT_STORAGE),
   createdAt: epochMs,
   launchExpiresAt: epochMs,
   startedAt: epochMs.nullable(),

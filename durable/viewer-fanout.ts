@@ -31,7 +31,8 @@ export class ViewerFanout {
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly store: SessionStore,
-    private readonly bucket: R2Bucket,
+    /** The session's storage location's bucket (server/storage.ts), known once its record is. */
+    private readonly bucket: () => R2Bucket,
     private readonly sessionId: () => string,
     private readonly format: () => RecordingFormat,
   ) {}
@@ -124,7 +125,7 @@ export class ViewerFanout {
     if (!row) return;
     let media = cache?.pieces.get(seq);
     if (!media) {
-      const object = await this.bucket.get(pieceKey(this.sessionId(), seq, this.format(), row.attempt));
+      const object = await this.bucket().get(pieceKey(this.sessionId(), seq, this.format(), row.attempt));
       if (!object) throw new Error(`piece ${seq} is indexed but not in storage`);
       media = new Uint8Array(await object.arrayBuffer());
       if (cache && cache.bytes + media.byteLength <= PUMP_CACHE_BYTES) {

@@ -5,14 +5,10 @@
  */
 import { z } from 'zod';
 import { Policy } from './session.ts';
+import { matchesPattern, TargetPattern } from './target-pattern.ts';
 
 /** `db-*`, `*.prod`, `web-0?`: `*` any run of characters, `?` one; case does not matter (host names). */
-export const HostPattern = z
-  .string()
-  .trim()
-  .min(1)
-  .max(200)
-  .regex(/^[A-Za-z0-9.*?_-]+$/, 'letters, digits, `. _ -` and the wildcards `*` and `?`');
+export const HostPattern = TargetPattern;
 
 export const AgentHostRule = z.strictObject({ hosts: HostPattern, record: z.boolean() });
 export type AgentHostRule = z.infer<typeof AgentHostRule>;
@@ -35,15 +31,10 @@ export const AgentPolicyReply = z.strictObject({
 });
 export type AgentPolicyReply = z.infer<typeof AgentPolicyReply>;
 
-function patternRegExp(pattern: string): RegExp {
-  const body = pattern.replace(/[.*?]/g, (char) => (char === '*' ? '.*' : char === '?' ? '.' : '\\.'));
-  return new RegExp(`^${body}$`, 'i');
-}
-
 /** Whether logins on `host` are recorded under `settings`, and the rule that said so. */
 export function recordsHost(settings: AgentSettings, host: string): { record: boolean; rule: string | null } {
   for (const rule of settings.rules) {
-    if (patternRegExp(rule.hosts).test(host)) return { record: rule.record, rule: rule.hosts };
+    if (matchesPattern(rule.hosts, host)) return { record: rule.record, rule: rule.hosts };
   }
   return { record: true, rule: null };
 }

@@ -51,6 +51,44 @@ function settingsChange(d: Details): string {
     .join(', ')}${changed.length > 6 ? `, and ${changed.length - 6} more` : ''}`;
 }
 
+/** A change of the rules by target, rule by rule: "recording level advanced → basic for db-*", "added *.eu (…)". */
+function rulesChange(d: Details): string {
+  type Rule = { targets?: unknown; recordingLevel?: unknown; storage?: unknown };
+  const side = (value: unknown) => (value && typeof value === 'object' ? (value as Details) : {});
+  const before = side(d.before);
+  const after = side(d.after);
+  const rules = (value: Details): Rule[] => (Array.isArray(value.rules) ? (value.rules as Rule[]) : []);
+  const name = (v: unknown) => (v === undefined ? 'the default' : String(v));
+  const parts: string[] = [];
+  if (before.storage !== after.storage)
+    parts.push(`save recordings to ${name(before.storage)} → ${name(after.storage)}`);
+  const old = new Map(rules(before).map((rule) => [String(rule.targets), rule]));
+  for (const rule of rules(after)) {
+    const was = old.get(String(rule.targets));
+    old.delete(String(rule.targets));
+    const level = rule.recordingLevel === undefined ? '' : `recording level ${String(rule.recordingLevel)}`;
+    const storage = rule.storage === undefined ? '' : `storage ${String(rule.storage)}`;
+    if (!was) {
+      parts.push(`added a rule for ${String(rule.targets)} (${[level, storage].filter(Boolean).join(', ')})`);
+      continue;
+    }
+    if (was.recordingLevel !== rule.recordingLevel) {
+      parts.push(
+        `recording level ${name(was.recordingLevel)} → ${name(rule.recordingLevel)} for ${String(rule.targets)}`,
+      );
+    }
+    if (was.storage !== rule.storage) {
+      parts.push(`storage ${name(was.storage)} → ${name(rule.storage)} for ${String(rule.targets)}`);
+    }
+  }
+  for (const targets of old.keys()) parts.push(`removed the rule for ${targets}`);
+  const order = (value: Details) => rules(value).map((rule) => String(rule.targets));
+  if (parts.length === 0 && JSON.stringify(order(before)) !== JSON.stringify(order(after))) {
+    parts.push(`reordered the rules (${order(after).join(', ')})`);
+  }
+  return parts.length === 0 ? ' (nothing changed)' : `: ${parts.join('; ')}`;
+}
+
 const actor = (row: AuditRow): Segment => ({ actor: row.actorName });
 const withReason = (d: Details) => (text(d.reason) ? ` (reason: ${quoted(d.reason)})` : '');
 
@@ -101,7 +139,10 @@ const SENTENCES: Record<string, Sentence> = {
     r.targetId
       ? [actor(r), ` searched ${quoted(d.q)} in `, session(r)]
       : [actor(r), ` searched sessions for ${quoted(d.q)}`],
-  'settings.changed': (r, d) => [actor(r), ` changed the ${r.targetId ?? ''} settings${settingsChange(d)}`],
+  'settings.changed': (r, d) =>
+    r.targetId === 'recording-rules'
+      ? [actor(r), ` changed Session Recording${rulesChange(d)}`]
+      : [actor(r), ` changed the ${r.targetId ?? ''} settings${settingsChange(d)}`],
   'processing.requested': (r) => [actor(r), ' asked for an MP4 of ', session(r)],
   'processing.retried': (r) =>
     r.targetId

@@ -57,9 +57,18 @@ export function defaultFormat(protocol: Protocol): RecordingFormat {
 
 const MINUTE_MS = 60_000;
 
+/**
+ * What a video session records: `basic`, the screen only (activity comes from screen changes); `advanced`, the
+ * screen plus keystrokes (when on), processes and windows. Terminal sessions record their terminal either way.
+ */
+export const RecordingLevel = z.enum(['basic', 'advanced']);
+export type RecordingLevel = z.infer<typeof RecordingLevel>;
+
 /** What a session must obey, copied from the settings at launch time (the snapshot never changes afterwards). */
 export const Policy = z.strictObject({
   recordingEnabled: z.boolean(),
+  /** Basic (screen only) or advanced (plus keystrokes, processes, windows); applied by the launcher at its start. */
+  recordingLevel: RecordingLevel,
   keystrokesEnabled: z.boolean(),
   /** End the session after this long without user activity; 0 disables. */
   inactivityTimeoutMs: z
@@ -78,6 +87,7 @@ export type Policy = z.infer<typeof Policy>;
 
 export const DEFAULT_POLICY: Policy = {
   recordingEnabled: true,
+  recordingLevel: 'advanced',
   keystrokesEnabled: true,
   inactivityTimeoutMs: 15 * MINUTE_MS,
   maxSessionLengthMs: 8 * 60 * MINUTE_MS,
@@ -97,7 +107,8 @@ function limit(ms: number): number {
 
 /**
  * Which fields of a launch's `requested` policy record less than `settings` (weaker: recording or keystrokes off
- * where they are on, a longer or no inactivity timeout or maximum length) and which record more (stricter).
+ * where they are on, basic where the level is advanced, a longer or no inactivity timeout or maximum length) and
+ * which record more (stricter).
  */
 export function comparePolicy(
   settings: Policy,
@@ -113,6 +124,10 @@ export function comparePolicy(
   for (const field of ['recordingEnabled', 'keystrokesEnabled'] as const) {
     const asked = requested[field];
     if (asked !== undefined) order(field, Number(asked), Number(settings[field]));
+  }
+  if (requested.recordingLevel !== undefined) {
+    const rank = (level: RecordingLevel) => (level === 'advanced' ? 1 : 0);
+    order('recordingLevel', rank(requested.recordingLevel), rank(settings.recordingLevel));
   }
   for (const field of ['inactivityTimeoutMs', 'maxSessionLengthMs'] as const) {
     const asked = requested[field];

@@ -9,6 +9,7 @@ import type {
   PolicySource,
   Protocol,
   RecordingFormat,
+  RecordingLevel,
   RecordingStatus,
   SessionOrigin,
   SessionStatus,
@@ -40,6 +41,10 @@ export const sessions = sqliteTable(
     /** The fields the launch changed from the settings (JSON array of Policy keys; empty when none). */
     policyChanges: text('policy_changes', { mode: 'json' }).$type<Array<keyof Policy>>().notNull().default(sql`'[]'`),
     recordingStatus: text('recording_status').$type<RecordingStatus>().notNull(),
+    /** Basic (screen only) or advanced (plus keystrokes, processes, windows), resolved by target at launch. */
+    recordingLevel: text('recording_level').$type<RecordingLevel>().notNull().default('advanced'),
+    /** The storage location (server/storage.ts) its media is saved in, chosen by target at launch. */
+    storage: text('storage').notNull().default('RECORDINGS'),
     /** `agent`: a login witness-agent recorded on its host without anyone launching it; else `launched`. */
     origin: text('origin').$type<SessionOrigin>().notNull().default('launched'),
     /** The agent's login (its tty and remote address); null for launched sessions. */

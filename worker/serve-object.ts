@@ -1,15 +1,14 @@
 /** Serves one R2 object with HTTP Range, audited before a byte goes out (MP4s and processing sources). */
 import type { Context } from 'hono';
-import type { RetentionMark } from '../protocol/lifecycle.ts';
 import type { ApiEnv } from './auth/principal.ts';
 import { ApiError } from './errors.ts';
 import { parseRange } from './http-range.ts';
-import { headMedia } from './media-bucket.ts';
+import { headMedia, type MediaPlace } from './media-bucket.ts';
 
 export interface ServedObject {
   key: string;
-  /** The session's retention mark: where its media is (worker/media-bucket.ts), archived or not. */
-  retention: RetentionMark | null;
+  /** The session's storage location and retention mark: where its media is (worker/media-bucket.ts). */
+  place: MediaPlace;
   contentType: string;
   filename: string;
   download: boolean;
@@ -18,7 +17,7 @@ export interface ServedObject {
 }
 
 export async function serveObject(c: Context<ApiEnv>, served: ServedObject): Promise<Response> {
-  const found = await headMedia(c.env, served.retention, served.key);
+  const found = await headMedia(c.env, served.place, served.key);
   if (!found) throw new ApiError(404, 'recording_missing', 'The file is not in storage.');
   const { bucket, head } = found;
   const headers = new Headers({

@@ -1,5 +1,6 @@
 /** Recording settings: what new sessions snapshot as their policy. */
 import { eq } from 'drizzle-orm';
+import { DEFAULT_RECORDING_RULES, RecordingRules } from '../protocol/recording-rules.ts';
 import { RedactionSettings } from '../protocol/redaction.ts';
 import { DEFAULT_RETENTION, RetentionSettings } from '../protocol/retention.ts';
 import { DEFAULT_POLICY, Policy } from '../protocol/session.ts';
@@ -63,5 +64,26 @@ export async function saveRetentionSettings(db: Database, value: RetentionSettin
   await db
     .insert(settings)
     .values({ key: RETENTION_KEY, value, updatedAt: Date.now() })
+    .onConflictDoUpdate({ target: settings.key, set: { value, updatedAt: Date.now() } });
+}
+
+const RULES_KEY = 'recording-rules';
+
+/**
+ * The default storage and the rules by target (protocol/recording-rules.ts). A bad stored value is refused loudly:
+ * saving a session to a bucket nobody chose (outside its jurisdiction) would be worse than not launching.
+ */
+export async function recordingRules(db: Database): Promise<RecordingRules> {
+  const row = await db.select().from(settings).where(eq(settings.key, RULES_KEY)).get();
+  if (!row) return DEFAULT_RECORDING_RULES;
+  const parsed = RecordingRules.safeParse(row.value);
+  if (!parsed.success) throw new Error(`stored recording rules are invalid: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+export async function saveRecordingRules(db: Database, value: RecordingRules): Promise<void> {
+  await db
+    .insert(settings)
+    .values({ key: RULES_KEY, value, updatedAt: Date.now() })
     .onConflictDoUpdate({ target: settings.key, set: { value, updatedAt: Date.now() } });
 }

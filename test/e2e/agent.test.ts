@@ -277,7 +277,15 @@ describe('witness-agent while the server cannot be reached', () => {
   test('uninstall leaves that sshd configuration as it was', async () => {
     const other = await startAgentHost({ server: baseUrl, apiKey: await agentKey(`${HOST}-u`), host: `${HOST}-u` });
     try {
-      const result = await runAgent(['uninstall', '--config', other.configPath, '--sshd-config', other.sshdConfig]);
+      const result = await runAgent([
+        'uninstall',
+        '--config',
+        other.configPath,
+        '--sshd-config',
+        other.sshdConfig,
+        '--systemd-unit',
+        other.systemdUnit,
+      ]);
       expect(result.code).toBe(0);
       expect(readFileSync(other.sshdConfig, 'utf8')).toBe(other.sshdConfigBefore);
     } finally {

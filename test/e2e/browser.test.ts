@@ -363,16 +363,38 @@ describe('audit log, users and keys, settings', () => {
     const inactivity = page.getByLabel(/without activity/);
     await eventually(() => inactivity.inputValue()).toBe('15');
     await inactivity.fill('20');
+    await page.getByLabel(/^Recording level/).selectOption('basic');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
-    await eventually(() => page.getByRole('status').textContent()).toContain('Saved.');
+    await eventually(() => page.getByRole('status').first().textContent()).toContain('Saved.');
+    const saved = (await (await api('/settings/recording')).json()) as {
+      inactivityTimeoutMs: number;
+      recordingLevel: string;
+    };
+    expect(saved).toMatchObject({ inactivityTimeoutMs: 20 * 60_000, recordingLevel: 'basic' });
+
+    // A rule by target: its pattern, level and storage, offered from the deployment's locations only.
+    await page.getByLabel('Save recordings to').selectOption('RECORDINGS_EU');
+    await page.getByRole('button', { name: 'Add a rule' }).click();
+    await page.getByLabel('Rule 1 targets').fill('db-*');
+    await page.getByLabel('Rule 1 recording level').selectOption('advanced');
+    await page.getByLabel('Rule 1 storage').selectOption('RECORDINGS');
+    await page.getByRole('button', { name: 'Save rules' }).click();
+    await eventually(() => page.getByText(/New sessions are saved and recorded by these rules/).count()).toBe(1);
     await screenshot(page, 'console-settings');
-    const saved = (await (await api('/settings/recording')).json()) as { inactivityTimeoutMs: number };
-    expect(saved.inactivityTimeoutMs).toBe(20 * 60_000);
-    // Back to the default, for the other test files.
+    expect(await (await api('/settings/recording/rules')).json()).toEqual({
+      storage: 'RECORDINGS_EU',
+      rules: [{ targets: 'db-*', recordingLevel: 'advanced', storage: 'RECORDINGS' }],
+    });
+    // Back to the defaults, for the other test files.
     const reset = await api('/settings/recording', {
       method: 'PUT',
-      body: JSON.stringify({ inactivityTimeoutMs: 15 * 60_000 }),
+      body: JSON.stringify({ inactivityTimeoutMs: 15 * 60_000, recordingLevel: 'advanced' }),
     });
     expect(reset.status).toBe(200);
+    const resetRules = await api('/settings/recording/rules', {
+      method: 'PUT',
+      body: JSON.stringify({ storage: 'RECORDINGS', rules: [] }),
+    });
+    expect(resetRules.status).toBe(200);
   });
 });

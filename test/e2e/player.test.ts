@@ -463,7 +463,8 @@ describe('Watch Recording', () => {
     }, `#/sessions/${launched.sessionId}/recording`);
     await page.getByRole('heading', { name: 'Recording: busy-e2e on build-01' }).waitFor();
     await page.locator('.activity-map canvas').waitFor();
-    await page.getByRole('button', { name: 'Load more events' }).waitFor();
+    // Every event loads, page after page (the count beside the grid's Follow toggle).
+    await page.getByText('20,000 events', { exact: true }).waitFor({ timeout: 60_000 });
     // The map has drawn (it measures each draw as `activity-map-draw`).
     await page.waitForFunction(() => performance.getEntriesByName('activity-map-draw').length > 0);
     const figures = await page.evaluate(() => {
@@ -479,7 +480,9 @@ describe('Watch Recording', () => {
     const events = density.buckets.reduce((sum, b) => sum + b.processEvents + b.windowChanges, 0);
     await screenshot(page, 'watch-recording-20000-events');
     expect(events).toBe(15_000); // the process and window events, all counted in the map's buckets
-    expect(figures.rows).toBe(500);
+    // Rendered are only the rows in view (and a few around them), not 20,000.
+    expect(figures.rows).toBeGreaterThan(5);
+    expect(figures.rows).toBeLessThan(100);
     // How fast it draws, and whether the page janks while it loads, is bench/console-map.ts's to measure
     // (draw time and long tasks, against a 200-event baseline): a timing bound here only fails on a busy
     // machine.

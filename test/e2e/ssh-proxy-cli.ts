@@ -14,6 +14,11 @@ export interface RunningProxy {
   port: number;
   /** Opens an SSH session as `user` to `target` through the proxy: `ssh [options] user+target@proxy`. */
   login(options?: string[]): SshClient;
+  /**
+   * The same from a terminal of `cols`×`rows` (util-linux `script` gives ssh a pseudo-terminal of that size,
+   * which ssh asks the proxy for).
+   */
+  loginInTerminal(cols: number, rows: number): SshClient;
   /** What the proxy logged (it runs with --verbose). */
   output(): string;
   stop(): Promise<void>;
@@ -70,6 +75,10 @@ export async function startProxy(user: string, target: string): Promise<RunningP
   return {
     port,
     login: (options = []) => ssh([...sshOptions(port, key.path), ...options, `${user}+${target}@127.0.0.1`]),
+    loginInTerminal(cols, rows) {
+      const quoted = [...sshOptions(port, key.path), `${user}+${target}@127.0.0.1`].map((a) => `'${a}'`).join(' ');
+      return ssh(['-qfec', `stty cols ${cols} rows ${rows}; exec ssh ${quoted}`, '/dev/null'], {}, 'script');
+    },
     output: () => output,
     async stop() {
       if (proxy.exitCode === null) {

@@ -85,18 +85,23 @@ describe('the login', () => {
 describe('the configuration file', () => {
   test('every problem is named', () => {
     expect(() => parseAgentConfig('{', 'a.json')).toThrow(/a.json is not JSON/);
-    expect(() => parseAgentConfig(JSON.stringify({ server: 'ftp://x', apiKey: 'k', host: 'h\n' }), 'a.json')).toThrow(
-      /invalid configuration a.json: server: .*; apiKey: .*; host: must not contain a control character/,
+    expect(() => parseAgentConfig(JSON.stringify({ server: 'ftp://x', spoolDir: '', host: 'h\n' }), 'a.json')).toThrow(
+      /invalid configuration a.json: server: .*; host: must not contain a control character.*; spoolDir: /,
     );
-    const config = parseAgentConfig(
-      JSON.stringify({ server: 'https://w.example.com/', apiKey: 'agent-key-1234', host: 'db-01' }),
-      'a.json',
-    );
+    // An older install's file, with the key readable by every account: named, not used.
+    expect(() =>
+      parseAgentConfig(
+        JSON.stringify({ server: 'https://w.example.com', apiKey: 'k'.repeat(12), host: 'h' }),
+        'a.json',
+      ),
+    ).toThrow(/a.json holds the agent key, readable by every account .*run witness-agent install again/);
+    const config = parseAgentConfig(JSON.stringify({ server: 'https://w.example.com/', host: 'db-01' }), 'a.json');
     expect(config).toEqual({
       server: 'https://w.example.com',
-      apiKey: 'agent-key-1234',
       host: 'db-01',
       spoolDir: '/var/spool/witness-agent',
+      keyFile: '/etc/witness-agent/agent.key',
+      brokerSocket: '/run/witness-agent/broker.sock',
       failClosed: false,
     });
   });

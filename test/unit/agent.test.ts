@@ -3,13 +3,14 @@
  * into that configuration only, the real `ssh` client logging in straight to sshd, recording into the fake
  * Witness server (test/support/fake-witness.ts, which checks every piece as the server does).
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseCast } from '../../protocol/asciicast.ts';
 import { FakeWitness, type FakeSession } from '../support/fake-witness.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { type AgentHost, runAgent, startAgentHost } from './agent/agent-host.ts';
+import { type Account, type AgentHost, runAgent, startAgentHost, testAccount } from './agent/agent-host.ts';
 
 const API_KEY = 'agent-key-for-test-host';
 
@@ -186,6 +187,12 @@ describe('witness-agent with a real sshd', () => {
       host.configPath,
       '--spool-dir',
       host.spoolDir,
+      '--key-file',
+      host.keyFile,
+      '--broker-socket',
+      host.brokerSocket,
+      '--systemd-unit',
+      host.systemdUnit,
       '--sshd-config',
       host.sshdConfig,
     ]);
@@ -193,6 +200,96 @@ describe('witness-agent with a real sshd', () => {
     expect(readFileSync(host.sshdConfig, 'utf8')).toBe(before);
     const status = await runAgent(['status', '--config', host.configPath, '--sshd-config', host.sshdConfig]);
     expect(status.stdout).toContain('every SSH login is recorded');
+  });
+});
+
+/** Sends one line to the broker's socket as `account` (a process of that uid) and returns its answer. */
+function askBrokerAs(account: Account, socket: string, request: unknown): Promise<unknown> {
+  const script = `const s = require('node:net').connect(process.argv[1]); let t = '';
+s.on('connect', () => s.write(process.argv[2] + '\\n')); s.on('data', (d) => { t += d; });
+s.on('close', () => process.stdout.write(t));`;
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['-e', script, socket, JSON.stringify(request)],
+      { uid: account.uid, gid: account.gid, encoding: 'utf8' },
+      (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout))),
+    );
+  });
+}
+
+describe('the root broker holds the agent key', () => {
+  let witness: FakeWitness;
+  let host: AgentHost;
+  let account: Account;
+
+  beforeAll(async () => {
+    account = testAccount();
+    witness = new FakeWitness({ apiKey: API_KEY, policy: { keystrokesEnabled: true } });
+    await witness.start();
+    host = await startAgentHost({ server: witness.url, apiKey: API_KEY, host: 'test-host' });
+  });
+
+  afterAll(async () => {
+    await host?.stop();
+    await witness?.close();
+  });
+
+  test("a non-root login cannot read the key, and is recorded as that user's own session", async () => {
+    expect(statSync(host.keyFile)).toMatchObject({ uid: 0 });
+    expect(statSync(host.keyFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(host.configPath, 'utf8')).not.toContain(API_KEY);
+    const index = witness.sessions.size;
+    const client = host.login([`cat ${host.keyFile}; echo cat-exit-$?; id -un`], {}, account.name);
+    expect(await client.exited).toBe(0);
+    expect(client.stdout()).toBe(`cat-exit-1\n${account.name}\n`);
+    expect(client.stderr()).toContain('Permission denied');
+    const session = await finished(witness, host, index);
+    expect(session).toMatchObject({ user: account.name, target: 'test-host', protocol: 'ssh' });
+    expect(castEvents(witness.cast(session), 'o').join('')).toContain(`cat-exit-1\n${account.name}`);
+    expect(host.brokerLog()).toMatch(new RegExp(`session \\S+ for ${account.name} \\(pid \\d+`));
+  });
+
+  test("a user asking the broker for another user's session is refused, and nothing is launched", async () => {
+    const before = witness.sessions.size;
+    const answer = await askBrokerAs(account, host.brokerSocket, {
+      type: 'login',
+      user: 'root',
+      protocol: 'ssh',
+      login: { tty: null, remoteAddress: null },
+    });
+    expect(answer).toMatchObject({ type: 'refused', code: 'wrong_user' });
+    expect((answer as { message: string }).message).toContain(`this process runs as ${account.name}`);
+    expect(await askBrokerAs(account, host.brokerSocket, { type: 'login', user: 42 })).toMatchObject({
+      type: 'refused',
+      code: 'bad_request',
+    });
+    expect(witness.sessions.size).toBe(before);
+  });
+
+  test('with the broker down a login is spooled, and the broker uploads it, as its owner, when it is back', async () => {
+    await host.stopBroker();
+    try {
+      const client = host.login(['echo broker-down-$((3*3))'], {}, account.name);
+      expect(await client.exited).toBe(0);
+      expect(client.stdout()).toBe('broker-down-9\n');
+      const pending = readdirSync(host.spoolDir).filter((name) => name.startsWith('pending-'));
+      expect(pending).toHaveLength(1);
+      const dir = join(host.spoolDir, pending[0] as string);
+      expect(statSync(dir).uid).toBe(account.uid);
+      expect(host.log(account.uid)).toContain('the witness-agent broker is not running');
+      // A recorder could write any name into its login.json: the folder's owner decides whose login it is.
+      const meta = JSON.parse(readFileSync(join(dir, 'login.json'), 'utf8'));
+      writeFileSync(join(dir, 'login.json'), JSON.stringify({ ...meta, user: 'root' }));
+      const index = witness.sessions.size;
+      await host.startBroker();
+      const session = await finished(witness, host, index);
+      expect(session.user).toBe(account.name);
+      expect(castEvents(witness.cast(session), 'o').join('')).toBe('broker-down-9\n');
+      await waitFor('the pending folder to be removed', () => !existsSync(dir));
+    } finally {
+      await host.startBroker();
+    }
   });
 });
 
@@ -283,6 +380,11 @@ describe('witness-agent while Witness cannot be reached', () => {
       expect(await client.exited).toBe(1);
       expect(client.stdout() + client.stderr()).toContain('witness: this login cannot be recorded, so it is refused');
       expect(readdirSync(host.spoolDir).filter((name) => name.startsWith('pending-'))).toEqual([]);
+      // The broker down is the same: nothing can record the login, so it is refused.
+      await host.stopBroker();
+      const again = host.login(['-tt']);
+      expect(await again.exited).toBe(1);
+      expect(again.stdout() + again.stderr()).toContain('the witness-agent broker is not running');
     } finally {
       await host.stop();
     }
@@ -295,10 +397,20 @@ describe('witness-agent install and uninstall', () => {
     await witness.start();
     const host = await startAgentHost({ server: witness.url, apiKey: API_KEY, host: 'test-host' });
     try {
-      const removed = await runAgent(['uninstall', '--config', host.configPath, '--sshd-config', host.sshdConfig]);
+      const removed = await runAgent([
+        'uninstall',
+        '--config',
+        host.configPath,
+        '--sshd-config',
+        host.sshdConfig,
+        '--systemd-unit',
+        host.systemdUnit,
+      ]);
       expect(removed.code).toBe(0);
       expect(readFileSync(host.sshdConfig, 'utf8')).toBe(host.sshdConfigBefore);
       expect(existsSync(host.configPath)).toBe(false);
+      expect(existsSync(host.keyFile)).toBe(false);
+      expect(existsSync(host.systemdUnit)).toBe(false);
       const again = await runAgent(['uninstall', '--config', host.configPath, '--sshd-config', host.sshdConfig]);
       expect(again.stdout).toBe('not installed: nothing to change\n');
     } finally {
@@ -326,6 +438,10 @@ describe('witness-agent install and uninstall', () => {
           host.configPath,
           '--spool-dir',
           host.spoolDir,
+          '--key-file',
+          host.keyFile,
+          '--systemd-unit',
+          host.systemdUnit,
           '--sshd-config',
           config,
         ]);

@@ -47,6 +47,30 @@ describe('audit sentences', () => {
     );
   });
 
+  it('names what a change of the rules by target changed, rule by rule', () => {
+    const rules = (before: unknown, after: unknown) =>
+      auditSentenceText(
+        row('settings.changed', {
+          targetType: 'settings',
+          targetId: 'recording-rules',
+          details: { before, after },
+        }),
+      );
+    const dbAdvanced = { targets: 'db-*', recordingLevel: 'advanced' };
+    const dbBasic = { targets: 'db-*', recordingLevel: 'basic' };
+    const eu = { targets: '*.eu', storage: 'RECORDINGS_EU' };
+    expect(rules({ storage: 'RECORDINGS', rules: [dbAdvanced] }, { storage: 'RECORDINGS', rules: [dbBasic] })).toBe(
+      'alice changed Session Recording: recording level advanced → basic for db-*',
+    );
+    expect(rules({ storage: 'RECORDINGS', rules: [dbBasic] }, { storage: 'RECORDINGS_EU', rules: [eu] })).toBe(
+      'alice changed Session Recording: save recordings to RECORDINGS → RECORDINGS_EU; ' +
+        'added a rule for *.eu (storage RECORDINGS_EU); removed the rule for db-*',
+    );
+    expect(
+      rules({ storage: 'RECORDINGS', rules: [dbBasic, eu] }, { storage: 'RECORDINGS', rules: [eu, dbBasic] }),
+    ).toBe('alice changed Session Recording: reordered the rules (*.eu, db-*)');
+  });
+
   it('tells a session the server no longer knows by its id, and an action it has no sentence for', () => {
     expect(auditSentenceText(row('recording.viewed', { session: null }))).toBe(
       'alice played the recording of session f3a1',

@@ -13,6 +13,7 @@ const current: SessionRecord = {
   status: 'active',
   endReason: null,
   policy: DEFAULT_POLICY,
+  storage: 'RECORDINGS_EU',
   createdAt: 1_000,
   launchExpiresAt: 901_000,
   startedAt: 2_000,
@@ -38,6 +39,16 @@ const current: SessionRecord = {
 describe('readRecord', () => {
   it('reads the current version as stored', () => {
     expect(readRecord(JSON.stringify(current))).toEqual(current);
+  });
+
+  it('reads a record from before recording levels and storage locations as advanced, in the default bucket', () => {
+    const { storage: _s, ...rest } = current;
+    const { recordingLevel: _l, ...policy } = current.policy;
+    expect(readRecord(JSON.stringify({ ...rest, policy }))).toEqual({
+      ...current,
+      storage: 'RECORDINGS',
+      policy: { ...current.policy, recordingLevel: 'advanced' },
+    });
   });
 
   it('migrates a version-1 record: no version, and no format or lastHeardAt from before they existed', () => {

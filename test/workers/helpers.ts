@@ -182,8 +182,8 @@ export async function sealNow(id: string): Promise<void> {
 }
 
 /** A session recorded from the fixture pieces, ended by its launcher and sealed: its recording is ready. */
-export async function recordedSession(): Promise<string> {
-  const s = await launch();
+export async function recordedSession(body: Record<string, unknown> = {}): Promise<string> {
+  const s = await launch(body);
   const launcher = await connectLauncher(s);
   const pieces = fixturePieces();
   for (let seq = 0; seq < pieces.length; seq++) {

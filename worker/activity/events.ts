@@ -10,6 +10,7 @@ import {
   type RedactionCounts,
   redactEvent,
 } from '../../protocol/redaction.ts';
+import type { RecordingLevel } from '../../protocol/session.ts';
 import type { activity } from '../../schema/index.ts';
 import { describeIssues } from '../validate.ts';
 
@@ -19,6 +20,8 @@ export interface EventContext {
   sessionId: string;
   batch: number;
   keystrokesEnabled: boolean;
+  /** Basic sessions record the screen only: keystroke, process and window events are refused (absent: advanced). */
+  recordingLevel?: RecordingLevel;
   /** Latest session-clock time an event may carry (now − start, plus slack). */
   latestMs: number;
   /** The administrator's redaction patterns, applied with the built-in ones (protocol/redaction.ts). */
@@ -53,6 +56,9 @@ export function checkEvents(raw: readonly unknown[], context: EventContext): Che
 /** Events that carry what the user typed: refused when the session's policy turns keystroke recording off. */
 const TYPED = new Set<ActivityEvent['type']>(['keys', 'ssh.input', 'ssh.command']);
 
+/** What only advanced recording captures on a desktop: refused from a basic session (the launcher sends none). */
+const ADVANCED = new Set<ActivityEvent['type']>(['keys', 'process.start', 'process.stop', 'window.focus']);
+
 /** Why an event is refused, or the event itself when it is fine. */
 function refusal(candidate: unknown, context: EventContext): string | ActivityEvent {
   const parsed = ActivityEvent.safeParse(candidate);
@@ -60,6 +66,9 @@ function refusal(candidate: unknown, context: EventContext): string | ActivityEv
   const event = parsed.data;
   if (event.atMs > context.latestMs) return `atMs ${event.atMs} is after the session's clock allows`;
   if ('endMs' in event && event.endMs < event.atMs) return 'endMs is before atMs';
+  if (ADVANCED.has(event.type) && context.recordingLevel === 'basic') {
+    return 'this session is recorded at the basic level (screen only)';
+  }
   if (TYPED.has(event.type) && !context.keystrokesEnabled) {
     return 'keystroke recording is off for this session';
   }

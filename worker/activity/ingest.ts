@@ -37,6 +37,7 @@ export async function storeBatch(
     sessionId: session.id,
     batch,
     keystrokesEnabled: session.policy.keystrokesEnabled,
+    recordingLevel: session.recordingLevel,
     latestMs: Date.now() - startedAt + EVENT_CLOCK_SLACK_MS,
     customPatterns: (await redactionSettings(database(env.DB))).patterns,
   });

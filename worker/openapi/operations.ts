@@ -535,6 +535,31 @@ export const OPERATIONS: Record<string, Operation> = {
     permission: 'recording:administer',
     replies: { 200: { description: 'The new policy.', json: 'Policy' } },
   },
+  'GET /api/v1/settings/recording/storage': {
+    summary: 'The storage locations recordings may be saved to (wrangler.jsonc RECORDING_STORAGE)',
+    tag: 'settings',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'Each R2 binding, its archive binding and label.', json: 'StorageLocations' } },
+  },
+  'GET /api/v1/settings/recording/rules': {
+    summary: 'The default storage and the rules by target (recording level, storage)',
+    tag: 'settings',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'The default storage and the rules, first match wins.', json: 'RecordingRules' } },
+  },
+  'PUT /api/v1/settings/recording/rules': {
+    summary: 'Replace the default storage and the rules by target (applies to new sessions)',
+    description:
+      'Each rule `{targets, recordingLevel?, storage?}` sets at least one; `targets` is a pattern (`*`, `?`); ' +
+      'the first rule matching a launch’s target decides, what it leaves out comes from the defaults.',
+    tag: 'settings',
+    access: 'api',
+    permission: 'recording:administer',
+    replies: { 200: { description: 'The new rules.', json: 'RecordingRules' } },
+    errors: { 400: 'A bad pattern or rule (`invalid_json`), a storage this deployment lacks (`unknown_storage`).' },
+  },
   'GET /api/v1/settings/recording/retention': {
     summary: 'When recordings are archived and deleted (docs/retention.md)',
     tag: 'settings',

@@ -23,10 +23,12 @@ import {
   PolicySource,
   Protocol,
   RecordingFormat,
+  RecordingLevel,
   RecordingStatus,
   SessionOrigin,
   SessionStatus,
 } from '../../protocol/session.ts';
+import { RecordingRules, StorageLocation } from '../../protocol/recording-rules.ts';
 
 const Timestamp = z.iso.datetime({ offset: true });
 
@@ -73,6 +75,10 @@ export const Session = z.looseObject({
   endedAt: Timestamp.nullable(),
   durationMs: z.number().int().nullable(),
   policy: Policy,
+  recordingLevel: RecordingLevel.describe(
+    '`basic`: the screen only (activity from screen changes); `advanced`: plus keystrokes, processes, windows.',
+  ),
+  storage: z.string().describe('The storage location (an R2 binding, e.g. RECORDINGS) its media is saved in.'),
   policySource: z
     .looseObject({ kind: PolicySource, changes: z.array(z.string()), launchedBy: z.string() })
     .describe('Whether the policy is the settings, made stricter at launch, or weakened by a policy:override key.'),
@@ -280,6 +286,11 @@ export const SCHEMAS = {
   NewKeyReply,
   AuditPage,
   Policy,
+  RecordingRules,
+  StorageLocations: z.strictObject({
+    locations: z.array(StorageLocation).describe('The storage locations this deployment declares, default first.'),
+    default: z.string().nullable(),
+  }),
   RedactionSettings,
   AgentSettings,
   AgentPolicyReply,

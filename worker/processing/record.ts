@@ -30,6 +30,8 @@ export async function signedSource(bucket: R2Bucket, sessionId: string): Promise
 /** Signs and stores the processing record of a checked MP4. */
 export async function storeProcessingRecord(
   env: Env,
+  /** The session's storage location's bucket: the record stays with the MP4 and its source. */
+  bucket: R2Bucket,
   made: {
     sessionId: string;
     source: SourceRecording;
@@ -54,7 +56,7 @@ export async function storeProcessingRecord(
     keyId: key.keyId,
   };
   const signed = await signProcessingRecord(record, key);
-  await env.RECORDINGS.put(processingRecordKey(made.sessionId), canonicalJson(signed), {
+  await bucket.put(processingRecordKey(made.sessionId), canonicalJson(signed), {
     httpMetadata: { contentType: 'application/json' },
   });
   return signed;

@@ -1,8 +1,9 @@
 /**
  * What retention does to a session's objects in R2: every object under `sessions/{id}/` is media (pieces, every
  * upload attempt, the sealed file, an MP4 and whatever else is recorded for it) except the signed records — the
- * manifest and the MP4's processing record — which stay in RECORDINGS for good. Archiving copies each object to ARCHIVE, checks the copy, then deletes the
- * original; deleting removes the media from both buckets. Both are safe to repeat after an interruption.
+ * manifest and the MP4's processing record — which stay in the session's storage location's bucket for good.
+ * Archiving copies each object to that location's archive bucket, checks the copy, then deletes the original;
+ * deleting removes the media from both buckets. Both are safe to repeat after an interruption.
  */
 import { eq } from 'drizzle-orm';
 import { manifestKey, SignedManifest } from '../../protocol/evidence.ts';
@@ -11,6 +12,7 @@ import { processingRecordKey } from '../../protocol/processing.ts';
 import { pieces } from '../../schema/index.ts';
 import { database } from '../../server/db/index.ts';
 import type { SessionRow } from '../../server/db/session-directory.ts';
+import { sessionBuckets } from '../media-bucket.ts';
 import { sessionObject } from '../stubs.ts';
 import type { StepOutcome, SweepBudget } from './budget.ts';
 
@@ -38,8 +40,9 @@ function signedRecords(sessionId: string): Set<string> {
  * Makes sure the signed manifest is in storage before any media goes: once pieces or activity are gone it could
  * never be written again. A manifest that failed to be stored at sealing is written by the session's object now.
  */
-export async function ensureManifest(env: Env, sessionId: string): Promise<SignedManifest> {
-  const stored = await env.RECORDINGS.get(manifestKey(sessionId));
+export async function ensureManifest(env: Env, session: Pick<SessionRow, 'id' | 'storage'>): Promise<SignedManifest> {
+  const sessionId = session.id;
+  const stored = await sessionBuckets(env, session).recordings.get(manifestKey(sessionId));
   if (stored) return SignedManifest.parse(await stored.json());
   const outcome = await sessionObject(env, sessionId).publishManifest();
   if (outcome.kind !== 'published') {
@@ -98,24 +101,26 @@ async function moveObject(
   await from.delete(key);
 }
 
-/** Moves the session's media to ARCHIVE, until done or the budget runs out (the next run goes on from there). */
+/** Moves the session's media to its location's archive bucket, until done or the budget runs out (the next run goes on from there). */
 export async function archiveMedia(
   env: Env,
   row: SessionRow,
   budget: SweepBudget,
   limits: CopyLimits = COPY_LIMITS,
 ): Promise<StepOutcome> {
-  const signed = await ensureManifest(env, row.id);
+  const signed = await ensureManifest(env, row);
   const digests = await expectedDigests(env, row, signed);
   const keep = signedRecords(row.id);
+  // Each storage location archives into its own archive bucket (docs/retention.md).
+  const { recordings, archive } = sessionBuckets(env, row);
   let cursor: string | undefined;
   do {
-    const listed = await env.RECORDINGS.list({ prefix: sessionPrefix(row.id), cursor, limit: LIST_LIMIT });
+    const listed = await recordings.list({ prefix: sessionPrefix(row.id), cursor, limit: LIST_LIMIT });
     budget.spend();
     for (const object of listed.objects) {
       if (keep.has(object.key)) continue;
       if (budget.exhausted) return 'incomplete';
-      await moveObject(env.RECORDINGS, env.ARCHIVE, object.key, digests.get(object.key), limits);
+      await moveObject(recordings, archive, object.key, digests.get(object.key), limits);
       // get, put, head, delete; an object copied in parts costs two calls more a part.
       budget.spend(object.size > limits.singlePutBytes ? 4 + 2 * Math.ceil(object.size / limits.partBytes) : 4);
     }
@@ -125,10 +130,16 @@ export async function archiveMedia(
 }
 
 /** Deletes the session's media from both buckets (the manifest stays), until done or the budget runs out. */
-export async function deleteMedia(env: Env, sessionId: string, budget: SweepBudget): Promise<StepOutcome> {
-  await ensureManifest(env, sessionId);
+export async function deleteMedia(
+  env: Env,
+  session: Pick<SessionRow, 'id' | 'storage'>,
+  budget: SweepBudget,
+): Promise<StepOutcome> {
+  const sessionId = session.id;
+  await ensureManifest(env, session);
   const keep = signedRecords(sessionId);
-  for (const bucket of [env.RECORDINGS, env.ARCHIVE]) {
+  const { recordings, archive } = sessionBuckets(env, session);
+  for (const bucket of [recordings, archive]) {
     for (;;) {
       if (budget.exhausted) return 'incomplete';
       // Always the first page: what was listed is deleted before the next list.

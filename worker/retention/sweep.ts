@@ -127,7 +127,7 @@ export async function sweepRetention(env: Env, options: SweepOptions): Promise<S
   const finishDeletion = async (row: SessionRow, begunEarlier: boolean): Promise<boolean> => {
     // Before the media: a conversion still running must not store an MP4 after it.
     await dropJob(db, row.id);
-    if ((await deleteMedia(env, row.id, budget)) === 'incomplete') return false;
+    if ((await deleteMedia(env, row, budget)) === 'incomplete') return false;
     const activity = await deleteActivity(env, row, budget);
     summary.events += activity.events;
     if (activity.outcome === 'incomplete') return false;

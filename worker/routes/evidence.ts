@@ -23,7 +23,7 @@ import { database } from '../../server/db/index.ts';
 import { ApiError } from '../errors.ts';
 import { sessionObject } from '../stubs.ts';
 import { validate } from '../validate.ts';
-import { getMedia } from '../media-bucket.ts';
+import { getMedia, sessionBuckets } from '../media-bucket.ts';
 import { refuseDeletedMedia, requireSession, SessionIdParam } from './params.ts';
 
 function iso(ms: number | null): string {
@@ -75,7 +75,7 @@ export const evidenceRoutes = new Hono<ApiEnv>()
     if (!isSealed(phaseOf(row))) {
       throw new ApiError(409, 'not_sealed', 'The session is not sealed yet; its manifest is written when it is.');
     }
-    const stored = await c.env.RECORDINGS.get(manifestKey(id));
+    const stored = await sessionBuckets(c.env, row).recordings.get(manifestKey(id));
     const deleted = isMediaDeleted(phaseOf(row));
     let body: ReadableStream | string;
     if (stored) {
@@ -121,7 +121,7 @@ export const evidenceRoutes = new Hono<ApiEnv>()
     }
     refuseDeletedMedia(row);
     const stored = await storedPiece(c.env, id, seq);
-    const object = stored && (await getMedia(c.env, row.retention, pieceKey(id, seq, row.format, stored.attempt)));
+    const object = stored && (await getMedia(c.env, row, pieceKey(id, seq, row.format, stored.attempt)));
     if (!object) throw new ApiError(404, 'piece_not_found', `Session ${id} has no stored piece ${seq}.`);
     await auditRead(c, {
       action: 'evidence.downloaded',

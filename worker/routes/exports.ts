@@ -74,7 +74,7 @@ export const exportRoutes = new Hono<ApiEnv>()
     if (row.recordingStatus !== 'ready') {
       throw new ApiError(409, 'recording_not_ready', `The recording is ${row.recordingStatus}, not ready to read.`);
     }
-    const object = await getMedia(c.env, row.retention, recordingKey(row.id, 'asciicast'), {});
+    const object = await getMedia(c.env, row, recordingKey(row.id, 'asciicast'), {});
     if (!object) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
     await audited(c, row, 'transcript');
     const text = object.body

@@ -21,6 +21,7 @@ import { requireIngestToken } from '../auth/ingest-auth.ts';
 import { database } from '../../server/db/index.ts';
 import { clientAddress } from '../client-address.ts';
 import { findSession } from '../../server/db/session-directory.ts';
+import { storageBuckets } from '../../server/storage.ts';
 import { ApiError } from '../errors.ts';
 import { inspectPiece, type PieceDigest, readWholePiece, WHOLE_PIECE_BYTES } from '../ingest/piece-stream.ts';
 import { readWholeBody } from '../ingest/whole-body.ts';
@@ -104,6 +105,8 @@ export const ingest = new Hono<{ Bindings: Env }>()
     // This attempt writes its own object; the Durable Object makes it the piece only if the attempt still
     // holds its claim (docs/decisions.md, "One object per upload attempt").
     const key = pieceKey(id, seq, format, begin.attempt);
+    // The session's storage location, as its object holds it (chosen by target at launch).
+    const bucket = storageBuckets(c.env, begin.storage).recordings;
     const options = { httpMetadata: { contentType: PIECE_CONTENT_TYPE[format] } };
     let piece: PieceDigest;
     if (length <= WHOLE_PIECE_BYTES) {
@@ -115,7 +118,7 @@ export const ingest = new Hono<{ Bindings: Env }>()
         await session.abortPiece(seq, begin.attempt);
         throw error;
       }
-      const stored = await c.env.RECORDINGS.put(key, whole.bytes, options).catch(async (error: unknown) => {
+      const stored = await bucket.put(key, whole.bytes, options).catch(async (error: unknown) => {
         await session.abortPiece(seq, begin.attempt);
         throw error;
       });
@@ -129,11 +132,11 @@ export const ingest = new Hono<{ Bindings: Env }>()
       const fixed = new FixedLengthStream(length);
       const [piped, stored] = await Promise.allSettled([
         body.pipeThrough(transform).pipeTo(fixed.writable),
-        c.env.RECORDINGS.put(key, fixed.readable, options),
+        bucket.put(key, fixed.readable, options),
       ]);
       if (piped.status === 'rejected' || stored.status === 'rejected' || !stored.value) {
         await session.abortPiece(seq, begin.attempt);
-        if (stored.status === 'fulfilled' && stored.value) await c.env.RECORDINGS.delete(key);
+        if (stored.status === 'fulfilled' && stored.value) await bucket.delete(key);
         // The inspector's verdict explains the failure better than the storage error it caused.
         if (piped.status === 'rejected') throw piped.reason;
         throw stored.status === 'rejected' ? stored.reason : new Error('R2 did not store the piece');
@@ -153,7 +156,7 @@ export const ingest = new Hono<{ Bindings: Env }>()
     if (commit.kind !== 'stored') {
       // Lost the claim (or the recording was sealed meanwhile): what is acknowledged stays as it is, and these
       // bytes leave storage.
-      await c.env.RECORDINGS.delete(key);
+      await bucket.delete(key);
       if (commit.kind === 'refused') throw new ApiError(commit.status, commit.code, commit.message);
       return duplicateOrConflict(c, seq, piece, commit);
     }

@@ -18,7 +18,8 @@ import { type ApiEnv, requirePermission } from '../auth/principal.ts';
 import { database } from '../../server/db/index.ts';
 import { insertSession } from '../../server/db/session-directory.ts';
 import { ApiError } from '../errors.ts';
-import { recordingPolicy } from '../settings.ts';
+import { resolveTarget } from '../../protocol/recording-rules.ts';
+import { recordingPolicy, recordingRules } from '../settings.ts';
 import { sessionObject } from '../stubs.ts';
 import { validate } from '../validate.ts';
 
@@ -56,7 +57,11 @@ export const launches = new Hono<ApiEnv>().post(
     const db = database(c.env.DB);
     const sessionId = crypto.randomUUID();
     const now = Date.now();
-    const settings = await recordingPolicy(db);
+    // The settings for this target: its rule (first match) sets the recording level and where it is saved.
+    const rules = await recordingRules(db);
+    const defaults = await recordingPolicy(db);
+    const resolved = resolveTarget(rules, defaults, body.target);
+    const settings: Policy = { ...defaults, recordingLevel: resolved.recordingLevel };
     const { weaker, stricter } = comparePolicy(settings, body.policy ?? {});
     if (weaker.length > 0 && !principal.permissions.has('policy:override')) {
       throw new ApiError(
@@ -89,6 +94,8 @@ export const launches = new Hono<ApiEnv>().post(
       policyChanges,
       launchedBy: principal.id,
       recordingStatus: policy.recordingEnabled ? 'recording' : 'disabled',
+      recordingLevel: policy.recordingLevel,
+      storage: resolved.storage,
       origin: agent ? 'agent' : 'launched',
       agentLogin: agent ? (body.login ?? null) : null,
     });
@@ -99,6 +106,7 @@ export const launches = new Hono<ApiEnv>().post(
       protocol: body.protocol,
       format,
       policy,
+      storage: resolved.storage,
       createdAt: now,
       launchExpiresAt: issued.expiresAt.getTime(),
     });
@@ -112,6 +120,8 @@ export const launches = new Hono<ApiEnv>().post(
         format,
         ...(agent && { origin: 'agent', login: body.login ?? null }),
         policy,
+        storage: resolved.storage,
+        ...(resolved.rule !== null && { rule: resolved.rule }),
         policySource,
         // What the launch changed, and what the settings said: an override names what it turned off.
         ...(policyChanges.length > 0 && {

@@ -11,6 +11,7 @@ import { findJob, holdsLease, recordPart } from '../../server/processing/jobs.ts
 import { type ApiEnv, authenticate, requirePermission } from '../auth/principal.ts';
 import { ApiError } from '../errors.ts';
 import { readWholeBody } from '../ingest/whole-body.ts';
+import { recordingsOf } from '../media-bucket.ts';
 import { validate } from '../validate.ts';
 import { SessionIdParam } from './params.ts';
 
@@ -45,10 +46,8 @@ export const processingPartRoutes = new Hono<ApiEnv>().put(
       () => new ApiError(413, 'part_too_large', `A part may be at most ${PART_BYTES} bytes.`),
     );
     if (bytes.byteLength === 0) throw new ApiError(400, 'empty_part', 'A part holds at least one byte.');
-    const uploaded = await c.env.RECORDINGS.resumeMultipartUpload(mp4Key(id, leaseId), job.uploadId).uploadPart(
-      part,
-      bytes,
-    );
+    const bucket = await recordingsOf(c.env, id);
+    const uploaded = await bucket.resumeMultipartUpload(mp4Key(id, leaseId), job.uploadId).uploadPart(part, bytes);
     await recordPart(db, { sessionId: id, leaseId, partNumber: part, etag: uploaded.etag, size: bytes.byteLength });
     return c.json({ part, size: bytes.byteLength });
   },

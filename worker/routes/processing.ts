@@ -44,6 +44,7 @@ import { ApiError } from '../errors.ts';
 import { checkMp4 } from '../processing/check-mp4.ts';
 import { processingRecord, signedSource, storeProcessingRecord } from '../processing/record.ts';
 import { processingView } from '../processing/view.ts';
+import { recordingsOf, sessionBuckets } from '../media-bucket.ts';
 import { serveObject } from '../serve-object.ts';
 import { validate } from '../validate.ts';
 import { requireSession, SessionIdParam } from './params.ts';
@@ -107,10 +108,10 @@ export const sessionProcessingRoutes = new Hono<ApiEnv>()
   })
   .get('/:id/processing', requirePermission('recordings:view'), validate('param', SessionIdParam), async (c) => {
     const { id } = c.req.valid('param');
-    await requireSession(c.env, id);
+    const row = await requireSession(c.env, id);
     const job = await findJob(database(c.env.DB), id);
     const view = processingView(job);
-    const record = view?.status === 'ready' ? await processingRecord(c.env.RECORDINGS, id) : null;
+    const record = view?.status === 'ready' ? await processingRecord(sessionBuckets(c.env, row).recordings, id) : null;
     return c.json({ processing: view, record });
   })
   .post('/:id/processing/retry', requirePermission('recordings:view'), validate('param', SessionIdParam), async (c) => {
@@ -151,7 +152,7 @@ export const sessionProcessingRoutes = new Hono<ApiEnv>()
       }
       return serveObject(c, {
         key: job.outputKey,
-        retention: row.retention,
+        place: row,
         contentType: 'video/mp4',
         filename: `witness-${id}.mp4`,
         download,
@@ -193,7 +194,7 @@ export const processingRoutes = new Hono<ApiEnv>()
     }
     const job = await leaseJob(db, { encoders, leaseSeconds, processor: c.get('principal').id, now });
     if (!job?.leaseId || job.leaseExpiresAt === null) return c.body(null, 204);
-    const source = await signedSource(c.env.RECORDINGS, job.sessionId);
+    const source = await signedSource(await recordingsOf(c.env, job.sessionId), job.sessionId);
     if (!source) {
       // Nothing signed to convert from: the same would be found on every attempt.
       await reportFailure(db, {
@@ -243,12 +244,12 @@ export const processingRoutes = new Hono<ApiEnv>()
       await requireJob(c.env, id);
       if (!(await holdsLease(database(c.env.DB), id, leaseId, Date.now()))) throw LEASE_NOT_HELD();
       const row = await requireSession(c.env, id);
-      const source = await signedSource(c.env.RECORDINGS, id);
+      const source = await signedSource(sessionBuckets(c.env, row).recordings, id);
       if (!source)
         throw new ApiError(409, 'source_unsigned', 'The session has no signed manifest naming its recording.');
       return serveObject(c, {
         key: source.key,
-        retention: row.retention,
+        place: row,
         contentType: 'video/webm',
         filename: `witness-${id}.webm`,
         download: false,
@@ -308,7 +309,8 @@ export const processingRoutes = new Hono<ApiEnv>()
       await requireJob(c.env, id);
       const db = database(c.env.DB);
       if (!(await holdsLease(db, id, leaseId, Date.now()))) throw LEASE_NOT_HELD();
-      const upload = await c.env.RECORDINGS.createMultipartUpload(mp4Key(id, leaseId), {
+      const bucket = await recordingsOf(c.env, id);
+      const upload = await bucket.createMultipartUpload(mp4Key(id, leaseId), {
         httpMetadata: { contentType: 'video/mp4' },
       });
       if (!(await beginUpload(db, id, leaseId, upload.uploadId, Date.now()))) {
@@ -343,27 +345,29 @@ export const processingRoutes = new Hono<ApiEnv>()
         );
       }
       const key = mp4Key(id, leaseId);
-      const upload = c.env.RECORDINGS.resumeMultipartUpload(key, job.uploadId);
-      const source = await signedSource(c.env.RECORDINGS, id);
+      // The MP4 is stored beside its source, in the session's storage location.
+      const bucket = await recordingsOf(c.env, id);
+      const upload = bucket.resumeMultipartUpload(key, job.uploadId);
+      const source = await signedSource(bucket, id);
       if (!source)
         throw new ApiError(409, 'source_unsigned', 'The session has no signed manifest naming its recording.');
       await upload.complete(parts.map((part) => ({ partNumber: part.partNumber, etag: part.etag })));
       let checked: { durationMs: number };
       try {
-        checked = await checkMp4(c.env.RECORDINGS, key, job.codec, source.mediaDurationMs);
+        checked = await checkMp4(bucket, key, job.codec, source.mediaDurationMs);
       } catch (error) {
         // Garbage is not kept, and the job is as it was: the processor still holds its lease.
-        await c.env.RECORDINGS.delete(key);
+        await bucket.delete(key);
         await forgetUpload(db, id, leaseId, Date.now());
         throw error;
       }
       // Hashed as R2 stores it, in one streamed read.
-      const stored = await c.env.RECORDINGS.get(key);
+      const stored = await bucket.get(key);
       if (!stored) throw new ApiError(500, 'upload_missing', 'The completed MP4 is not in storage.');
       const digest = new crypto.DigestStream('SHA-256');
       await stored.body.pipeTo(digest);
       const sha256 = hex(await digest.digest);
-      const signed = await storeProcessingRecord(c.env, {
+      const signed = await storeProcessingRecord(c.env, bucket, {
         sessionId: id,
         source,
         output: { key, size: stored.size, sha256, codec: job.codec, mediaDurationMs: checked.durationMs },
@@ -380,11 +384,11 @@ export const processingRoutes = new Hono<ApiEnv>()
         now: Date.now(),
       });
       if (!done) {
-        await c.env.RECORDINGS.delete(key);
+        await bucket.delete(key);
         throw LEASE_NOT_HELD();
       }
       await forgetUpload(db, id, leaseId, Date.now());
-      if (job.outputKey && job.outputKey !== key) await c.env.RECORDINGS.delete(job.outputKey);
+      if (job.outputKey && job.outputKey !== key) await bucket.delete(job.outputKey);
       await audit(c, {
         action: 'processing.completed',
         target: { type: 'session', id },

@@ -42,7 +42,7 @@ async function serveRecording(c: Context<ApiEnv>, format: RecordingFormat, id: s
   }
   const key = recordingKey(id, format);
   // Archived recordings are read from the archive bucket (worker/media-bucket.ts).
-  const found = await headMedia(c.env, row.retention, key);
+  const found = await headMedia(c.env, row, key);
   if (!found) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
   const { head } = found;
   const headers = new Headers({
@@ -78,7 +78,7 @@ async function serveRecording(c: Context<ApiEnv>, format: RecordingFormat, id: s
         : { from: 0, to: head.size - 1 },
     details: { user: row.user, target: row.target, format },
   });
-  const object = await getMedia(c.env, row.retention, key, range.kind === 'range' ? { range } : {});
+  const object = await getMedia(c.env, row, key, range.kind === 'range' ? { range } : {});
   if (!object) throw new ApiError(404, 'recording_missing', 'The recording is not in storage.');
   return new Response(object.body, { status, headers });
 }

@@ -83,7 +83,12 @@ function sessionView(row: SessionRow, live: LiveState | null = null) {
     startedAt: iso(row.startedAt),
     endedAt: iso(row.endedAt),
     durationMs: row.durationMs ?? (row.startedAt !== null && ongoing ? Date.now() - row.startedAt : null),
-    policy: row.policy,
+    // Sessions from before recording levels were recorded at the advanced level.
+    policy: { ...row.policy, recordingLevel: row.recordingLevel },
+    /** Basic (screen only) or advanced (plus keystrokes, processes, windows), resolved by target at launch. */
+    recordingLevel: row.recordingLevel,
+    /** The storage location (server/storage.ts) its media is saved in. */
+    storage: row.storage,
     /** Where the policy came from, and who launched the session under it. */
     policySource: { kind: row.policySource, changes: row.policyChanges, launchedBy: row.launchedBy },
     /** `agent`: recorded by witness-agent on its host, not launched; `agentLogin` is the login it found. */

@@ -1,5 +1,6 @@
 /**
- * `/api/v1/settings/recording`: what new sessions get as their policy; `.../recording/retention`: when recordings
+ * `/api/v1/settings/recording`: what new sessions get as their policy; `.../recording/rules`: the default storage
+ * and the rules by target (recording level, storage), `.../recording/storage` the locations they may name; `.../recording/retention`: when recordings
  * are archived and deleted (docs/retention.md), and what the next sweep will do. `/api/v1/settings/redaction`: the
  * administrator's own secret patterns, applied (with the built-in ones) to every event stored from then on.
  */
@@ -14,14 +15,18 @@ import { ApiError } from '../errors.ts';
 import { previewRetention } from '../retention/preview.ts';
 import {
   recordingPolicy,
+  recordingRules,
   redactionSettings,
   retentionSettings,
   saveRecordingPolicy,
+  saveRecordingRules,
   saveRedactionSettings,
   saveRetentionSettings,
 } from '../settings.ts';
 import { describeIssues, validate } from '../validate.ts';
 import { ProcessingSettings } from '../../protocol/processing.ts';
+import { RecordingRules } from '../../protocol/recording-rules.ts';
+import { isStorage, storageLocations } from '../../server/storage.ts';
 import { processingSettings, saveProcessingSettings } from '../../server/processing/settings.ts';
 
 export const settingsRoutes = new Hono<ApiEnv>()
@@ -35,6 +40,34 @@ export const settingsRoutes = new Hono<ApiEnv>()
     await audit(c, {
       action: 'settings.changed',
       target: { type: 'settings', id: 'recording' },
+      details: { before, after: next },
+    });
+    return c.json(next);
+  })
+  // Where recordings are saved and at what level, by target (first matching rule wins); new sessions only.
+  .get('/recording/storage', (c) => {
+    const locations = storageLocations(c.env);
+    return c.json({ locations, default: locations[0]?.name ?? null });
+  })
+  .get('/recording/rules', async (c) => c.json(await recordingRules(database(c.env.DB))))
+  .put('/recording/rules', validate('json', RecordingRules), async (c) => {
+    const db = database(c.env.DB);
+    const next = c.req.valid('json');
+    const named = [next.storage, ...next.rules.flatMap((rule) => (rule.storage ? [rule.storage] : []))];
+    const unknown = named.find((name) => !isStorage(c.env, name));
+    if (unknown !== undefined) {
+      const known = storageLocations(c.env).map((location) => location.name);
+      throw new ApiError(
+        400,
+        'unknown_storage',
+        `No storage location ${unknown} in this deployment; choose one of ${known.join(', ')}.`,
+      );
+    }
+    const before = await recordingRules(db);
+    await saveRecordingRules(db, next);
+    await audit(c, {
+      action: 'settings.changed',
+      target: { type: 'settings', id: 'recording-rules' },
       details: { before, after: next },
     });
     return c.json(next);

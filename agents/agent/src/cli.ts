@@ -5,19 +5,32 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLogger, type Logger } from '../../launcher/src/log.ts';
 import { witnessVersion } from '../../shared/version.ts';
-import { AgentConfig, AgentConfigError, DEFAULT_CONFIG_PATH, DEFAULT_SPOOL_DIR, loadAgentConfig } from './config.ts';
+import { startBroker } from './broker.ts';
+import {
+  AgentConfig,
+  AgentConfigError,
+  AgentKey,
+  DEFAULT_BROKER_SOCKET,
+  DEFAULT_CONFIG_PATH,
+  DEFAULT_KEY_FILE,
+  DEFAULT_SPOOL_DIR,
+  loadAgentConfig,
+  loadAgentKey,
+} from './config.ts';
 import { flushOnce, pendingDirs } from './flush.ts';
-import { DEFAULT_SSHD_CONFIG, InstallError, install, installedIn, uninstall } from './install.ts';
+import { DEFAULT_SSHD_CONFIG, DEFAULT_SYSTEMD_UNIT, InstallError, install, installedIn, uninstall } from './install.ts';
 import { currentLogin } from './login.ts';
 import { askPolicy, keepPolicy } from './policy.ts';
 import { agentLogFile, recordLogin } from './record-login.ts';
 
 const USAGE = `Usage:
   witness-agent install --server URL --api-key KEY [--host NAME] [--config FILE] [--sshd-config FILE]
-                        [--spool-dir DIR] [--fail-closed]
-  witness-agent uninstall [--config FILE] [--sshd-config FILE]
+                        [--spool-dir DIR] [--key-file FILE] [--broker-socket PATH] [--systemd-unit FILE]
+                        [--fail-closed]
+  witness-agent uninstall [--config FILE] [--sshd-config FILE] [--systemd-unit FILE]
   witness-agent status [--config FILE] [--sshd-config FILE]
-  witness-agent flush [--config FILE] [--wait]      upload logins recorded while Witness was unreachable
+  witness-agent broker [--config FILE]              the root daemon holding the key (systemd runs it)
+  witness-agent flush [--config FILE] [--wait]      upload logins recorded while Witness was unreachable (root)
   witness-agent session [--config FILE]             what sshd runs for each login (its ForceCommand)
 
 Records every SSH login on this host into Witness, also when nobody launched it through Witness.
@@ -29,7 +42,11 @@ Options:
   --config FILE       the agent's configuration (default ${DEFAULT_CONFIG_PATH})
   --sshd-config FILE  the sshd configuration to change (default ${DEFAULT_SSHD_CONFIG}); tests point it at their own
   --spool-dir DIR     where recordings wait for the server (default ${DEFAULT_SPOOL_DIR})
-  --fail-closed       refuse logins while Witness cannot be reached (default: record them, upload later)
+  --key-file FILE     where the agent key is kept, mode 0600 (default ${DEFAULT_KEY_FILE})
+  --broker-socket P   the broker's unix socket (default ${DEFAULT_BROKER_SOCKET})
+  --systemd-unit FILE the broker's unit (default ${DEFAULT_SYSTEMD_UNIT}); elsewhere, start the broker yourself
+  --fail-closed       refuse logins while Witness or the broker cannot be reached (default: record them,
+                      upload later)
   --wait              flush: keep trying until everything is uploaded (up to 24 hours)
   --verbose           debug lines
   --help, --version
@@ -54,6 +71,9 @@ const OPTIONS = {
   config: { type: 'string' },
   'sshd-config': { type: 'string' },
   'spool-dir': { type: 'string' },
+  'key-file': { type: 'string' },
+  'broker-socket': { type: 'string' },
+  'systemd-unit': { type: 'string' },
   'fail-closed': { type: 'boolean' },
   wait: { type: 'boolean' },
   verbose: { type: 'boolean' },
@@ -61,7 +81,7 @@ const OPTIONS = {
   version: { type: 'boolean' },
 } as const;
 
-/** The command that runs this CLI again (sshd's ForceCommand, a background flush). */
+/** The command that runs this CLI again (sshd's ForceCommand, the broker's systemd unit). */
 function agentCommand(): string[] {
   return [process.execPath, fileURLToPath(new URL('./cli.ts', import.meta.url))];
 }
@@ -90,24 +110,30 @@ export async function main(argv: string[]): Promise<number> {
   }
   const configPath = values.config ?? DEFAULT_CONFIG_PATH;
   const sshdConfig = values['sshd-config'] ?? DEFAULT_SSHD_CONFIG;
+  const systemdUnit = values['systemd-unit'] ?? DEFAULT_SYSTEMD_UNIT;
   const verbose = values.verbose ?? false;
   try {
     switch (command) {
       case 'install': {
         const config = AgentConfig.safeParse({
           server: values.server,
-          apiKey: values['api-key'] ?? process.env.WITNESS_AGENT_API_KEY,
           host: values.host ?? hostname(),
           spoolDir: values['spool-dir'] ?? DEFAULT_SPOOL_DIR,
+          keyFile: values['key-file'] ?? DEFAULT_KEY_FILE,
+          brokerSocket: values['broker-socket'] ?? DEFAULT_BROKER_SOCKET,
           failClosed: values['fail-closed'] ?? false,
         });
-        if (!config.success) {
-          const problems = config.error.issues.map((issue) => `--${optionName(issue.path)}: ${issue.message}`);
+        const apiKey = AgentKey.safeParse(values['api-key'] ?? process.env.WITNESS_AGENT_API_KEY);
+        if (!config.success || !apiKey.success) {
+          const problems = [
+            ...(config.error?.issues.map((issue) => `--${optionName(issue.path)}: ${issue.message}`) ?? []),
+            ...(apiKey.error ? [`--api-key: ${apiKey.error.issues[0]?.message ?? 'missing'}`] : []),
+          ];
           process.stderr.write(`witness-agent: ${problems.join('; ')}\n`);
           return 1;
         }
         // The key is checked first: a key for another host, or one the server refuses, changes nothing.
-        const answer = await askPolicy(config.data);
+        const answer = await askPolicy(config.data, apiKey.data);
         if (answer.kind === 'refused') {
           process.stderr.write(`witness-agent: ${answer.why}; nothing changed\n`);
           return 1;
@@ -119,7 +145,14 @@ export async function main(argv: string[]): Promise<number> {
           );
           return 1;
         }
-        const changes = install({ config: config.data, configPath, sshdConfig, agentCommand: agentCommand() });
+        const changes = install({
+          config: config.data,
+          apiKey: apiKey.data,
+          configPath,
+          sshdConfig,
+          systemdUnit,
+          agentCommand: agentCommand(),
+        });
         if (answer.kind === 'answered') keepPolicy(config.data.spoolDir, answer.reply);
         else
           changes.push(
@@ -129,7 +162,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'uninstall':
-        report(uninstall({ configPath, sshdConfig }), 'not installed: nothing to change');
+        report(uninstall({ configPath, sshdConfig, systemdUnit }), 'not installed: nothing to change');
         return 0;
       case 'status': {
         const config = loadAgentConfig(configPath);
@@ -147,7 +180,17 @@ export async function main(argv: string[]): Promise<number> {
       case 'flush': {
         const config = loadAgentConfig(configPath);
         const log = createLogger({ verbose });
-        return await flush(config, log, values.wait ?? false);
+        return await flush(config, loadAgentKey(config), log, values.wait ?? false);
+      }
+      case 'broker': {
+        const config = loadAgentConfig(configPath);
+        const log = createLogger({ verbose });
+        const broker = await startBroker({ config, apiKey: loadAgentKey(config), log, version: witnessVersion() });
+        await new Promise<void>((resolve) => {
+          for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
+        });
+        await broker.close();
+        return 0;
       }
       case 'session': {
         const config = loadAgentConfig(configPath);
@@ -159,7 +202,6 @@ export async function main(argv: string[]): Promise<number> {
           login: currentLogin(),
           log,
           version: witnessVersion(),
-          agentCommand: agentCommand(),
           heartbeatMs: Number(process.env.WITNESS_HEARTBEAT_MS) || undefined,
         });
       }
@@ -177,7 +219,12 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function optionName(path: readonly PropertyKey[]): string {
-  const names: Record<string, string> = { apiKey: 'api-key', spoolDir: 'spool-dir', failClosed: 'fail-closed' };
+  const names: Record<string, string> = {
+    spoolDir: 'spool-dir',
+    keyFile: 'key-file',
+    brokerSocket: 'broker-socket',
+    failClosed: 'fail-closed',
+  };
   const key = String(path[0] ?? '');
   return names[key] ?? key;
 }
@@ -204,11 +251,11 @@ function sessionLogger(config: AgentConfig, verbose: boolean): Logger {
   });
 }
 
-async function flush(config: AgentConfig, log: Logger, wait: boolean): Promise<number> {
+async function flush(config: AgentConfig, apiKey: string, log: Logger, wait: boolean): Promise<number> {
   const giveUpAt = Date.now() + 24 * 3600_000;
   let delay = 2_000;
   for (;;) {
-    const result = await flushOnce(config, log, witnessVersion());
+    const result = await flushOnce(config, apiKey, log, witnessVersion());
     for (const { dir, why } of result.left) log.warn(`${dir}: not uploaded yet: ${why}`);
     if (result.left.length === 0) return 0;
     if (!wait || Date.now() + delay > giveUpAt) return 2;

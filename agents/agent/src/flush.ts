@@ -3,9 +3,11 @@
  * each finished `pending-*` folder in the spool, asks for the session (the agent key), opens its control
  * socket, uploads every spooled piece and activity batch with the launcher's uploaders (acknowledged only
  * when stored, retried with backoff), sends `end`, and removes the folder only when everything is stored.
- * A folder another flush is working on (its lock file names a live process) is left to it.
+ * A folder another flush is working on (its lock file names a live process) is left to it. It runs as root
+ * (the broker, or `witness-agent flush`): the user a folder is uploaded as is its owner's account, not what
+ * its `login.json` (written by the user's recorder) says, and its target is this host.
  */
-import { closeSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PIECE_CONTENT_TYPE } from '../../../protocol/ingest.ts';
 import { PROTOCOL_VERSION } from '../../../protocol/version.ts';
@@ -19,7 +21,9 @@ import { PieceUploader } from '../../launcher/src/uploader.ts';
 import { CastSpool } from '../../ssh-proxy/src/cast-spool.ts';
 import { thisHost } from '../../shared/host.ts';
 import type { AgentConfig } from './config.ts';
+import { printableName } from './login.ts';
 import { LOGIN_FILE, PENDING_PREFIX, PendingLogin } from './offline.ts';
+import { accountName } from './peer-credentials.ts';
 
 const LOCK_FILE = 'flush.lock';
 /** How long one folder's uploads are tried in one pass. */
@@ -43,7 +47,12 @@ export function pendingDirs(spoolDir: string): string[] {
 }
 
 /** One pass over the spool. */
-export async function flushOnce(config: AgentConfig, log: Logger, version: string): Promise<FlushResult> {
+export async function flushOnce(
+  config: AgentConfig,
+  apiKey: string,
+  log: Logger,
+  version: string,
+): Promise<FlushResult> {
   const result: FlushResult = { uploaded: [], left: [] };
   for (const dir of pendingDirs(config.spoolDir)) {
     let meta: PendingLogin;
@@ -63,7 +72,7 @@ export async function flushOnce(config: AgentConfig, log: Logger, version: strin
       continue;
     }
     try {
-      const why = await uploadPending(config, dir, meta, log, version);
+      const why = await uploadPending(config, apiKey, dir, await ownedBy(dir, meta, log), log, version);
       if (why === null) result.uploaded.push(dir);
       else result.left.push({ dir, why });
     } finally {
@@ -76,6 +85,7 @@ export async function flushOnce(config: AgentConfig, log: Logger, version: strin
 /** Uploads one offline recording; null when all of it is stored (and the folder is gone), else why not. */
 async function uploadPending(
   config: AgentConfig,
+  apiKey: string,
   dir: string,
   meta: PendingLogin,
   log: Logger,
@@ -92,9 +102,9 @@ async function uploadPending(
   try {
     launch = await requestLaunch({
       server: config.server,
-      apiKey: config.apiKey,
+      apiKey,
       user: meta.user,
-      target: meta.target,
+      target: config.host,
       protocol: meta.protocol,
       format: 'asciicast',
       login: meta.login,
@@ -167,6 +177,20 @@ async function uploadPending(
   rmSync(dir, { recursive: true, force: true });
   log.info(`session ${session}: ${pieces.length} piece(s) and ${batches.length} batch(es) uploaded`);
   return null;
+}
+
+/**
+ * The login as its folder's owner recorded it: a user's recorder can write any name into login.json, so the
+ * name is the owner's account (root's folders keep theirs: root may record as anyone anyway).
+ */
+async function ownedBy(dir: string, meta: PendingLogin, log: Logger): Promise<PendingLogin> {
+  const uid = statSync(dir).uid;
+  if (uid === 0) return meta;
+  const account = await accountName(uid);
+  const user = account === null ? `uid ${uid}` : printableName(account);
+  if (user !== meta.user)
+    log.warn(`${dir}: says it is ${JSON.stringify(meta.user)}'s login but ${user} owns it: uploaded as ${user}`);
+  return { ...meta, user };
 }
 
 /** Takes the folder's lock (a file naming this process); a lock whose process is gone is taken over. */

@@ -1,7 +1,7 @@
 /**
  * Asking Witness at login whether and how this host's logins are recorded (`GET /api/v1/agent/policy`), and
  * the last answer, kept in the spool for when Witness cannot be reached. The kept answer is written only by
- * its owner (install, as root, creates it): a user cannot replace it in the sticky spool folder.
+ * its owner (install and the broker, as root): a user cannot replace it in the sticky spool folder.
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,11 +19,16 @@ export type PolicyAnswer =
   /** The server refused the key (revoked, not an agent key, another host's). */
   | { kind: 'refused'; status: number; code: string; why: string };
 
-export async function askPolicy(config: AgentConfig, fetchImpl: typeof fetch = fetch): Promise<PolicyAnswer> {
+/** Asks with the agent key (the broker and install do: they are root's). */
+export async function askPolicy(
+  config: Pick<AgentConfig, 'server'>,
+  apiKey: string,
+  fetchImpl: typeof fetch = fetch,
+): Promise<PolicyAnswer> {
   let response: Response;
   try {
     response = await fetchImpl(`${config.server}/api/v1/agent/policy`, {
-      headers: { authorization: `Bearer ${config.apiKey}` },
+      headers: { authorization: `Bearer ${apiKey}` },
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (error) {

@@ -1,15 +1,12 @@
 /**
- * `witness-agent session` — what sshd's ForceCommand runs for every SSH login: ask Witness for a session (the
- * agent key, bound to this host), record the login through the SSH proxy's recording (recording.ts: control
- * socket, spool, uploads), obey messages and terminate, and end with the shell's exit code. When Witness
- * cannot be reached the login is recorded to the spool and uploaded later (offline.ts), unless the
- * configuration says to refuse it (`failClosed`).
+ * `witness-agent session` — what sshd's ForceCommand runs for every SSH login, as the user: ask the root
+ * broker for a session (broker.ts: it holds the agent key; this process gets only the session's ingest token),
+ * record the login through the SSH proxy's recording (recording.ts: control socket, spool, uploads), obey
+ * messages and terminate, and end with the shell's exit code. When Witness or the broker cannot be reached
+ * the login is recorded to the spool and uploaded later by the broker (offline.ts), unless the configuration
+ * says to refuse it (`failClosed`).
  */
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LaunchReply } from '../../../protocol/ingest.ts';
-import { LaunchError, requestLaunch } from '../../launcher/src/launch.ts';
 import type { Logger } from '../../launcher/src/log.ts';
 import { SessionRecording } from '../../ssh-proxy/src/recording.ts';
 import type { AgentConfig } from './config.ts';
@@ -17,7 +14,8 @@ import type { Login } from './login.ts';
 import { rawTerminal } from './raw-terminal.ts';
 import { watchForTamper } from './tamper.ts';
 import { OfflineRecording } from './offline.ts';
-import { askPolicy, cachedPolicy, keepPolicy } from './policy.ts';
+import { askBroker } from './broker-client.ts';
+import { cachedPolicy } from './policy.ts';
 import { type LoginRecording, type RunningLogin, runLogin, runUnrecorded } from './terminal.ts';
 
 /** How long the login waits for the server's welcome before recording offline. */
@@ -43,8 +41,6 @@ export interface RecordLoginOptions {
   login: Login;
   log: Logger;
   version: string;
-  /** The witness-agent command line that runs `flush` (process.execPath and the CLI). */
-  agentCommand: readonly string[];
   env?: NodeJS.ProcessEnv;
   heartbeatMs?: number;
 }
@@ -55,40 +51,42 @@ export async function recordLogin(options: RecordLoginOptions): Promise<number> 
   // Raw at once: what the user types while the session is being set up waits, unechoed, for the recorder
   // (the terminal would otherwise echo it where the recording does not see it).
   const restoreTerminal = rawTerminal();
-  mkdirSync(config.spoolDir, { recursive: true, mode: 0o1733 });
   const agentLogin = { tty: login.tty, remoteAddress: login.remote?.address ?? null };
-  // Whether to record: the server's rule for this host now, or the last one it gave when it cannot be asked.
-  const answer = await askPolicy(config);
-  if (answer.kind === 'answered') keepPolicy(config.spoolDir, answer.reply);
-  const known = answer.kind === 'answered' ? answer.reply : cachedPolicy(config.spoolDir);
-  if (known && !known.record) {
+  // The root broker holds the agent key: it asks Witness whether this host is recorded and launches a session
+  // for this account only (it knows who we are from the socket), answering with that session's ingest token.
+  const answer = await askBroker(config.brokerSocket, {
+    type: 'login',
+    user: login.user,
+    protocol: login.protocol,
+    login: agentLogin,
+  });
+  if (answer.type === 'not_recorded') {
+    restoreTerminal();
+    log.info(`${login.user}'s login is not recorded: the rule for ${answer.rule ?? config.host} says so`);
+    return runUnrecorded(login, env);
+  }
+  if (answer.type === 'refused' || answer.type === 'flushing') {
+    // The broker refuses only what no honest recorder sends: nothing is recorded, so the login is closed.
+    restoreTerminal();
+    const why = answer.type === 'refused' ? `${answer.message} (${answer.code})` : 'unexpected broker answer';
+    log.warn(`the broker refused this login: ${why}`);
+    process.stderr.write(`witness: this login cannot be recorded, so it is refused: ${why}\r\n`);
+    return ExitCode.refused;
+  }
+  // Offline (Witness or the broker unreachable): the last policy the broker kept says whether to record.
+  const known =
+    answer.type === 'offline' ? answer.policy : answer.type === 'unreachable' ? cachedPolicy(config.spoolDir) : null;
+  if (answer.type !== 'launched' && known && !known.record) {
     restoreTerminal();
     log.info(`${login.user}'s login is not recorded: the rule for ${known.rule ?? config.host} says so`);
     return runUnrecorded(login, env);
   }
-  let launch: LaunchReply | null = null;
-  let offlineWhy = answer.kind === 'answered' ? '' : answer.why;
-  // A refused policy request is asked again as a launch, whose refusal says the same (or the launch works:
-  // a server without the policy route).
-  if (answer.kind !== 'unreachable') {
-    try {
-      launch = await requestLaunch({
-        server: config.server,
-        apiKey: config.apiKey,
-        user: login.user,
-        target: config.host,
-        protocol: login.protocol,
-        format: 'asciicast',
-        login: agentLogin,
-      });
-    } catch (error) {
-      offlineWhy = error instanceof LaunchError ? error.message : String(error);
-    }
-  }
+  const launch = answer.type === 'launched' ? answer : null;
+  let offlineWhy = answer.type === 'launched' ? '' : answer.why;
   let online: SessionRecording | null = null;
   if (launch) {
     online = new SessionRecording({
-      server: config.server,
+      server: launch.server,
       session: launch.sessionId,
       token: launch.token,
       expiresAt: launch.expiresAt,
@@ -186,7 +184,10 @@ export async function recordLogin(options: RecordLoginOptions): Promise<number> 
   if (online) await online.finish();
   if (offline) {
     await offline.finish();
-    startFlush(options);
+    // The broker uploads it (it alone has the key); if it is down, it does so when it starts again.
+    const asked = await askBroker(config.brokerSocket, { type: 'flush' }, 5_000);
+    if (asked.type !== 'flushing')
+      log.warn(`${offline.dir} waits in the spool: ${'why' in asked ? asked.why : asked.type}`);
   }
   return terminated && code === 0 ? 1 : code;
 }
@@ -202,24 +203,4 @@ function describeEnd(reason: string | null): string {
     default:
       return reason.replaceAll('_', ' ');
   }
-}
-
-/** Starts `witness-agent flush` on its own (it outlives the login) to upload what was recorded offline. */
-function startFlush(options: RecordLoginOptions): void {
-  const [command, ...args] = options.agentCommand;
-  if (!command) return;
-  // Its lines go to the login's log file (it has no terminal: the login is over).
-  let out: number | 'ignore' = 'ignore';
-  try {
-    out = openSync(agentLogFile(options.config.spoolDir), 'a', 0o600);
-  } catch {
-    // no log file: the flush still runs
-  }
-  const child = spawn(command, [...args, 'flush', '--config', options.configPath, '--wait'], {
-    detached: true,
-    stdio: ['ignore', out, out],
-  });
-  if (typeof out === 'number') closeSync(out);
-  child.on('error', (error) => options.log.warn(`cannot start witness-agent flush: ${error.message}`));
-  child.unref();
 }

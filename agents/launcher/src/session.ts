@@ -284,6 +284,14 @@ export async function runSession(run: SessionRun): Promise<number> {
       });
       if (idle) activity.start();
     }
+    // The basic recording level records the screen only: no keystrokes, processes or windows are captured
+    // (activity then comes from screen changes); the server refuses such events from a basic session anyway.
+    const basic = welcomed.recordingLevel === 'basic';
+    if (capture && basic) {
+      await capture.stop().catch(() => {});
+      capture = null;
+      log.info(`session ${run.session} is recorded at the basic level: the screen only`);
+    }
     if (capture) {
       // Activity events are on the recording's clock, so without a recording only input is watched.
       const events = welcomed.recordingEnabled;
@@ -306,9 +314,11 @@ export async function runSession(run: SessionRun): Promise<number> {
       }
     }
     if (!capture) {
-      const detail = welcomed.recordingEnabled
-        ? `no activity capture for --source ${recording.source}`
-        : 'recording is off by policy';
+      const detail = !welcomed.recordingEnabled
+        ? 'recording is off by policy'
+        : basic
+          ? 'basic recording level: the screen only'
+          : `no activity capture for --source ${recording.source}`;
       control.send({ type: 'capture', capture: { processes: { method: 'none', excluded: 0, detail } } }, true);
     }
     if (recording.command.length > 0) {

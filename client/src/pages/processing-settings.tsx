@@ -35,6 +35,19 @@ export function ProcessingSettingsSection() {
     }
   };
 
+  // Re-queues every failed MP4 with its attempts reset (the WebM recordings are not touched).
+  const retryFailed = async () => {
+    try {
+      const { retried } = await call(api.processing['retry-failed'].$post());
+      setError(null);
+      setNotice(
+        retried.length === 0 ? 'No conversion had failed.' : `Retrying ${retried.length} failed conversion(s).`,
+      );
+    } catch (failure) {
+      setError(describeFailure(failure));
+    }
+  };
+
   return (
     <section aria-labelledby="processing-settings-title">
       <h3 id="processing-settings-title">Video processing (MP4)</h3>
@@ -71,6 +84,9 @@ export function ProcessingSettingsSection() {
           <div>
             <button type="submit" class="primary">
               Save processing settings
+            </button>{' '}
+            <button type="button" onClick={retryFailed}>
+              Retry failed conversions
             </button>
           </div>
         </form>

@@ -1,6 +1,7 @@
 /** Settings → Session Recording: the policy new sessions start with. */
 import { useEffect, useState } from 'preact/hooks';
 import { api, call, describeFailure, type Policy } from '../api.ts';
+import { RecordingRulesSection } from './recording-rules-settings.tsx';
 import { RetentionSettingsSection } from './retention-settings.tsx';
 import { ProcessingSettingsSection } from './processing-settings.tsx';
 
@@ -65,6 +66,16 @@ export function SettingsPage() {
             />
             Record sessions
           </label>
+          <label>
+            Recording level (where no rule below names one)
+            <select
+              value={policy.recordingLevel}
+              onChange={(e) => edit({ recordingLevel: e.currentTarget.value as Policy['recordingLevel'] })}
+            >
+              <option value="advanced">Advanced: screen, keystrokes, processes, windows</option>
+              <option value="basic">Basic: the screen only (activity from screen changes)</option>
+            </select>
+          </label>
           <label class="inline">
             <input
               type="checkbox"
@@ -87,6 +98,8 @@ export function SettingsPage() {
           </div>
         </form>
       )}
+      <p class="muted">These apply to new sessions; running sessions keep the settings they started with.</p>
+      <RecordingRulesSection />
       <RetentionSettingsSection />
       <ProcessingSettingsSection />
     </section>

@@ -192,6 +192,10 @@ export function SessionPage({ sessionId, can }: { sessionId: string; can: (p: Pe
           <h3 id="facts-policy">Policy it ran under</h3>
           <dl>
             <Fact term="Recording">{policy.recordingEnabled ? 'on' : 'off'}</Fact>
+            <Fact term="Recording level">
+              {policy.recordingLevel === 'basic' ? 'basic (screen only)' : 'advanced (keystrokes, processes, windows)'}
+            </Fact>
+            <Fact term="Saved to">{detail.storage}</Fact>
             <Fact term="Keystrokes">{policy.keystrokesEnabled ? 'recorded' : 'not recorded'}</Fact>
             <Fact term="Inactivity timeout">{minutes(policy.inactivityTimeoutMs)}</Fact>
             <Fact term="Maximum length">{minutes(policy.maxSessionLengthMs)}</Fact>

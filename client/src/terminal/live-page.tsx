@@ -8,19 +8,22 @@ import type { Permission } from '../api.ts';
 import { endedReason, LiveView } from '../watch/live-page.tsx';
 import { LivePage, type LivePlayerProps } from '../watch/watch-page.tsx';
 import { terminalLiveDriver } from './live.ts';
+import { ScaleToggle } from './scale-toggle.tsx';
 import { useTerminalCore } from './use-terminal.ts';
 import './terminal.css';
 
 function TerminalLivePlayer(props: LivePlayerProps) {
   const host = useRef<HTMLElement>(null);
-  const core = useTerminalCore(host, () =>
+  const player = useTerminalCore(host, () =>
     terminalLiveDriver(props.sessionId, { sessionEnded: () => endedReason(props.sessionId) }),
   );
   return (
     <LiveView
       {...props}
-      core={core}
+      core={player?.core ?? null}
       edgeLeadMs={0}
+      kind="terminal"
+      tools={<ScaleToggle screen={player?.screen ?? null} />}
       media={<section ref={host} class="terminal-screen live-terminal" aria-label="Live terminal" />}
     />
   );

@@ -10,15 +10,17 @@ import { type RecordedPlayerProps, RecordingPage } from '../watch/watch-page.tsx
 import { minuteSegments, quietStretches } from './cast.ts';
 import { MinuteSegments } from './minutes.tsx';
 import { type LoadedCast, recordedCastDriver } from './recorded.ts';
+import { ScaleToggle } from './scale-toggle.tsx';
 import { useTerminalCore } from './use-terminal.ts';
 import './terminal.css';
 
 function TerminalPlayer({ session, url, sessionId }: RecordedPlayerProps) {
   const host = useRef<HTMLElement>(null);
   const [cast, setCast] = useState<LoadedCast | null>(null);
-  const core = useTerminalCore(host, () =>
+  const player = useTerminalCore(host, () =>
     recordedCastDriver(url, session?.recording.mediaDurationMs ?? null, setCast),
   );
+  const core = player?.core ?? null;
   const idle = useMemo(() => (cast ? quietStretches(cast.events, cast.durationMs, MIN_IDLE_MS) : []), [cast]);
   const segments = useMemo(() => (cast ? minuteSegments(cast.events, cast.durationMs) : []), [cast]);
 
@@ -28,7 +30,9 @@ function TerminalPlayer({ session, url, sessionId }: RecordedPlayerProps) {
       session={session}
       sessionId={sessionId}
       idle={idle}
+      kind="terminal"
       screen={<section ref={host} class="terminal-screen" aria-label="Terminal recording" />}
+      tools={<ScaleToggle screen={player?.screen ?? null} />}
     >
       {core && cast && <MinuteSegments core={core} segments={segments} />}
     </PlayerWithActivity>

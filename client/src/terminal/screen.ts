@@ -5,12 +5,16 @@
  *
  * Seeking forward writes the events in between; seeking back resets the terminal and replays the cast up to
  * the target in large writes (xterm parses several MB/s, so even long sessions replay within a second or two).
+ *
+ * The terminal keeps the recorded columns and rows; its font is sized to the pane (terminal/fit.ts). Before
+ * Play, a sealed cast shows its first output (as asciinema-player's poster does), with the playhead still at 0.
  */
 import { Terminal } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';
 import type { PlayerMedia } from '../player/core.ts';
-import { type CastEvent, type CastHeader, eventMs, resizeTo } from './cast.ts';
+import { type CastEvent, type CastHeader, eventMs, plainLines, resizeTo } from './cast.ts';
 import { openWithoutInlineStyles } from './csp-styles.ts';
+import { BASE_FONT_PX, type Box, fitFontPx, fits, MIN_FONT, smallerFontPx, type TerminalScale } from './fit.ts';
 
 /** How often the playhead moves while playing. */
 const TICK_MS = 50;
@@ -20,6 +24,10 @@ const WRITE_CHARS = 512 * 1024;
 const MAX_OUTSTANDING_CHARS = 4 * 1024 * 1024;
 /** Full reset (RIS): clears the screen, scrollback and modes, in order with the writes before it. */
 const RESET = '\x1bc';
+/** Outside fullscreen, a fitted terminal is at most this share of the window's height. */
+const FIT_HEIGHT_SHARE = 0.62;
+/** Font steps tried after the first estimate, should hinting make the cells a little wider. */
+const FIT_TRIES = 8;
 
 type WriteOp = string | (() => void);
 
@@ -48,16 +56,22 @@ export class TerminalScreen extends EventTarget implements PlayerMedia {
   #ops: WriteOp[] = [];
   #outstanding = 0;
   readonly error = null;
+  readonly #host: HTMLElement;
+  readonly #observer: ResizeObserver;
+  #scale: TerminalScale = 'fit';
+  /** What the font was last fitted to (scale, box, cols×rows): a resize that changes none of it is ignored. */
+  #fittedTo = '';
 
   constructor(host: HTMLElement) {
     super();
+    this.#host = host;
     this.terminal = new Terminal({
       cols: 80,
       rows: 24,
       disableStdin: true,
       cursorBlink: false,
       scrollback: 5000,
-      fontSize: 14,
+      fontSize: BASE_FONT_PX,
       // At 1.0 the font's underscores fall below the row and are cut off.
       lineHeight: 1.2,
       fontFamily: '"DejaVu Sans Mono", ui-monospace, Menlo, Consolas, monospace',
@@ -70,6 +84,59 @@ export class TerminalScreen extends EventTarget implements PlayerMedia {
     if (input) {
       input.tabIndex = -1;
       input.addEventListener('focus', () => input.blur());
+    }
+    host.dataset.scale = this.#scale;
+    this.terminal.onResize(() => this.#fit());
+    this.#observer = new ResizeObserver(() => this.#fit());
+    this.#observer.observe(host);
+  }
+
+  // ---- size on the page ----
+
+  get scale(): TerminalScale {
+    return this.#scale;
+  }
+
+  /** "fit": the font sized so that every recorded column and row fits the pane; "1:1": the base font, scrolled. */
+  setScale(scale: TerminalScale): void {
+    this.#scale = scale;
+    this.#host.dataset.scale = scale;
+    this.#fit();
+  }
+
+  /** The space the terminal may take: the pane's width, and a share of the window's height (all of it in fullscreen). */
+  #box(): Box {
+    const style = getComputedStyle(this.#host);
+    const padX = Number.parseFloat(style.paddingLeft) + Number.parseFloat(style.paddingRight);
+    const padY = Number.parseFloat(style.paddingTop) + Number.parseFloat(style.paddingBottom);
+    const full = document.fullscreenElement?.contains(this.#host) ?? false;
+    return {
+      width: Math.floor(this.#host.clientWidth - padX),
+      height: Math.floor(full ? this.#host.clientHeight - padY : innerHeight * FIT_HEIGHT_SHARE),
+    };
+  }
+
+  /** The terminal's rendered size (all its columns and rows), CSS pixels. */
+  #measured(): Box {
+    const screen = this.terminal.element?.querySelector('.xterm-screen');
+    const rect = screen?.getBoundingClientRect();
+    return { width: rect?.width ?? 0, height: rect?.height ?? 0 };
+  }
+
+  #fit(): void {
+    const box = this.#box();
+    const key = `${this.#scale} ${box.width}x${box.height} ${this.terminal.cols}x${this.terminal.rows}`;
+    if (key === this.#fittedTo || box.width <= 0) return;
+    this.#fittedTo = key;
+    if (this.#scale === '1:1') {
+      this.terminal.options.fontSize = BASE_FONT_PX;
+      return;
+    }
+    let font = fitFontPx(this.terminal.options.fontSize ?? BASE_FONT_PX, this.#measured(), box);
+    for (let i = 0; i < FIT_TRIES; i++) {
+      this.terminal.options.fontSize = font;
+      if (font <= MIN_FONT || fits(this.#measured(), box)) break;
+      font = smallerFontPx(font);
     }
   }
 
@@ -140,7 +207,17 @@ export class TerminalScreen extends EventTarget implements PlayerMedia {
     this.#durationMs = durationMs;
     this.#dispatch('durationchange');
     this.#seek(0);
+    this.#poster();
     this.#dispatch('canplay');
+  }
+
+  /**
+   * Before Play: the screen as the first visible output left it, while the playhead stays at 0 (Play, or a
+   * seek before that output, replays from the start as usual).
+   */
+  #poster(): void {
+    const first = this.#events.find(([, code, data]) => code === 'o' && plainLines(data).length > 0);
+    if (first) this.#render(eventMs(first));
   }
 
   /** A live session's header (seq 0): the terminal's size. A reconnect sends it again; the first one counts. */
@@ -186,6 +263,7 @@ export class TerminalScreen extends EventTarget implements PlayerMedia {
   }
 
   dispose(): void {
+    this.#observer.disconnect();
     clearTimeout(this.#timer);
     this.#ops = [];
     this.terminal.dispose();

@@ -4,21 +4,26 @@ import { useEffect, useState } from 'preact/hooks';
 import { type Driver, PlayerCore } from '../player/core.ts';
 import { TerminalScreen } from './screen.ts';
 
+export interface TerminalPlayer {
+  core: PlayerCore<TerminalScreen>;
+  screen: TerminalScreen;
+}
+
 /** Creates the screen and its core once the host exists; disposes both on unmount. */
 export function useTerminalCore(
   host: RefObject<HTMLElement>,
   makeDriver: () => Driver<TerminalScreen>,
-): PlayerCore<TerminalScreen> | null {
-  const [core, setCore] = useState<PlayerCore<TerminalScreen> | null>(null);
+): TerminalPlayer | null {
+  const [player, setPlayer] = useState<TerminalPlayer | null>(null);
   useEffect(() => {
     if (!host.current) return;
     const screen = new TerminalScreen(host.current);
-    const created = new PlayerCore(screen, makeDriver());
-    setCore(created);
+    const core = new PlayerCore(screen, makeDriver());
+    setPlayer({ core, screen });
     return () => {
-      created.destroy();
+      core.destroy();
       screen.dispose();
     };
   }, []);
-  return core;
+  return player;
 }

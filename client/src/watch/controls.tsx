@@ -1,27 +1,23 @@
 /** The recorded player's controls: play/pause, position, speed, skip inactivity, and the keyboard shortcuts. */
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { clock } from '../format.ts';
 import { type PlayerCore, SPEEDS } from '../player/core.ts';
+import { playerKey } from '../player/keys.ts';
 import { usePlayerState } from '../player/use-player.ts';
 
 /** Keyboard shortcuts, as the help line under the player spells them. */
-export const SHORTCUTS_HELP = 'Keyboard: Space play/pause · ← → 5 s back/forward · + − speed';
+export const SHORTCUTS_HELP = 'Keyboard: Space play/pause · ← → 5 s back/forward · + − speed · f fullscreen';
+/** The desktop video's zoom keys, added to the help line where it zooms. */
+export const ZOOM_HELP = ' · z Z zoom in/out · 0 reset zoom';
 const STEP_MS = 5000;
-
-/** Typing in a field, or pressing a button or link, keeps its own meaning for the key. */
-function ownsKey(target: EventTarget | null, key: string): boolean {
-  if (!(target instanceof HTMLElement)) return false;
-  if (target.isContentEditable || target.closest('input, textarea, select')) return true;
-  return key === ' ' && target.closest('button, a, summary') !== null;
-}
 
 /** Space, ←/→ and +/− anywhere on the page, except where the key already does something. */
 export function useShortcuts(core: PlayerCore | null): void {
   useEffect(() => {
     if (!core) return;
     const onKey = (event: KeyboardEvent) => {
-      if (event.ctrlKey || event.metaKey || event.altKey || ownsKey(event.target, event.key)) return;
-      if (document.querySelector('dialog[open]')) return;
+      if (!playerKey(event)) return;
       const actions: Record<string, () => void> = {
         ' ': () => core.togglePlay(),
         ArrowLeft: () => core.skipBy(-STEP_MS),
@@ -41,7 +37,8 @@ export function useShortcuts(core: PlayerCore | null): void {
   }, [core]);
 }
 
-export function Controls({ core, spanMs }: { core: PlayerCore; spanMs: number }) {
+/** `tools`: the frame's own (zoom, fullscreen), at the end of the row. */
+export function Controls({ core, spanMs, tools }: { core: PlayerCore; spanMs: number; tools?: ComponentChildren }) {
   const state = usePlayerState(core);
   const [skipNote, setSkipNote] = useState('');
   useEffect(
@@ -81,6 +78,8 @@ export function Controls({ core, spanMs }: { core: PlayerCore; spanMs: number })
           {state.skipInactivity ? skipNote : ''}
         </span>
         {state.waiting && <span class="muted">Loading…</span>}
+        <span class="spacer" />
+        {tools}
       </div>
       <input
         type="range"

@@ -6,19 +6,52 @@
 import type { Density, DensityBucket } from '../activity.ts';
 import { screenChange } from '../player/idle.ts';
 
-export const LANES = [
+/** One lane of the map: the bucket figure it draws; `raw`: as it is (a terminal's output), not as screen change. */
+export interface Lane {
+  key: keyof DensityBucket;
+  label: string;
+  rgb: string;
+  raw?: boolean;
+}
+
+/** A desktop session's lanes. */
+export const DESKTOP_LANES: readonly Lane[] = [
   { key: 'screenBytes', label: 'Screen', rgb: '11 98 214' },
   { key: 'keystrokes', label: 'Keys', rgb: '46 125 50' },
-  { key: 'processEvents', label: 'Programs', rgb: '178 106 0' },
+  { key: 'processEvents', label: 'Processes', rgb: '178 106 0' },
   { key: 'windowChanges', label: 'Windows', rgb: '123 31 162' },
-] as const satisfies ReadonlyArray<{ key: keyof DensityBucket; label: string; rgb: string }>;
+];
+
+/**
+ * A terminal session's lanes: what was typed, what was printed (the log's bytes; a terminal has no still
+ * screen's keyframes to take out), and the commands run.
+ */
+export const TERMINAL_LANES: readonly Lane[] = [
+  { key: 'keystrokes', label: 'Input', rgb: '46 125 50' },
+  { key: 'screenBytes', label: 'Output', rgb: '11 98 214', raw: true },
+  { key: 'processEvents', label: 'Commands', rgb: '178 106 0' },
+];
+
+/** The desktop lanes, by their old name. */
+export const LANES = DESKTOP_LANES;
+
+/** The lanes for a session of this kind. */
+export function lanesFor(kind: 'desktop' | 'terminal'): readonly Lane[] {
+  return kind === 'terminal' ? TERMINAL_LANES : DESKTOP_LANES;
+}
 
 const LEVELS = 16;
 const LANE_GAP = 2;
-const MIN_EVENT_CELL_PX = 3;
+/** An event cell is drawn at least this wide (CSS px), so a lone keystroke in a long session still shows. */
+export const MIN_EVENT_CELL_PX = 3;
 
 /** Draws `density` across the canvas, `spanMs` wide; returns how long the draw took, in ms. */
-export function drawActivityMap(canvas: HTMLCanvasElement, density: Density, spanMs: number): number {
+export function drawActivityMap(
+  canvas: HTMLCanvasElement,
+  density: Density,
+  spanMs: number,
+  lanes: readonly Lane[] = DESKTOP_LANES,
+): number {
   const started = performance.now();
   const ratio = window.devicePixelRatio || 1;
   const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
@@ -31,14 +64,14 @@ export function drawActivityMap(canvas: HTMLCanvasElement, density: Density, spa
   ctx.fillStyle = '#eef1f4';
   ctx.fillRect(0, 0, width, height);
 
-  const laneHeight = (height - LANE_GAP * (LANES.length - 1)) / LANES.length;
+  const laneHeight = (height - LANE_GAP * (lanes.length - 1)) / lanes.length;
   // What changed on screen, with a still screen's own bytes (noise, recurring keyframes) taken out.
   const screen = screenChange(density.buckets, density.bucketMs);
   const scale = width / Math.max(1, spanMs);
   // Events get at least MIN_EVENT_CELL_PX, so a lone keystroke in a long session still shows.
   const minEventWidth = MIN_EVENT_CELL_PX * ratio;
-  LANES.forEach((lane, laneIndex) => {
-    const values = lane.key === 'screenBytes' ? screen : density.buckets.map((b) => b[lane.key]);
+  lanes.forEach((lane, laneIndex) => {
+    const values = lane.key === 'screenBytes' && !lane.raw ? screen : density.buckets.map((b) => b[lane.key]);
     const max = Math.log1p(Math.max(0, ...values));
     if (max === 0) return;
     // Cells by strength level: one fillStyle per level.

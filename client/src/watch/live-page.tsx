@@ -9,6 +9,7 @@ import type { EndReason } from '../../../protocol/session.ts';
 import { CloseCode } from '../../../protocol/version.ts';
 import { api, call, type Permission } from '../api.ts';
 import type { PlayerCore } from '../player/core.ts';
+import { PlayerFrame } from '../player/frame.tsx';
 import { liveDriver } from '../player/live.ts';
 import { usePlayerCore, usePlayerEvent, usePlayerState } from '../player/use-player.ts';
 import { TerminateDialog } from '../terminate-dialog.tsx';
@@ -77,9 +78,10 @@ export async function endedReason(sessionId: string): Promise<EndReason | null> 
 }
 
 /**
- * What a live page shows around its media (a `<video>` or a terminal): LIVE, the delay, play/pause, go to live,
- * terminate, who is watching, what was skipped, and the end. `edgeLeadMs`: how far before the newest media
- * "Go to live" lands (a video needs a little buffer; a terminal none).
+ * What a live page shows around its media (a `<video>` or a terminal), in the same player frame as a
+ * recording (fullscreen; zoom for a video): LIVE, the delay, play/pause, go to live, terminate, who is
+ * watching, what was skipped, and the end. `edgeLeadMs`: how far before the newest media "Go to live" lands
+ * (a video needs a little buffer; a terminal none).
  */
 export function LiveView({
   sessionId,
@@ -89,7 +91,16 @@ export function LiveView({
   core,
   media,
   edgeLeadMs,
-}: LivePlayerProps & { core: PlayerCore | null; media: ComponentChildren; edgeLeadMs: number }) {
+  kind,
+  tools,
+}: LivePlayerProps & {
+  core: PlayerCore | null;
+  media: ComponentChildren;
+  edgeLeadMs: number;
+  kind: 'desktop' | 'terminal';
+  /** More tools in the status row (a terminal's Fit / 1:1). */
+  tools?: ComponentChildren;
+}) {
   const live = usePlayerEvent(core, 'live');
   const state = usePlayerState(core);
   const [terminating, setTerminating] = useState(false);
@@ -107,56 +118,64 @@ export function LiveView({
 
   return (
     <div class="live">
-      <div class="live-status">
-        {live?.connection === 'live' && (
-          <span class="live-badge" role="img" aria-label="Live">
-            LIVE
-          </span>
-        )}
-        {live?.connection === 'connecting' && <span class="badge">Connecting…</span>}
-        {live?.connection === 'reconnecting' && (
-          <span class="badge warn" role="status">
-            {dropText(live.dropCode)} — reconnecting (attempt {live.attempt})…
-          </span>
-        )}
-        {reconnected && (
-          <span class="badge back" role="status">
-            Reconnected: the connection to the server is back.
-          </span>
-        )}
-        {ended && <span class="badge ended">Ended</span>}
-        {!ended && delayMs !== null && (
-          <span class="delay">
-            Delay {seconds(delayMs)}{' '}
-            <span class="muted">
-              (newest piece stored {seconds(sinceStoredMs ?? 0)} ago, playing {seconds(behindMs ?? 0)} behind it)
-            </span>
-          </span>
-        )}
-        <span class="spacer" />
-        {!ended && core && state && (
-          <button type="button" onClick={() => core.togglePlay()}>
-            {state.playing ? 'Pause' : 'Play'}
-          </button>
-        )}
-        {!ended && core && behindMs !== null && behindMs > BEHIND_NOTICE_MS && (
-          <button type="button" onClick={() => live?.edgeMs != null && core.seek(live.edgeMs - edgeLeadMs)}>
-            Go to live
-          </button>
-        )}
-        {!ended && can('sessions:terminate') && (
-          <button type="button" class="danger" onClick={() => setTerminating(true)}>
-            Terminate
-          </button>
-        )}
-      </div>
       {ended && (
         <p class="notice session-ended" role="status">
           The session ended{reasonText(live?.endReason ?? null)}.{' '}
           <RecordingLink sessionId={sessionId} canView={can('recordings:view')} />
         </p>
       )}
-      {media}
+      <PlayerFrame
+        label={kind === 'terminal' ? 'Live terminal player' : 'Live screen player'}
+        zoomable={kind === 'desktop'}
+        screen={media}
+        tools={tools}
+        controls={(frameTools) => (
+          <div class="live-status">
+            {live?.connection === 'live' && (
+              <span class="live-badge" role="img" aria-label="Live">
+                LIVE
+              </span>
+            )}
+            {live?.connection === 'connecting' && <span class="badge">Connecting…</span>}
+            {live?.connection === 'reconnecting' && (
+              <span class="badge warn" role="status">
+                {dropText(live.dropCode)} — reconnecting (attempt {live.attempt})…
+              </span>
+            )}
+            {reconnected && (
+              <span class="badge back" role="status">
+                Reconnected: the connection to the server is back.
+              </span>
+            )}
+            {ended && <span class="badge ended">Ended</span>}
+            {!ended && delayMs !== null && (
+              <span class="delay">
+                Delay {seconds(delayMs)}{' '}
+                <span class="muted">
+                  (newest piece stored {seconds(sinceStoredMs ?? 0)} ago, playing {seconds(behindMs ?? 0)} behind it)
+                </span>
+              </span>
+            )}
+            <span class="spacer" />
+            {!ended && core && state && (
+              <button type="button" onClick={() => core.togglePlay()}>
+                {state.playing ? 'Pause' : 'Play'}
+              </button>
+            )}
+            {!ended && core && behindMs !== null && behindMs > BEHIND_NOTICE_MS && (
+              <button type="button" onClick={() => live?.edgeMs != null && core.seek(live.edgeMs - edgeLeadMs)}>
+                Go to live
+              </button>
+            )}
+            {!ended && can('sessions:terminate') && (
+              <button type="button" class="danger" onClick={() => setTerminating(true)}>
+                Terminate
+              </button>
+            )}
+            {frameTools}
+          </div>
+        )}
+      />
       <div class="live-facts">
         {!ended && (
           <p>
@@ -196,6 +215,7 @@ function LivePlayer(props: LivePlayerProps) {
       {...props}
       core={core}
       edgeLeadMs={1500}
+      kind="desktop"
       media={<video ref={video} class="player-video live-video" muted playsInline autoplay aria-label="Live screen" />}
     />
   );

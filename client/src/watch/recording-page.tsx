@@ -4,8 +4,9 @@
  * sessions use the same parts around a terminal (client/src/terminal/recording-page.tsx).
  */
 import type { ComponentChildren } from 'preact';
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { ActivityItem, Density } from '../activity.ts';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { type ActivityItem, type Density, TYPE_LABELS, typeCounts } from '../activity.ts';
+import type { ActivityType } from '../../../protocol/activity.ts';
 import { activityDensity, activityPage, describeFailure, type SessionDetail } from '../api.ts';
 import type { PlayerCore } from '../player/core.ts';
 import { type IdleStretch, idleStretches } from '../player/idle.ts';
@@ -13,11 +14,16 @@ import { recordedDriver } from '../player/recorded.ts';
 import { usePlayerCore, usePlayerEvent } from '../player/use-player.ts';
 import { ActivityGrid, EventDetails } from './activity-grid.tsx';
 import { ActivityMap } from './activity-map.tsx';
-import { Controls, SHORTCUTS_HELP, useShortcuts } from './controls.tsx';
+import { lanesFor } from './draw-activity-map.ts';
+import { AtPlayheadFacts } from './at-playhead.tsx';
+import { PlayerFrame } from '../player/frame.tsx';
+import { Controls, SHORTCUTS_HELP, useShortcuts, ZOOM_HELP } from './controls.tsx';
 import { type RecordedPlayerProps, RecordingPage } from './watch-page.tsx';
 
-/** Events per request to the activity list; "Load more" fetches the next page. */
-const PAGE_SIZE = 500;
+/** Events in the first request to the activity list: the grid shows them while the rest load. */
+const FIRST_PAGE = 500;
+/** Events per request after the first, until the session's events are all loaded (the API's most). */
+const PAGE_SIZE = 5000;
 /** Search within the session lists at most this many matches. */
 const MATCH_LIMIT = 500;
 
@@ -45,12 +51,14 @@ function RecordingPlayer({ session, url, sessionId }: RecordedPlayerProps) {
       core={core}
       session={session}
       sessionId={sessionId}
+      kind="desktop"
       screen={
         <video
           ref={video}
           class="player-video"
           muted
           playsInline
+          preload="auto"
           aria-label="Screen recording"
           onClick={() => core?.togglePlay()}
         />
@@ -67,15 +75,21 @@ export function PlayerWithActivity({
   core,
   session,
   sessionId,
+  kind,
   screen,
+  tools,
   idle,
   children,
 }: {
   core: PlayerCore | null;
   session: SessionDetail | null;
   sessionId: string;
+  /** A desktop's screen (a video: zoom and pan) or a terminal (sized to its columns). */
+  kind: 'desktop' | 'terminal';
   /** The element the core plays: rendered first, before the core exists. */
   screen: ComponentChildren;
+  /** More tools in the controls' row (a terminal's Fit / 1:1). */
+  tools?: ComponentChildren;
   /** Quiet stretches for skip inactivity; when not given, they come from the activity map's data. */
   idle?: readonly IdleStretch[];
   /** Shown under the activity map. */
@@ -107,34 +121,43 @@ export function PlayerWithActivity({
 
   const [density, setDensity] = useState<Density | null>(null);
   const [events, setEvents] = useState<ActivityItem[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
+  /** Types the type filter hides. */
+  const [hidden, setHidden] = useState<ReadonlySet<ActivityType>>(new Set());
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<ActivityItem | null>(null);
   const [query, setQuery] = useState('');
   const [matches, setMatches] = useState<{ q: string; events: ActivityItem[]; more: boolean } | null>(null);
 
-  const loadPage = useCallback(
-    (after: string | null) => {
-      setLoading(true);
-      activityPage(sessionId, { cursor: after, limit: PAGE_SIZE })
-        .then((page) => {
-          setEvents((previous) => (after ? [...previous, ...page.events] : page.events));
-          setCursor(page.nextCursor);
-        })
-        .catch((e: unknown) => setError(describeFailure(e)))
-        .finally(() => setLoading(false));
-    },
-    [sessionId],
-  );
+  // Every event, page after page: the grid follows the playhead, the filter counts and the map's tooltip
+  // summarise over all of them. The first page is small, so the grid shows something at once.
+  useEffect(() => {
+    let current = true;
+    const load = async () => {
+      let loaded: ActivityItem[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await activityPage(sessionId, { cursor, limit: cursor ? PAGE_SIZE : FIRST_PAGE });
+        if (!current) return;
+        loaded = [...loaded, ...page.events];
+        cursor = page.nextCursor;
+        setEvents(loaded);
+      } while (cursor);
+    };
+    setLoading(true);
+    load()
+      .catch((e: unknown) => current && setError(describeFailure(e)))
+      .finally(() => current && setLoading(false));
+    return () => {
+      current = false;
+    };
+  }, [sessionId]);
 
   useEffect(() => {
     // One bucket per CSS pixel of the map: its cost is the map's width, however many events there are.
     const buckets = Math.max(1, Math.min(5000, Math.round(mapHost.current?.clientWidth ?? 700)));
     activityDensity(sessionId, buckets).then(setDensity, (e: unknown) => setError(describeFailure(e)));
   }, [sessionId]);
-
-  useEffect(() => loadPage(null), [loadPage]);
 
   const spanMs = Math.max(
     1,
@@ -162,21 +185,48 @@ export function PlayerWithActivity({
   };
 
   const matchEvents = useMemo(() => matches?.events ?? [], [matches]);
+  const kinds = useMemo(() => typeCounts(matches?.events ?? events), [matches, events]);
+  const rows = useMemo(() => {
+    const listed = matches?.events ?? events;
+    return hidden.size === 0 ? listed : listed.filter((event) => !hidden.has(event.type));
+  }, [matches, events, hidden]);
+  const toggleType = (type: ActivityType) => {
+    const next = new Set(hidden);
+    if (!next.delete(type)) next.add(type);
+    setHidden(next);
+  };
 
   return (
     <div class="watch-body">
       <div class="watch-main">
-        {screen}
-        {core && <Controls core={core} spanMs={spanMs} />}
+        <PlayerFrame
+          label={kind === 'terminal' ? 'Terminal player' : 'Screen player'}
+          zoomable={kind === 'desktop'}
+          screen={screen}
+          overlay={core && <AtPlayheadFacts core={core} events={events} />}
+          tools={tools}
+          controls={(frameTools) => core && <Controls core={core} spanMs={spanMs} tools={frameTools} />}
+        />
         <div ref={mapHost}>
           {core && density ? (
-            <ActivityMap core={core} density={density} spanMs={spanMs} matches={matchEvents} />
+            <ActivityMap
+              core={core}
+              density={density}
+              spanMs={spanMs}
+              matches={matchEvents}
+              lanes={lanesFor(kind)}
+              events={events}
+              complete={!loading}
+            />
           ) : (
             <p class="muted">Loading the activity map…</p>
           )}
         </div>
         {children}
-        <p class="muted help">{SHORTCUTS_HELP}</p>
+        <p class="muted help">
+          {SHORTCUTS_HELP}
+          {kind === 'desktop' ? ZOOM_HELP : ''}
+        </p>
       </div>
 
       <aside class="watch-side" aria-label="Activity in this session">
@@ -211,21 +261,33 @@ export function PlayerWithActivity({
             : ''}
         </p>
         {error && <p role="alert">{error}</p>}
-        <div class="grid-scroll">
-          {matches ? (
-            <ActivityGrid events={matches.events} selectedId={selected?.id ?? null} onSelect={select} label="Matches" />
-          ) : (
-            <>
-              <ActivityGrid events={events} selectedId={selected?.id ?? null} onSelect={select} label="Activity" />
-              {!loading && events.length === 0 && <p class="muted">No activity was recorded in this session.</p>}
-              {cursor && (
-                <button type="button" disabled={loading} onClick={() => loadPage(cursor)}>
-                  Load more events
+        {kinds.length > 0 && (
+          <ul class="type-chips" aria-label="Show events of type">
+            {kinds.map(({ type, count }) => (
+              <li key={type}>
+                <button type="button" aria-pressed={!hidden.has(type)} onClick={() => toggleType(type)}>
+                  {TYPE_LABELS[type]} {count.toLocaleString('en')}
                 </button>
-              )}
-            </>
+              </li>
+            ))}
+          </ul>
+        )}
+        <ActivityGrid
+          core={core}
+          events={rows}
+          selectedId={selected?.id ?? null}
+          onSelect={select}
+          label={matches ? 'Matches' : 'Activity'}
+        >
+          {!matches && !loading && events.length === 0 && (
+            <p class="muted">No activity was recorded in this session.</p>
           )}
-        </div>
+        </ActivityGrid>
+        {loading && (
+          <p class="muted" role="status">
+            Loading events… {events.length.toLocaleString('en')} so far
+          </p>
+        )}
         {selected ? (
           <EventDetails
             event={selected}

@@ -157,8 +157,9 @@ export interface SshClient {
   waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
 }
 
-export function ssh(args: string[], env: NodeJS.ProcessEnv = {}): SshClient {
-  const child = spawn('ssh', args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+/** `program`: `ssh` itself, or a program that runs it (util-linux `script`, for a terminal of a given size). */
+export function ssh(args: string[], env: NodeJS.ProcessEnv = {}, program = 'ssh'): SshClient {
+  const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();
