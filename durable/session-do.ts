@@ -3,10 +3,10 @@
  * keeps the piece index, enforces the deadlines with its one alarm, and seals the recording when it ends.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { LauncherMessage, ServerControlMessage } from '../protocol/control.ts';
+import { type LauncherMessage, type ServerControlMessage, welcomePolicy } from '../protocol/control.ts';
+import { FLOOD_COOLDOWN_MS, type SocketRole } from '../protocol/frame-budget.ts';
 import { acceptsRecording, apply, isOngoing, isSealed, type Phase, phaseOf } from '../protocol/lifecycle.ts';
 import type { EndReason } from '../protocol/session.ts';
-import { FLOOD_COOLDOWN_MS, type SocketRole } from '../protocol/frame-budget.ts';
 import { CloseCode, HEARTBEAT_PING, HEARTBEAT_PONG, PROTOCOL_VERSION } from '../protocol/version.ts';
 import type { Viewer, ViewerServerMessage } from '../protocol/viewer.ts';
 import { activitySummary } from '../server/activity/digest.ts';
@@ -24,8 +24,8 @@ import {
 import { enqueueAutomatic } from '../server/processing/jobs.ts';
 import { storageBuckets } from '../server/storage.ts';
 import { ActivitySaves } from './activity-saves.ts';
-import { dueDeadline, nextAlarm, type WarnedReason } from './deadlines.ts';
 import type { BeginPiece, LiveState, PieceCommit, Refusal, SessionInit, TerminateOutcome } from './api.ts';
+import { dueDeadline, nextAlarm, type WarnedReason } from './deadlines.ts';
 import { type PublishOutcome, SessionEvidence } from './evidence.ts';
 import { jsonError, parseLauncherMessage, sendControl } from './launcher-socket.ts';
 import { missingRanges } from './live-cursor.ts';
@@ -479,7 +479,7 @@ export class SessionDO extends DurableObject<Env> {
       protocol: PROTOCOL_VERSION,
       sessionId: record.sessionId,
       status: record.status,
-      policy: record.policy,
+      ...welcomePolicy(record.policy),
       storedSeqs: this.#store.recentSeqs(),
       session: { user: record.user, target: record.target, protocol: record.protocol, format: record.format },
     });

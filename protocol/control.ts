@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { identifier } from './identifier.ts';
-import { EndReason, Policy, Protocol, RecordingFormat, SessionStatus } from './session.ts';
+import { EndReason, Policy, Protocol, RecordingFormat, RecordingLevel, SessionStatus } from './session.ts';
 
 const text = z.string().max(4096);
 const ipAddress = z.union([z.ipv4(), z.ipv6()]);
@@ -89,6 +89,30 @@ export const LauncherMessage = z.discriminatedUnion('type', [
 ]);
 export type LauncherMessage = z.infer<typeof LauncherMessage>;
 
+/**
+ * The policy as a welcome carries it: the fields every launcher knows, and none it would refuse. Launchers parse
+ * it loosely, so a field added later reaches the new ones and passes the old ones by. The recording level came
+ * after the first launchers, whose policy parse was strict: it travels beside the policy, not in it.
+ */
+export const WelcomePolicy = z.object(Policy.omit({ recordingLevel: true }).shape);
+
+/** The session's policy, with the level (absent, from a server older than levels: advanced). */
+export function welcomedPolicy(welcome: {
+  policy: z.infer<typeof WelcomePolicy>;
+  recordingLevel?: RecordingLevel;
+}): Policy {
+  return { ...welcome.policy, recordingLevel: welcome.recordingLevel ?? 'advanced' };
+}
+
+/** What a welcome says of `policy`: its fields every launcher knows, and the level beside them. */
+export function welcomePolicy(policy: Policy): {
+  policy: z.infer<typeof WelcomePolicy>;
+  recordingLevel: RecordingLevel;
+} {
+  const { recordingLevel, ...known } = policy;
+  return { policy: known, recordingLevel };
+}
+
 /** Server → launcher. Launchers ignore fields they do not know: the server may add some. */
 export const ServerControlMessage = z.discriminatedUnion('type', [
   z.object({
@@ -96,7 +120,9 @@ export const ServerControlMessage = z.discriminatedUnion('type', [
     protocol: z.number().int(),
     sessionId: z.string(),
     status: SessionStatus,
-    policy: Policy,
+    policy: WelcomePolicy,
+    /** basic: the screen only; advanced (or absent): keystrokes, processes and windows too. */
+    recordingLevel: RecordingLevel.optional(),
     /** Sequence numbers already stored, so a reconnecting launcher can drop them from its spool. */
     storedSeqs: z.array(z.number().int().min(0)),
     /** Who is recorded where, and what the recording is made of (the SSH proxy learns its target here). */

@@ -87,9 +87,17 @@ describe('the rules by target', () => {
     expect(await detail(webEu.sessionId)).toMatchObject({ storage: 'RECORDINGS_EU', recordingLevel: 'advanced' });
     const other = await launch({ target: 'db-01.prod' });
     expect(await detail(other.sessionId)).toMatchObject({ storage: 'RECORDINGS', recordingLevel: 'advanced' });
-    // The launcher learns the level from its welcome.
+    // The launcher learns the level from its welcome: beside the policy, which keeps the fields every launcher
+    // (older ones parse it strictly) knows.
     const launcher = await connectLauncher(basicEu);
-    expect((launcher.welcome.policy as { recordingLevel: string }).recordingLevel).toBe('basic');
+    expect(launcher.welcome.recordingLevel).toBe('basic');
+    expect(launcher.welcome.policy).not.toHaveProperty('recordingLevel');
+    expect(Object.keys(launcher.welcome.policy as object).sort()).toEqual([
+      'inactivityTimeoutMs',
+      'keystrokesEnabled',
+      'maxSessionLengthMs',
+      'recordingEnabled',
+    ]);
     launcher.ws.close();
   });
 

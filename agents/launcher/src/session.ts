@@ -3,6 +3,7 @@
  * the recorded program, and the order in which they are stopped.
  */
 import { join } from 'node:path';
+import { welcomedPolicy } from '../../../protocol/control.ts';
 import type { EndReason, Policy } from '../../../protocol/session.ts';
 import { PROTOCOL_VERSION } from '../../../protocol/version.ts';
 import { thisHost } from '../../shared/host.ts';
@@ -177,7 +178,7 @@ export async function runSession(run: SessionRun): Promise<number> {
     handlers: {
       welcome(message, first) {
         uploader.markStored(message.storedSeqs);
-        if (first) resolveWelcome(message.policy);
+        if (first) resolveWelcome(welcomedPolicy(message));
       },
       message(message) {
         log.info(`Message from administrator: ${message.text}`);

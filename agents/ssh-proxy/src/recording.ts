@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { CastHeader } from '../../../protocol/asciicast.ts';
-import type { ServerControlMessage, SshClient } from '../../../protocol/control.ts';
+import { type ServerControlMessage, type SshClient, welcomedPolicy } from '../../../protocol/control.ts';
 import { PIECE_CONTENT_TYPE } from '../../../protocol/ingest.ts';
 import type { EndReason, Policy } from '../../../protocol/session.ts';
 import { PROTOCOL_VERSION } from '../../../protocol/version.ts';
@@ -13,8 +13,8 @@ import { ControlChannel } from '../../launcher/src/control.ts';
 import type { Logger } from '../../launcher/src/log.ts';
 import { EventSpool } from '../../launcher/src/spool.ts';
 import { IngestToken } from '../../launcher/src/token.ts';
-import { thisHost } from '../../shared/host.ts';
 import { PieceUploader } from '../../launcher/src/uploader.ts';
+import { thisHost } from '../../shared/host.ts';
 import type { SshActivity } from './activity-events.ts';
 import { CastRecorder } from './cast.ts';
 import { CastSpool } from './cast-spool.ts';
@@ -132,7 +132,7 @@ export class SessionRecording {
         welcome: (message, first) => {
           this.#uploader.markStored(message.storedSeqs);
           if (!first) return;
-          this.#policy = message.policy;
+          this.#policy = welcomedPolicy(message);
           this.#info = message.session;
           if (message.status === 'ended') this.#failed?.('the session has already ended');
           else this.#welcomed?.();
